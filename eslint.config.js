@@ -1,0 +1,50 @@
+// Lint rules, including the dependency direction of docs/architecture: shared <- clients, shared <- server; inside the
+// server transport -> auth -> (flow, providers, tokens) -> store interfaces; only store backends touch database clients.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const restrict = (files, patterns) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns }] },
+});
+
+const DB_CLIENTS = { group: ['redis', '@redis/*', 'better-sqlite3'], message: 'Only store backends (server/src/store/redis, server/src/store/sqlite) import database clients.' };
+const WS = { group: ['ws'], message: 'Only server/src/transport imports ws.' };
+const SERVER = { group: ['@flowgate/server', '**/server/src/**'], message: 'Clients and shared never import the server.' };
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'flowgate-data/**', '**/*.cjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['scripts/**/*.mjs', 'eslint.config.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  restrict(['shared/src/**'], [
+    { group: ['@flowgate/*', '../../server/**', '../../clients/**'], message: 'shared imports nothing of ours.' },
+    { group: ['*', '!io-ts', '!io-ts/**', '!fp-ts', '!fp-ts/**', '!./**', '!../**'], message: 'shared is browser-safe: io-ts and fp-ts only.' },
+  ]),
+  restrict(['clients/**/*.ts'], [SERVER, DB_CLIENTS]),
+  restrict(['server/src/store/*.ts'], [DB_CLIENTS, WS,
+    { group: ['../flow/**', '../auth/**', '../transport/**', '../providers/**', '../tokens/**'], message: 'The store sits at the bottom: it imports no other server layer.' }]),
+  restrict(['server/src/store/redis/**'], [{ group: ['better-sqlite3'], message: 'The Redis backend does not use SQLite.' }, WS]),
+  restrict(['server/src/store/sqlite/**'], [{ group: ['redis', '@redis/*'], message: 'The SQLite backend does not use Redis.' }, WS]),
+  restrict(['server/src/flow/**'], [DB_CLIENTS, WS,
+    { group: ['../auth/**', '../transport/**', '../providers/**', '../tokens/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'The flow engine knows nothing of auth, transport or store backends.' }]),
+  restrict(['server/src/providers/**', 'server/src/tokens/**'], [DB_CLIENTS, WS,
+    { group: ['../auth/**', '../transport/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'Providers and tokens sit below auth and use only the store interfaces.' }]),
+  restrict(['server/src/auth/**'], [DB_CLIENTS, WS,
+    { group: ['../transport/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'auth sits below transport and uses only the store interfaces.' }]),
+  restrict(['server/src/transport/**'], [DB_CLIENTS,
+    { group: ['../store/redis/**', '../store/sqlite/**', '../store/open.js', '../config/**'], message: 'The transport never chooses a store backend; main.ts does.' }]),
+  restrict(['server/src/config/**', 'server/src/cli/**', 'server/src/main.ts', 'server/src/index.ts'], [DB_CLIENTS, WS]),
+);

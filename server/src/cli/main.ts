@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/** The `flowgate` command: `flowgate serve` runs the server; every failure ends with one readable line, never a stack trace. */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { createLogger, startServer } from '../main.js';
+import { SERVER_VERSION } from '../version.js';
+
+const USAGE = `Usage: flowgate <command> [options]
+
+Commands:
+  serve     Run the Flowgate server
+
+Options for serve:
+  --config FILE   YAML config file (or FLOWGATE_CONFIG)
+  --store URL     redis://HOST:PORT, rediss://..., or sqlite:PATH (or FLOWGATE_STORE);
+                  default: the embedded store in flowgate-data/ beside the config file
+  --port N        port to listen on (or FLOWGATE_PORT; default 8123)
+  --host H        address to listen on (or FLOWGATE_HOST; default 0.0.0.0)
+  --help          show this help
+  --version       show the version`;
+
+class UsageError extends Error {}
+
+async function serve(args: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        store: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig({
+    configPath: values.config,
+    storeUrl: values.store,
+    port: values.port,
+    host: values.host,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  const server = await startServer(config, logger);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining: closing sockets with 1012 so clients reconnect elsewhere');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case '--version':
+      process.stdout.write(`${SERVER_VERSION}\n`);
+      return;
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      throw new UsageError(`Unknown command "${command}". Run "flowgate --help" to see the commands.`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof UsageError) {
+    process.stderr.write(`flowgate: ${error.message}\n`);
+    process.exit(2);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  process.stderr.write(`flowgate: ${code === 'EADDRINUSE' ? 'the port is already in use: ' : ''}${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+/** Random identifiers and constant-time comparison: the two primitives every secret in Flowgate relies on. */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Bits of entropy in flow ids and authorization codes (the protocol asks for at least 128). */
+export const RANDOM_ID_BYTES = 16;
+
+/** An unguessable id: `bytes` bytes from the OS CSPRNG, as lowercase hex. */
+export function randomId(bytes = RANDOM_ID_BYTES): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/**
+ * Compares two secrets in time that depends on neither their content nor their length: both sides are hashed to 32 bytes
+ * first, so `timingSafeEqual` always compares equal-length buffers.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const digestA = createHash('sha256').update(a, 'utf8').digest();
+  const digestB = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(digestA, digestB);
+}

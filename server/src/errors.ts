@@ -1,0 +1,13 @@
+/** The one error type every layer throws for a failure the client should see, carrying a code from the closed protocol set. */
+import type { ErrorCode } from '@flowgate/shared';
+
+export class ServiceError extends Error {
+  override readonly name: string = 'ServiceError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,72 @@
+/** `insecure_example`: the seed's example provider, with users and plain passwords listed in the config (for demos and tests). */
+import * as t from 'io-ts';
+import { closedObject } from '../codec.js';
+import { constantTimeEqual } from '../crypto.js';
+import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
+import type { Credential, JsonObject } from '../store/types.js';
+import type { ProviderFactory } from './provider.js';
+
+const ExampleUser = closedObject('insecure_example user', { username: t.string, password: t.string }, { name: t.string });
+
+export const InsecureExampleConfig = closedObject(
+  'insecure_example provider',
+  { type: t.literal('insecure_example'), users: t.array(ExampleUser) },
+  { id: t.union([t.string, t.null]), name: t.string },
+);
+export type InsecureExampleConfig = t.TypeOf<typeof InsecureExampleConfig>;
+
+const LoginForm = defineForm({ username: field.string('username'), password: field.string('password') });
+
+/** The same password the unknown-user path compares against, so a miss costs what a hit does. */
+const DUMMY_PASSWORD = 'flowgate-dummy-password';
+
+export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
+  type: 'insecure_example',
+  configCodec: InsecureExampleConfig,
+  create(config, { store }) {
+    const id = config.id ?? null;
+    const users = config.users;
+
+    /** Compares against every user without stopping early, so the answer's timing says nothing about which part was wrong. */
+    function validLogin(username: string, password: string): boolean {
+      let match = false;
+      let userFound = false;
+      for (const user of users) {
+        const sameUser = constantTimeEqual(user.username, username);
+        const samePassword = constantTimeEqual(user.password, password);
+        userFound ||= sameUser;
+        match ||= sameUser && samePassword;
+      }
+      if (!userFound) constantTimeEqual(DUMMY_PASSWORD, password);
+      return match;
+    }
+
+    return {
+      type: 'insecure_example',
+      id,
+      name: config.name ?? 'Example accounts',
+      loginFlow: defineFlowHandler<JsonObject, 'init'>({
+        key: ['insecure_example', id],
+        initialState: () => ({}),
+        steps: {
+          init: async ({ input, state }) => {
+            if (input === undefined) return showForm('init', LoginForm.dataSchema, state);
+            const { username, password } = LoginForm.read(input);
+            if (!validLogin(username, password)) {
+              return showForm('init', LoginForm.dataSchema, state, { errors: { base: 'invalid_auth' } });
+            }
+            return createEntry({ username });
+          },
+        },
+      }),
+      async getOrCreateCredentials(flowResult): Promise<Credential> {
+        const username = String(flowResult['username']);
+        return store.getOrCreateCredential('insecure_example', id, username, { username });
+      },
+      async userMetaForCredentials(credential) {
+        const user = users.find((u) => u.username === credential.subject);
+        return { name: user?.name ?? credential.subject, isActive: true };
+      },
+    };
+  },
+};

@@ -1,0 +1,14 @@
+/** Every auth provider type Flowgate knows, by the `type` a config names it with. */
+import type { ProviderFactory } from './provider.js';
+import { insecureExample } from './insecure-example.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config type; the registry only routes by `type`
+export const PROVIDER_FACTORIES: Readonly<Record<string, ProviderFactory<any>>> = {
+  [insecureExample.type]: insecureExample,
+};
+
+export function providerFactory(type: string): ProviderFactory<{ type: string }> | undefined {
+  return Object.hasOwn(PROVIDER_FACTORIES, type) ? PROVIDER_FACTORIES[type] : undefined;
+}
+
+export type { AuthProvider, ProviderFactory, UserMeta } from './provider.js';

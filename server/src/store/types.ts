@@ -1,0 +1,117 @@
+/** The store contract: everything Flowgate keeps, in one interface that every backend (Redis, embedded SQLite) implements. */
+import { ServiceError } from '../errors.js';
+
+/** A JSON value as kept in the store (flow state is plain JSON so any instance can continue it). */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** Raised by every store method when the backing service cannot be reached; the transport answers `unavailable`. */
+export class StoreUnavailableError extends ServiceError {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message = 'The store cannot be reached right now; retry in a moment', options?: { cause?: unknown }) {
+    super('unavailable', message, options);
+  }
+}
+
+/** A login flow as stored: its state is opaque JSON to the store; `version` increases by one on every write. */
+export interface StoredFlow {
+  readonly id: string;
+  readonly version: number;
+  readonly data: JsonObject;
+  /** Milliseconds since the epoch; the flow is gone (as if deleted) from this instant. */
+  readonly expiresAt: number;
+}
+
+/** The outcome of a compare-and-set: `conflict` when the version moved, `not_found` when the flow is gone or expired. */
+export type CasOutcome = 'ok' | 'conflict' | 'not_found';
+
+export interface FlowStore {
+  /** Creates a flow at version 1. Ids are random (128 bits), so an existing id is a bug: it throws. */
+  createFlow(id: string, data: JsonObject, expiresAt: number): Promise<StoredFlow>;
+  /** The flow, or null when unknown or expired. */
+  getFlow(id: string): Promise<StoredFlow | null>;
+  /** Writes `data` as version `expectedVersion + 1` only if the stored version is still `expectedVersion`. */
+  replaceFlow(id: string, expectedVersion: number, data: JsonObject, expiresAt: number): Promise<CasOutcome>;
+  /** Deletes the flow only if its version is still `expectedVersion` (finishing a flow is a step too). */
+  deleteFlow(id: string, expectedVersion: number): Promise<CasOutcome>;
+}
+
+/** A single-use code (authorization codes): bound to one client id, taken at most once, gone after its TTL. */
+export interface CodeStore {
+  putCode(code: string, clientId: string, data: JsonObject, expiresAt: number): Promise<void>;
+  /**
+   * Atomically takes the code: returns its data and deletes it when it exists, has not expired and was issued to
+   * `clientId`; otherwise returns null and leaves it in place (a code shown with another client id stays valid for its own).
+   */
+  takeCode(code: string, clientId: string): Promise<JsonObject | null>;
+}
+
+export interface User {
+  readonly id: string;
+  readonly name: string;
+  readonly isOwner: boolean;
+  readonly isAdmin: boolean;
+  readonly isActive: boolean;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface Credential {
+  readonly id: string;
+  readonly providerType: string;
+  readonly providerId: string | null;
+  /** The provider's identifier for this login, unique per provider (e.g. the normalized username). */
+  readonly subject: string;
+  readonly data: JsonObject;
+  /** The user this credential logs in as; null until a user is created for it (at token exchange). */
+  readonly userId: string | null;
+  readonly createdAt: number;
+}
+
+export interface UserStore {
+  /** Creates the user; the first user ever created becomes the owner, atomically, whatever `isOwner` says. */
+  createUser(user: Omit<User, 'isOwner'>): Promise<User>;
+  getUser(id: string): Promise<User | null>;
+  listUsers(): Promise<User[]>;
+  /** Updates name and flags; returns null for an unknown user. */
+  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null>;
+  /** Removes the user and its credentials; false when it did not exist. */
+  removeUser(id: string): Promise<boolean>;
+
+  /** Returns the credential for (provider, subject), creating it with `data` when absent; never two for one subject. */
+  getOrCreateCredential(
+    providerType: string,
+    providerId: string | null,
+    subject: string,
+    data: JsonObject,
+  ): Promise<Credential>;
+  getCredential(id: string): Promise<Credential | null>;
+  findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null>;
+  listCredentials(userId: string): Promise<Credential[]>;
+  /** Binds a credential to a user; false when the credential is unknown or already bound to another user. */
+  linkCredential(credentialId: string, userId: string): Promise<boolean>;
+}
+
+export interface CounterStore {
+  /** Adds one to the counter and returns the new value; a counter starts at 0 and disappears `windowMs` after its first hit. */
+  incrementCounter(key: string, windowMs: number): Promise<number>;
+  /** Current value (0 when absent or expired). */
+  getCounter(key: string): Promise<number>;
+  resetCounter(key: string): Promise<void>;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+/** Events between instances (revocations that must reach live sockets anywhere). Delivery is at most once, to live subscribers. */
+export interface EventBus {
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
+}
+
+export interface Store extends FlowStore, CodeStore, UserStore, CounterStore, EventBus {
+  /** A short description for logs, never containing a password (`redis://host:6379/0`, `sqlite:/path/flowgate.db`). */
+  readonly description: string;
+  /** True while the backing service is reachable (the embedded store always is). */
+  isAvailable(): boolean;
+  close(): Promise<void>;
+}

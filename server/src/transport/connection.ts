@@ -1,0 +1,250 @@
+/** One client socket: the auth phase, id ordering, a bounded queue of commands answered in order, and every limit. */
+import { isLeft } from 'fp-ts/lib/Either.js';
+import type { WebSocket, RawData } from 'ws';
+import {
+  Auth,
+  CloseCode,
+  CommandEnvelope,
+  HA_VERSION,
+  MAX_BATCH_COMMANDS,
+  PHASE_TWO_COMMAND_TYPES,
+  describeErrors,
+  type ErrorCode,
+} from '@flowgate/shared';
+import type { Logger } from 'pino';
+import type { AuthManager } from '../auth/manager.js';
+import { ServiceError } from '../errors.js';
+import { findCommand } from './commands.js';
+import type { TransportLimits } from './limits.js';
+
+/** Checks an access token; resolves to who it belongs to, or null when it does not verify. */
+export type AuthenticateToken = (accessToken: string) => Promise<{ userId: string } | null>;
+
+export interface ConnectionOptions {
+  readonly socket: WebSocket;
+  readonly remoteAddress: string | null;
+  readonly auth: AuthManager;
+  readonly authenticate: AuthenticateToken;
+  readonly limits: TransportLimits;
+  readonly logger: Logger;
+}
+
+const phaseTwoTypes: ReadonlySet<string> = new Set(PHASE_TWO_COMMAND_TYPES);
+const INVALID_AUTH_MESSAGE = 'Invalid access token or password';
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export class Connection {
+  /** Answered the last heartbeat ping; the transport drops sockets that did not. */
+  alive = true;
+  private phase: 'unauthenticated' | 'authenticated' = 'unauthenticated';
+  private lastId = 0;
+  private invalidFrames = 0;
+  private readonly queue: unknown[] = [];
+  private draining = false;
+  private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private commandCount = 0;
+  private readonly openedAt = Date.now();
+  private userId: string | null = null;
+
+  constructor(private readonly options: ConnectionOptions) {
+    const { socket } = options;
+    socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    // Without this listener a socket error (a reset, a bad frame) would be an uncaught exception and end the process.
+    socket.on('error', (error) => options.logger.debug({ err: error.message }, 'socket error'));
+    socket.on('close', (code) => this.onClose(code));
+    this.armIdleTimer();
+  }
+
+  get authenticated(): boolean {
+    return this.phase === 'authenticated';
+  }
+
+  /** Answers what is in flight, then closes with `code` (used when the server drains). */
+  async drainAndClose(code: number, reason: string): Promise<void> {
+    while (this.draining && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.close(code, reason);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    clearTimeout(this.idleTimer);
+    this.options.socket.close(code, reason);
+  }
+
+  /** A WebSocket-level ping for the heartbeat (answered by the client's stack, not by application code). */
+  ping(): void {
+    if (!this.closed) this.options.socket.ping();
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    clearTimeout(this.idleTimer);
+    this.options.socket.terminate();
+  }
+
+  private onClose(code: number): void {
+    this.closed = true;
+    this.queue.length = 0;
+    clearTimeout(this.idleTimer);
+    this.options.logger.info(
+      {
+        remote: this.options.remoteAddress,
+        durationMs: Date.now() - this.openedAt,
+        commands: this.commandCount,
+        authenticated: this.authenticated,
+        userId: this.userId,
+        closeCode: code,
+      },
+      'connection closed',
+    );
+  }
+
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    if (this.phase !== 'unauthenticated') return;
+    this.idleTimer = setTimeout(() => this.close(CloseCode.idle, 'idle'), this.options.limits.phaseOneIdleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    if (isBinary) {
+      this.close(CloseCode.unsupportedData, 'binary frames are not supported');
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString());
+    } catch {
+      this.invalidFrames += 1;
+      if (this.invalidFrames > this.options.limits.maxInvalidFrames) {
+        this.close(CloseCode.policyViolation, 'too many invalid frames');
+        return;
+      }
+      this.sendError(0, 'invalid_format', 'The frame is not valid JSON');
+      return;
+    }
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    if (messages.length > MAX_BATCH_COMMANDS) {
+      this.sendError(0, 'invalid_format', `A frame may carry at most ${MAX_BATCH_COMMANDS} commands`);
+      return;
+    }
+    if (this.queue.length + messages.length > this.options.limits.maxPendingCommands) {
+      this.close(CloseCode.policyViolation, 'too many pending commands');
+      return;
+    }
+    this.armIdleTimer();
+    this.queue.push(...messages);
+    void this.drain();
+  }
+
+  /** Answers queued messages one at a time, in order, so replies never overtake each other. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let message = this.queue.shift(); message !== undefined && !this.closed; message = this.queue.shift()) {
+        await this.handleMessage(message);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async handleMessage(message: unknown): Promise<void> {
+    this.commandCount += 1;
+    if (isRecord(message) && message['type'] === 'auth' && !('id' in message)) {
+      await this.handleAuth(message);
+      return;
+    }
+    const envelope = CommandEnvelope.decode(message);
+    if (isLeft(envelope)) {
+      const rawId = isRecord(message) && Number.isSafeInteger(message['id']) ? Number(message['id']) : 0;
+      this.sendError(rawId > 0 ? rawId : 0, 'invalid_format', `Message incorrectly formatted: ${describeErrors(envelope.left)}`);
+      return;
+    }
+    const { id, type } = envelope.right;
+    if (id <= this.lastId) {
+      this.sendError(id, 'id_reuse', `Identifier values have to increase: ${id} came after ${this.lastId}`);
+      return;
+    }
+    this.lastId = id;
+    const spec = findCommand(type);
+    if (spec === undefined) {
+      if (!this.authenticated && phaseTwoTypes.has(type)) {
+        this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
+      } else {
+        this.sendError(id, 'unknown_command', `Unknown command: ${type.slice(0, 64)}`);
+      }
+      return;
+    }
+    if (spec.phase === 'authenticated' && !this.authenticated) {
+      this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
+      return;
+    }
+    const decoded = spec.codec.decode(message);
+    if (isLeft(decoded)) {
+      this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
+      return;
+    }
+    try {
+      const result = await spec.run(decoded.right, { auth: this.options.auth, remoteAddress: this.options.remoteAddress });
+      this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
+    } catch (error) {
+      if (error instanceof ServiceError) {
+        this.sendError(id, error.code, error.message);
+      } else {
+        this.options.logger.error({ err: error, command: type }, 'command failed');
+        this.sendError(id, 'unknown_error', 'Unknown error');
+      }
+    }
+  }
+
+  private async handleAuth(message: Record<string, unknown>): Promise<void> {
+    const decoded = Auth.decode(message);
+    if (isLeft(decoded)) {
+      this.send({ type: 'auth_invalid', message: `Auth message incorrectly formatted: ${describeErrors(decoded.left)}` });
+      this.close(CloseCode.normal, 'auth_invalid');
+      return;
+    }
+    let identity: { userId: string } | null = null;
+    try {
+      identity = await this.options.authenticate(decoded.right.access_token);
+    } catch (error) {
+      if (!(error instanceof ServiceError)) this.options.logger.error({ err: error }, 'token check failed');
+    }
+    if (identity === null) {
+      this.send({ type: 'auth_invalid', message: INVALID_AUTH_MESSAGE });
+      this.close(CloseCode.normal, 'auth_invalid');
+      return;
+    }
+    this.phase = 'authenticated';
+    this.userId = identity.userId;
+    clearTimeout(this.idleTimer);
+    this.send({ type: 'auth_ok', ha_version: HA_VERSION });
+  }
+
+  private sendError(id: number, code: ErrorCode, message: string): void {
+    this.send({ id, type: 'result', success: false, error: { code, message } });
+  }
+
+  private send(message: unknown): void {
+    const { socket, limits } = this.options;
+    if (this.closed || socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > limits.maxBufferedBytes) {
+      this.options.logger.warn({ remote: this.options.remoteAddress }, 'client does not read its answers: dropping it');
+      this.terminate();
+      return;
+    }
+    socket.send(JSON.stringify(message));
+  }
+}

@@ -1,0 +1,39 @@
+/** The closed set of error codes a `result` error may carry. */
+import * as t from 'io-ts';
+
+export const ErrorCode = t.keyof({
+  invalid_format: null,
+  unknown_command: null,
+  id_reuse: null,
+  not_found: null,
+  unauthorized: null,
+  not_allowed: null,
+  invalid_request: null,
+  invalid_grant: null,
+  unsupported_grant_type: null,
+  access_denied: null,
+  rate_limited: null,
+  conflict: null,
+  unavailable: null,
+  unknown_error: null,
+});
+export type ErrorCode = t.TypeOf<typeof ErrorCode>;
+
+/** Close codes the server uses, with their meaning. */
+export const CloseCode = {
+  /** Normal closure (after `auth_invalid`, or a client's own close). */
+  normal: 1000,
+  /** The client sent a binary frame; the protocol is text only. */
+  unsupportedData: 1003,
+  /** Policy violation: too much garbage, too many pending commands. */
+  policyViolation: 1008,
+  /** A frame larger than the frame limit. */
+  messageTooBig: 1009,
+  /** The server is restarting: reconnect (to another instance). */
+  serviceRestart: 1012,
+  /** A phase-1 socket stayed idle longer than the idle timeout. */
+  idle: 4000,
+  /** The refresh token behind this socket was deleted or revoked. */
+  tokenRevoked: 4001,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

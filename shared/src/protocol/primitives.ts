@@ -1,0 +1,27 @@
+/** Small codecs every message family uses: bounded strings, positive ids, nullable values. */
+import * as t from 'io-ts';
+
+export interface PositiveIntBrand {
+  readonly PositiveInt: unique symbol;
+}
+/** A command id: a positive integer (ids strictly increase per connection). */
+export const PositiveInt = t.brand(t.Int, (n): n is t.Branded<t.Int, PositiveIntBrand> => n > 0, 'PositiveInt');
+export type PositiveInt = t.TypeOf<typeof PositiveInt>;
+
+/** A string of 1..max characters; its name says the bound, so error messages are self-explaining. */
+export function boundedString(max: number, min = 1): t.Type<string, string, unknown> {
+  return new t.Type<string, string, unknown>(
+    `string of ${min}..${max} characters`,
+    (u): u is string => typeof u === 'string' && u.length >= min && u.length <= max,
+    (u, c) => (typeof u === 'string' && u.length >= min && u.length <= max ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  );
+}
+
+export function nullable<C extends t.Mixed>(codec: C): t.UnionC<[C, t.NullC]> {
+  return t.union([codec, t.null]);
+}
+
+/** A record of string to string, as `errors` and `description_placeholders` are. */
+export const StringMap = t.record(t.string, t.string);
+export type StringMap = t.TypeOf<typeof StringMap>;

@@ -1,0 +1,28 @@
+/** `auth/token` (code and refresh grants) and `auth/revoke`. */
+import * as t from 'io-ts';
+import { MAX_OPAQUE_ID_LENGTH, MAX_TOKEN_LENGTH } from './limits.js';
+import { ClientId } from './flow.js';
+import { boundedString, PositiveInt } from './primitives.js';
+
+export const GrantType = t.keyof({ authorization_code: null, refresh_token: null });
+export type GrantType = t.TypeOf<typeof GrantType>;
+
+/** `grant_type` is a plain string here, so an unknown grant reaches the handler and gets `unsupported_grant_type`, not `invalid_format`. */
+export const AuthTokenCommand = t.intersection([
+  t.type({ id: PositiveInt, type: t.literal('auth/token'), grant_type: boundedString(64) }),
+  t.partial({
+    code: boundedString(MAX_OPAQUE_ID_LENGTH),
+    refresh_token: boundedString(MAX_TOKEN_LENGTH),
+    client_id: ClientId,
+  }),
+]);
+export type AuthTokenCommand = t.TypeOf<typeof AuthTokenCommand>;
+
+export const TokenResponse = t.intersection([
+  t.type({ access_token: t.string, token_type: t.literal('Bearer'), expires_in: t.number }),
+  t.partial({ refresh_token: t.string }),
+]);
+export type TokenResponse = t.TypeOf<typeof TokenResponse>;
+
+export const AuthRevokeCommand = t.type({ id: PositiveInt, type: t.literal('auth/revoke'), token: boundedString(MAX_TOKEN_LENGTH) });
+export type AuthRevokeCommand = t.TypeOf<typeof AuthRevokeCommand>;

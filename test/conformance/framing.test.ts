@@ -1,0 +1,224 @@
+/** Raw-frame conformance: the hello, ids, batches, limits and close codes, against a real `flowgate serve` process. */
+import { expect } from 'chai';
+import WebSocket from 'ws';
+import { RawClient } from '../helpers/raw-client.js';
+import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+describe('Transport (raw frames)', function () {
+  let server: ServerProcess;
+  const clients: RawClient[] = [];
+  const open = async (): Promise<RawClient> => {
+    const { client } = await RawClient.open(server.url);
+    clients.push(client);
+    return client;
+  };
+
+  before(async function () {
+    server = await startServerProcess({
+      config: { ...EXAMPLE_CONFIG, websocket: { idle_timeout_seconds: 1, heartbeat_interval_seconds: 0.4, max_pending_commands: 16 } },
+    });
+  });
+  afterEach(() => clients.splice(0).forEach((c) => c.close()));
+  after(async () => server.stop());
+
+  /** After every abuse, the server still answers a fresh client. */
+  async function expectServerStillServes(): Promise<void> {
+    const client = await open();
+    expect(await client.command({ type: 'ping' })).to.deep.equal({ id: 1, type: 'pong' });
+  }
+
+  describe('hello', function () {
+    it('sends auth_required first, naming the instance that holds the socket', async function () {
+      const { client, hello } = await RawClient.open(server.url);
+      clients.push(client);
+      expect(hello).to.have.all.keys('type', 'ha_version', 'server', 'version', 'protocol', 'instance');
+      expect(hello).to.include({ type: 'auth_required', ha_version: '2024.1.0', server: 'flowgate', protocol: 1 });
+      expect(hello['version']).to.match(/^\d+\.\d+\.\d+/);
+      expect(hello['instance']).to.equal(server.instanceId);
+    });
+
+    it('refuses an upgrade on any other path with 404', async function () {
+      const socket = new WebSocket(`ws://127.0.0.1:${server.port}/other`);
+      const status = await new Promise<number | undefined>((resolve) => {
+        socket.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+        socket.on('error', () => resolve(undefined));
+      });
+      expect(status).to.equal(404);
+    });
+
+    it('answers GET /healthz with 200 while the store is reachable', async function () {
+      const response = await fetch(`${server.httpUrl}/healthz`);
+      expect(response.status).to.equal(200);
+      expect(await response.json()).to.deep.equal({ status: 'ok' });
+    });
+  });
+
+  describe('commands', function () {
+    it('answers ping with pong of the same id', async function () {
+      const client = await open();
+      client.send({ id: 5, type: 'ping' });
+      expect(await client.next()).to.deep.equal({ id: 5, type: 'pong' });
+    });
+
+    it('answers supported_features with a null result', async function () {
+      const client = await open();
+      expect(await client.command({ id: 1, type: 'supported_features', features: { coalesce_messages: 1 } })).to.deep.equal({
+        id: 1,
+        type: 'result',
+        success: true,
+        result: null,
+      });
+    });
+
+    it('answers id_reuse when an id does not increase, and keeps serving', async function () {
+      const client = await open();
+      client.send({ id: 3, type: 'ping' });
+      expect(await client.next()).to.deep.equal({ id: 3, type: 'pong' });
+      client.send({ id: 3, type: 'ping' });
+      const reuse = (await client.next()) as Record<string, any>;
+      expect(reuse).to.deep.include({ id: 3, type: 'result', success: false });
+      expect(reuse['error']['code']).to.equal('id_reuse');
+      client.send({ id: 2, type: 'ping' });
+      expect(((await client.next()) as any).error.code).to.equal('id_reuse');
+      client.send({ id: 4, type: 'ping' });
+      expect(await client.next()).to.deep.equal({ id: 4, type: 'pong' });
+    });
+
+    it('answers unknown_command for a type it does not know', async function () {
+      const client = await open();
+      const reply = await client.command({ id: 1, type: 'get_states' });
+      expect(reply).to.deep.equal({
+        id: 1,
+        type: 'result',
+        success: false,
+        error: { code: 'unknown_command', message: 'Unknown command: get_states' },
+      });
+    });
+
+    it('answers invalid_format naming the field when a command does not match its codec', async function () {
+      const client = await open();
+      const reply = (await client.command({ id: 1, type: 'login_flow/init', handler: 'insecure_example', client_id: 'https://app' })) as any;
+      expect(reply.error.code).to.equal('invalid_format');
+      expect(reply.error.message).to.match(/^login_flow\/init: handler: expected/);
+      const missing = (await client.command({ id: 2, type: 'login_flow/get', flow_id: 'abc' })) as any;
+      expect(missing.error.code).to.equal('invalid_format');
+      expect(missing.error.message).to.contain('client_id is required');
+    });
+
+    it('answers invalid_format with id 0 for a message without a usable id', async function () {
+      const client = await open();
+      client.send({ type: 'ping' });
+      const reply = (await client.next()) as any;
+      expect(reply).to.deep.include({ id: 0, type: 'result', success: false });
+      expect(reply.error.code).to.equal('invalid_format');
+      expect(reply.error.message).to.contain('id is required');
+      client.send({ id: -4, type: 'ping' });
+      expect(((await client.next()) as any).id).to.equal(0);
+    });
+
+    it('answers unauthorized for a phase-2 command on an unauthenticated socket', async function () {
+      const client = await open();
+      const reply = (await client.command({ id: 1, type: 'auth/current_user' })) as any;
+      expect(reply).to.deep.include({ id: 1, type: 'result', success: false });
+      expect(reply.error.code).to.equal('unauthorized');
+    });
+
+    it('handles a JSON array as commands in order, one reply each', async function () {
+      const client = await open();
+      client.send([
+        { id: 1, type: 'ping' },
+        { id: 2, type: 'auth/providers' },
+        { id: 3, type: 'ping' },
+      ]);
+      expect(await client.next()).to.deep.equal({ id: 1, type: 'pong' });
+      expect(await client.next()).to.deep.include({ id: 2, type: 'result', success: true });
+      expect(await client.next()).to.deep.equal({ id: 3, type: 'pong' });
+    });
+
+    it('refuses a batch of more than 64 commands with invalid_format', async function () {
+      const client = await open();
+      client.send(Array.from({ length: 65 }, (_, i) => ({ id: i + 1, type: 'ping' })));
+      const reply = (await client.next()) as any;
+      expect(reply).to.deep.include({ id: 0, success: false });
+      expect(reply.error.code).to.equal('invalid_format');
+      await expectServerStillServes();
+    });
+  });
+
+  describe('auth', function () {
+    it('answers auth_invalid and closes for a token that does not verify', async function () {
+      const client = await open();
+      client.send({ type: 'auth', access_token: 'eyJhbGciOiJub25lIn0.e30.' });
+      expect(await client.next()).to.deep.equal({ type: 'auth_invalid', message: 'Invalid access token or password' });
+      expect((await client.closed).code).to.equal(1000);
+    });
+
+    it('answers auth_invalid naming the field for a malformed auth message, and closes', async function () {
+      const client = await open();
+      client.send({ type: 'auth', api_password: 'x' });
+      const reply = (await client.next()) as any;
+      expect(reply.type).to.equal('auth_invalid');
+      expect(reply.message).to.contain('access_token is required');
+      await client.closed;
+    });
+  });
+
+  describe('bad input and limits', function () {
+    it('answers invalid JSON with invalid_format and id 0, and keeps the socket open', async function () {
+      const client = await open();
+      client.sendRaw('{"id": 1, "type": ');
+      expect(await client.next()).to.deep.equal({
+        id: 0,
+        type: 'result',
+        success: false,
+        error: { code: 'invalid_format', message: 'The frame is not valid JSON' },
+      });
+      expect(await client.command({ id: 1, type: 'ping' })).to.deep.equal({ id: 1, type: 'pong' });
+    });
+
+    it('closes with 1008 after repeated garbage', async function () {
+      const client = await open();
+      for (let i = 0; i < 11; i += 1) client.sendRaw('not json');
+      expect((await client.closed).code).to.equal(1008);
+      await expectServerStillServes();
+    });
+
+    it('closes with 1003 on a binary frame', async function () {
+      const client = await open();
+      client.sendRaw(Buffer.from([1, 2, 3]), { binary: true });
+      expect((await client.closed).code).to.equal(1003);
+      await expectServerStillServes();
+    });
+
+    it('closes with 1009 on a frame over 64 KiB', async function () {
+      const client = await open();
+      client.sendRaw(JSON.stringify({ id: 1, type: 'ping', pad: 'x'.repeat(64 * 1024) }));
+      expect((await client.closed).code).to.equal(1009);
+      await expectServerStillServes();
+    });
+
+    it('closes with 1008 when a client queues more commands than the pending limit', async function () {
+      const client = await open();
+      // The limit is 16 in this config; one batch of 17 exceeds it however fast the server answers.
+      client.send(Array.from({ length: 17 }, (_, i) => ({ id: i + 1, type: 'ping' })));
+      expect((await client.closed).code).to.equal(1008);
+      await expectServerStillServes();
+    });
+
+    it('closes an idle unauthenticated socket with 4000 idle', async function () {
+      const client = await open();
+      const closed = await client.closed;
+      expect(closed).to.deep.equal({ code: 4000, reason: 'idle' });
+    });
+
+    it('drops a peer that stops answering WebSocket pings', async function () {
+      const { client } = await RawClient.open(server.url, { autoPong: false });
+      clients.push(client);
+      // Keep the socket busy so the idle timeout is not what closes it.
+      const keepBusy = setInterval(() => client.send({ id: Date.now(), type: 'ping' }), 100);
+      const closed = await client.closed;
+      clearInterval(keepBusy);
+      expect(closed.code).to.equal(1006);
+    });
+  });
+});
