@@ -26,12 +26,17 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read arbitrary JSON replies from the wire; `any` there keeps assertions readable.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['scripts/**/*.mjs', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   restrict(['shared/src/**'], [
-    { group: ['@flowgate/*', '../../server/**', '../../clients/**'], message: 'shared imports nothing of ours.' },
-    { group: ['*', '!io-ts', '!io-ts/**', '!fp-ts', '!fp-ts/**', '!./**', '!../**'], message: 'shared is browser-safe: io-ts and fp-ts only.' },
+    { regex: '^(@flowgate/|(\\.\\./){2,})', message: 'shared imports nothing of ours.' },
+    { regex: '^(?!io-ts(/|$)|fp-ts(/|$)|\\.{1,2}/)', message: 'shared is browser-safe: io-ts and fp-ts only.' },
   ]),
   restrict(['clients/**/*.ts'], [SERVER, DB_CLIENTS]),
   restrict(['server/src/store/*.ts'], [DB_CLIENTS, WS,

@@ -42,6 +42,7 @@ export const ConfigFile = closedObject(
         idle_timeout_seconds: PositiveSeconds,
         heartbeat_interval_seconds: PositiveSeconds,
         max_pending_commands: PositiveCount,
+        max_frame_bytes: PositiveCount,
       },
     ),
   },
@@ -67,6 +68,7 @@ export interface Config {
     readonly phaseOneIdleTimeoutMs?: number;
     readonly heartbeatIntervalMs?: number;
     readonly maxPendingCommands?: number;
+    readonly maxFrameBytes?: number;
   };
 }
 
@@ -151,6 +153,7 @@ export function loadConfig(sources: ConfigSources): Config {
       ...(ws.idle_timeout_seconds === undefined ? {} : { phaseOneIdleTimeoutMs: ws.idle_timeout_seconds * 1000 }),
       ...(ws.heartbeat_interval_seconds === undefined ? {} : { heartbeatIntervalMs: ws.heartbeat_interval_seconds * 1000 }),
       ...(ws.max_pending_commands === undefined ? {} : { maxPendingCommands: ws.max_pending_commands }),
+      ...(ws.max_frame_bytes === undefined ? {} : { maxFrameBytes: ws.max_frame_bytes }),
     },
   };
 }

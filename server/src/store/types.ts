@@ -100,6 +100,12 @@ export interface CounterStore {
   resetCounter(key: string): Promise<void>;
 }
 
+/** The slice of a pino logger that backends use to report outages and recoveries (a pino Logger satisfies it). */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 /** Events between instances (revocations that must reach live sockets anywhere). Delivery is at most once, to live subscribers. */

@@ -44,6 +44,8 @@ export class Connection {
   private readonly queue: unknown[] = [];
   private draining = false;
   private closed = false;
+  /** Set while the server drains: frames that arrive after that are not started. */
+  private refusingFrames = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private commandCount = 0;
   private readonly openedAt = Date.now();
@@ -67,6 +69,7 @@ export class Connection {
 
   /** Answers what is in flight, then closes with `code` (used when the server drains). */
   async drainAndClose(code: number, reason: string): Promise<void> {
+    this.refusingFrames = true;
     while (this.draining && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
     this.close(code, reason);
   }
@@ -116,7 +119,7 @@ export class Connection {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.refusingFrames) return;
     if (isBinary) {
       this.close(CloseCode.unsupportedData, 'binary frames are not supported');
       return;
@@ -142,6 +145,7 @@ export class Connection {
       this.close(CloseCode.policyViolation, 'too many pending commands');
       return;
     }
+    if (messages.length === 0) return;
     this.armIdleTimer();
     this.queue.push(...messages);
     void this.drain();

@@ -1,0 +1,63 @@
+/** Picks and opens the Store backend named by a store URL: redis:// / rediss:// (shared) or sqlite: (embedded, the default). */
+import { isAbsolute, join, resolve } from 'node:path';
+import { openRedisStore } from './redis/redis-store.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { Store, StoreLogger } from './types.js';
+
+export interface OpenStoreOptions {
+  /** Where the default SQLite file (`flowgate.db`) lives when no URL is given. */
+  readonly dataDir: string;
+  readonly logger: StoreLogger;
+  /** Redis only: namespaces keys and channels (`flowgate:<prefix>:...`); tests use a random one each. */
+  readonly keyPrefix?: string | undefined;
+}
+
+export const DEFAULT_SQLITE_FILE = 'flowgate.db';
+
+/** Hides the password of `scheme://user:password@host` (also in URLs that do not parse), for logs and error messages. */
+export function maskStoreUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
+}
+
+/**
+ * `sqlite:///abs/path` is absolute; `sqlite:PATH` is relative to the working directory (or absolute if PATH is). Anything
+ * else after `sqlite://` would be a host, which SQLite has no use for.
+ */
+function sqlitePath(url: string): string | undefined {
+  const rest = url.slice('sqlite:'.length);
+  if (rest.startsWith('///')) return rest.length > 3 ? rest.slice(2) : undefined;
+  if (rest.startsWith('//') || rest.length === 0) return undefined;
+  return isAbsolute(rest) ? rest : resolve(process.cwd(), rest);
+}
+
+export async function openStore(url: string | undefined, options: OpenStoreOptions): Promise<Store> {
+  // An empty variable (FLOWGATE_STORE_URL= in an env file) means "not set", as shells and compose files treat it.
+  if (url === undefined || url.trim() === '') {
+    return openSqliteStore({ path: resolve(join(options.dataDir, DEFAULT_SQLITE_FILE)), logger: options.logger });
+  }
+  const scheme = url.slice(0, url.indexOf(':') + 1).toLowerCase();
+  if (scheme === 'redis:' || scheme === 'rediss:') {
+    let description: string;
+    try {
+      const parsed = new URL(url);
+      if (parsed.password !== '') parsed.password = '***';
+      description = parsed.toString();
+    } catch {
+      throw new Error(`Invalid store URL "${maskStoreUrl(url)}": expected redis://[user:password@]host[:port][/db]`);
+    }
+    return openRedisStore({
+      url,
+      description,
+      logger: options.logger,
+      ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
+    });
+  }
+  if (scheme === 'sqlite:') {
+    const path = sqlitePath(url);
+    if (path === undefined) {
+      throw new Error(`Invalid store URL "${maskStoreUrl(url)}": use sqlite:relative/path.db or sqlite:///absolute/path.db`);
+    }
+    return openSqliteStore({ path, logger: options.logger });
+  }
+  throw new Error(`Unsupported store URL "${maskStoreUrl(url)}": use redis://, rediss:// or sqlite:PATH`);
+}

@@ -1,0 +1,91 @@
+/** Decoders from raw Redis replies to store records: the one place that trusts nothing Redis hands back. */
+import type { CasOutcome, Credential, JsonObject, StoredFlow, User } from '../types.js';
+
+/** Thrown when Redis holds something Flowgate did not write (another program using the prefix, or a manual edit). */
+class CorruptRecordError extends Error {
+  override readonly name = 'CorruptRecordError';
+}
+
+export function flag(value: boolean): string {
+  return value ? '1' : '0';
+}
+
+export function decodeInteger(reply: unknown): number {
+  const value = typeof reply === 'string' ? Number(reply) : reply;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new CorruptRecordError(`Expected an integer from Redis, got ${JSON.stringify(reply)}`);
+  }
+  return value;
+}
+
+export function decodeCasOutcome(reply: unknown): CasOutcome {
+  if (reply === 'ok' || reply === 'conflict' || reply === 'not_found') return reply;
+  throw new CorruptRecordError(`Unexpected compare-and-set reply ${JSON.stringify(reply)}`);
+}
+
+export function decodeJsonObject(reply: unknown): JsonObject {
+  if (typeof reply !== 'string') throw new CorruptRecordError('Expected a JSON string from Redis');
+  const value: unknown = JSON.parse(reply);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CorruptRecordError('Expected a JSON object from Redis');
+  }
+  return value as JsonObject;
+}
+
+/** HGETALL answers a map (an object) to a RESP3 command, but a flat [field, value, ...] array when it comes out of a Lua script. */
+export function toHash(reply: unknown): Record<string, string> {
+  const hash: Record<string, string> = {};
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) hash[String(reply[i])] = String(reply[i + 1]);
+  } else if (typeof reply === 'object' && reply !== null) {
+    for (const [field, value] of Object.entries(reply)) hash[field] = String(value);
+  }
+  return hash;
+}
+
+function field(hash: Record<string, string>, name: string): string {
+  const value = hash[name];
+  if (value === undefined) throw new CorruptRecordError(`Redis hash lacks the field ${name}`);
+  return value;
+}
+
+export function decodeFlow(
+  id: string,
+  version: string | null | undefined,
+  data: string | null | undefined,
+  expiresAt: string | null | undefined,
+): StoredFlow | null {
+  // A missing version is the normal "unknown or expired" case; Redis drops the whole hash at PEXPIREAT.
+  if (version === null || version === undefined) return null;
+  return { id, version: decodeInteger(version), data: decodeJsonObject(data), expiresAt: decodeInteger(expiresAt) };
+}
+
+/** An empty hash is how HGETALL says "no such key". */
+export function decodeUser(hash: Record<string, string>): User | null {
+  if (Object.keys(hash).length === 0) return null;
+  return {
+    id: field(hash, 'id'),
+    name: field(hash, 'name'),
+    isOwner: field(hash, 'owner') === '1',
+    isAdmin: field(hash, 'admin') === '1',
+    isActive: field(hash, 'active') === '1',
+    createdAt: decodeInteger(field(hash, 'created')),
+  };
+}
+
+export function decodeCredential(hash: Record<string, string>): Credential | null {
+  if (Object.keys(hash).length === 0) return null;
+  const providerId: unknown = JSON.parse(field(hash, 'pid'));
+  if (providerId !== null && typeof providerId !== 'string') throw new CorruptRecordError('Bad credential provider id');
+  const userId = field(hash, 'user');
+  return {
+    id: field(hash, 'id'),
+    providerType: field(hash, 'type'),
+    providerId,
+    subject: field(hash, 'subject'),
+    data: decodeJsonObject(field(hash, 'data')),
+    // The script stores '' for "not bound yet" because a hash field cannot hold nil.
+    userId: userId === '' ? null : userId,
+    createdAt: decodeInteger(field(hash, 'created')),
+  };
+}

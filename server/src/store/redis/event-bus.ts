@@ -1,0 +1,108 @@
+/** Redis pub/sub for the store's EventBus: publish on the command client, receive through one dedicated subscriber client. */
+import type { StoreLogger, Unsubscribe } from '../types.js';
+import { redisCall, type FlowgateRedisClient } from './client.js';
+import type { RedisKeys } from './keys.js';
+
+type Listener = (message: string) => void;
+
+/**
+ * The wanted subscriptions are kept here and reconciled with the server, instead of leaving them to node-redis alone: node-redis
+ * re-sends the SUBSCRIBEs it has confirmed after a reconnect, but a SUBSCRIBE issued while the subscriber is offline is simply
+ * rejected (offline queue disabled) and would be lost. Here it stays wanted and is sent on the next 'ready'.
+ */
+export class RedisEventBus {
+  readonly #publisher: FlowgateRedisClient;
+  readonly #subscriber: FlowgateRedisClient;
+  readonly #keys: RedisKeys;
+  readonly #logger: StoreLogger;
+  /** Full channel name -> listeners. */
+  readonly #wanted = new Map<string, Set<Listener>>();
+  /** Channels the server has confirmed (node-redis resubscribes exactly these after a reconnect). */
+  readonly #confirmed = new Set<string>();
+  /** Reconciliations run one after another so a SUBSCRIBE and an UNSUBSCRIBE of one channel never cross on the wire. */
+  #reconciling: Promise<void> = Promise.resolve();
+
+  constructor(publisher: FlowgateRedisClient, subscriber: FlowgateRedisClient, keys: RedisKeys, logger: StoreLogger) {
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+    this.#keys = keys;
+    this.#logger = logger;
+    subscriber.on('ready', () => void this.#reconcile());
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    const fullChannel = this.#keys.channel(channel);
+    await redisCall(() => this.#publisher.publish(fullChannel, message));
+  }
+
+  /**
+   * Registers the listener and, when the subscriber is connected, waits until Redis confirmed the subscription, so a message
+   * published after this resolves is received. While Redis is down it resolves at once and the subscription starts on reconnect:
+   * delivery is at most once to live subscribers anyway, and a server must be able to start during an outage.
+   */
+  async subscribe(channel: string, listener: Listener): Promise<Unsubscribe> {
+    const fullChannel = this.#keys.channel(channel);
+    let listeners = this.#wanted.get(fullChannel);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#wanted.set(fullChannel, listeners);
+    }
+    // A fresh wrapper per call: subscribing one function twice gives two registrations, each removed by its own Unsubscribe.
+    const entry: Listener = (message) => listener(message);
+    listeners.add(entry);
+    await this.#reconcile();
+    let active = true;
+    return async () => {
+      if (!active) return;
+      active = false;
+      const current = this.#wanted.get(fullChannel);
+      current?.delete(entry);
+      if (current?.size === 0) this.#wanted.delete(fullChannel);
+      await this.#reconcile();
+    };
+  }
+
+  /** Drops every listener (the store is closing; the subscriber connection goes with it). */
+  clear(): void {
+    this.#wanted.clear();
+  }
+
+  readonly #dispatch = (message: string, channel: string): void => {
+    const listeners = this.#wanted.get(channel);
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.#logger.warn({ channel, err: error instanceof Error ? error.message : String(error) }, 'event listener threw');
+      }
+    }
+  };
+
+  #reconcile(): Promise<void> {
+    this.#reconciling = this.#reconciling.then(() => this.#reconcileNow());
+    return this.#reconciling;
+  }
+
+  async #reconcileNow(): Promise<void> {
+    if (!this.#subscriber.isReady) return; // the next 'ready' runs this again
+    const toAdd = [...this.#wanted.keys()].filter((channel) => !this.#confirmed.has(channel));
+    const toRemove = [...this.#confirmed].filter((channel) => !this.#wanted.has(channel));
+    try {
+      if (toAdd.length > 0) {
+        await this.#subscriber.subscribe(toAdd, this.#dispatch);
+        for (const channel of toAdd) this.#confirmed.add(channel);
+      }
+      if (toRemove.length > 0) {
+        await this.#subscriber.unsubscribe(toRemove, this.#dispatch);
+        for (const channel of toRemove) this.#confirmed.delete(channel);
+      }
+    } catch (error) {
+      // The connection dropped mid-way; whatever did not get confirmed is retried on the next 'ready'.
+      this.#logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'Redis subscription change deferred until the subscriber reconnects',
+      );
+    }
+  }
+}

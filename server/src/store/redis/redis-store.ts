@@ -1,0 +1,248 @@
+/** The shared Store on Redis (node-redis 6): what lets any server instance continue any flow. */
+import { randomId } from '../../crypto.js';
+import type {
+  CasOutcome,
+  Credential,
+  JsonObject,
+  Store,
+  StoredFlow,
+  StoreLogger,
+  Unsubscribe,
+  User,
+} from '../types.js';
+import {
+  connectInBackground,
+  createRedisClient,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  redisCall,
+  watchConnection,
+  type FlowgateRedisClient,
+} from './client.js';
+import {
+  decodeCasOutcome,
+  decodeCredential,
+  decodeFlow,
+  decodeInteger,
+  decodeJsonObject,
+  decodeUser,
+  flag,
+  toHash,
+} from './codec.js';
+import { RedisEventBus } from './event-bus.js';
+import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
+
+export interface RedisStoreOptions {
+  /** `redis://` or `rediss://` URL, credentials included. */
+  readonly url: string;
+  /** What logs and `description` show; must not contain the password. */
+  readonly description: string;
+  readonly logger: StoreLogger;
+  /** Namespaces every key and channel (`flowgate:<prefix>:...`), so deployments or test runs can share one Redis. */
+  readonly keyPrefix?: string;
+  readonly connectTimeoutMs?: number;
+}
+
+/** Opens the store without waiting for Redis to be reachable: calls answer StoreUnavailableError until it is. */
+export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const keys = redisKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const client = createRedisClient(options.url, connectTimeoutMs);
+  // A connection in subscriber mode cannot be shared with ordinary commands in RESP2, and a separate one keeps a burst of
+  // commands from delaying event delivery in either protocol.
+  const subscriber = client.duplicate();
+  watchConnection(client, 'commands', options.description, options.logger);
+  watchConnection(subscriber, 'subscriber', options.description, options.logger);
+  const store = new RedisStore(client, subscriber, keys, options.description, options.logger);
+  await Promise.all([connectInBackground(client, connectTimeoutMs), connectInBackground(subscriber, connectTimeoutMs)]);
+  return store;
+}
+
+export class RedisStore implements Store {
+  readonly description: string;
+  readonly #client: FlowgateRedisClient;
+  readonly #subscriber: FlowgateRedisClient;
+  readonly #keys: RedisKeys;
+  readonly #events: RedisEventBus;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    client: FlowgateRedisClient,
+    subscriber: FlowgateRedisClient,
+    keys: RedisKeys,
+    description: string,
+    logger: StoreLogger,
+  ) {
+    this.#client = client;
+    this.#subscriber = subscriber;
+    this.#keys = keys;
+    this.description = description;
+    this.#events = new RedisEventBus(client, subscriber, keys, logger);
+  }
+
+  // Flows: one hash per flow (v = version, d = JSON data, x = expiresAt) with PEXPIREAT, so Redis itself forgets expired flows.
+
+  async createFlow(id: string, data: JsonObject, expiresAt: number): Promise<StoredFlow> {
+    const key = this.#keys.flow(id);
+    const created = await redisCall(() => this.#client.createFlow([key], [JSON.stringify(data), String(expiresAt)]));
+    if (decodeInteger(created) !== 1) throw new Error(`Flow ${id} already exists`);
+    return { id, version: 1, data, expiresAt };
+  }
+
+  async getFlow(id: string): Promise<StoredFlow | null> {
+    const key = this.#keys.flow(id);
+    const [version, data, expiresAt] = await redisCall(() => this.#client.hmGet(key, ['v', 'd', 'x']));
+    return decodeFlow(id, version, data, expiresAt);
+  }
+
+  async replaceFlow(id: string, expectedVersion: number, data: JsonObject, expiresAt: number): Promise<CasOutcome> {
+    const key = this.#keys.flow(id);
+    const args = [String(expectedVersion), JSON.stringify(data), String(expiresAt)];
+    return decodeCasOutcome(await redisCall(() => this.#client.replaceFlow([key], args)));
+  }
+
+  async deleteFlow(id: string, expectedVersion: number): Promise<CasOutcome> {
+    const key = this.#keys.flow(id);
+    return decodeCasOutcome(await redisCall(() => this.#client.deleteFlow([key], [String(expectedVersion)])));
+  }
+
+  // Codes: a hash (c = client id, d = data) with PEXPIREAT; taking is a Lua script so two redemptions cannot both succeed.
+
+  async putCode(code: string, clientId: string, data: JsonObject, expiresAt: number): Promise<void> {
+    const key = this.#keys.code(code);
+    await redisCall(() => this.#client.putCode([key], [clientId, JSON.stringify(data), String(expiresAt)]));
+  }
+
+  async takeCode(code: string, clientId: string): Promise<JsonObject | null> {
+    const key = this.#keys.code(code);
+    const data = await redisCall(() => this.#client.takeCode([key], [clientId]));
+    return data === null ? null : decodeJsonObject(data);
+  }
+
+  // Users and credentials: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts.
+
+  async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
+    const keys = [this.#keys.owner(), this.#keys.user(user.id), this.#keys.userIndex()];
+    const args = [user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive)];
+    const outcome = decodeInteger(await redisCall(() => this.#client.createUser(keys, args)));
+    if (outcome === -1) throw new Error(`User ${user.id} already exists`);
+    return { ...user, isOwner: outcome === 1 };
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const key = this.#keys.user(id);
+    return decodeUser(await redisCall(() => this.#client.hGetAll(key)));
+  }
+
+  async listUsers(): Promise<User[]> {
+    const index = this.#keys.userIndex();
+    // ZRANGE orders by createdAt (the score), then by id for equal timestamps.
+    const ids = await redisCall(() => this.#client.zRange(index, 0, -1));
+    const users = await Promise.all(ids.map((id) => this.getUser(id)));
+    return users.filter((user): user is User => user !== null);
+  }
+
+  async updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
+    const fields: string[] = [];
+    if (patch.name !== undefined) fields.push('name', patch.name);
+    if (patch.isAdmin !== undefined) fields.push('admin', flag(patch.isAdmin));
+    if (patch.isActive !== undefined) fields.push('active', flag(patch.isActive));
+    const key = this.#keys.user(id);
+    const reply = await redisCall(() => this.#client.updateUser([key], fields));
+    return reply === null ? null : decodeUser(toHash(reply));
+  }
+
+  async removeUser(id: string): Promise<boolean> {
+    const keys = [this.#keys.user(id), this.#keys.userIndex(), this.#keys.userCredentials(id)];
+    const removed = await redisCall(() => this.#client.removeUser(keys, [id, this.#keys.credential('')]));
+    return decodeInteger(removed) === 1;
+  }
+
+  async getOrCreateCredential(
+    providerType: string,
+    providerId: string | null,
+    subject: string,
+    data: JsonObject,
+  ): Promise<Credential> {
+    const id = randomId();
+    const keys = [this.#keys.credentialIndex(providerType, providerId, subject), this.#keys.credential(id)];
+    const args = [
+      this.#keys.credential(''),
+      id,
+      providerType,
+      JSON.stringify(providerId),
+      subject,
+      JSON.stringify(data),
+      String(Date.now()),
+    ];
+    const credential = decodeCredential(toHash(await redisCall(() => this.#client.getOrCreateCredential(keys, args))));
+    if (credential === null) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
+    return credential;
+  }
+
+  async getCredential(id: string): Promise<Credential | null> {
+    const key = this.#keys.credential(id);
+    return decodeCredential(await redisCall(() => this.#client.hGetAll(key)));
+  }
+
+  async findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
+    const index = this.#keys.credentialIndex(providerType, providerId, subject);
+    const id = await redisCall(() => this.#client.get(index));
+    return id === null ? null : this.getCredential(id);
+  }
+
+  async listCredentials(userId: string): Promise<Credential[]> {
+    const key = this.#keys.userCredentials(userId);
+    const ids = await redisCall(() => this.#client.sMembers(key));
+    const credentials = await Promise.all(ids.map((id) => this.getCredential(id)));
+    return credentials
+      .filter((credential): credential is Credential => credential !== null)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async linkCredential(credentialId: string, userId: string): Promise<boolean> {
+    const keys = [this.#keys.credential(credentialId), this.#keys.user(userId), this.#keys.userCredentials(userId)];
+    const linked = await redisCall(() => this.#client.linkCredential(keys, [credentialId, userId]));
+    return decodeInteger(linked) === 1;
+  }
+
+  // Counters: INCR, with the window's PEXPIRE set by the first hit, in one script.
+
+  async incrementCounter(key: string, windowMs: number): Promise<number> {
+    const counter = this.#keys.counter(key);
+    return decodeInteger(await redisCall(() => this.#client.incrementCounter([counter], [String(windowMs)])));
+  }
+
+  async getCounter(key: string): Promise<number> {
+    const counter = this.#keys.counter(key);
+    const value = await redisCall(() => this.#client.get(counter));
+    return value === null ? 0 : decodeInteger(value);
+  }
+
+  async resetCounter(key: string): Promise<void> {
+    const counter = this.#keys.counter(key);
+    await redisCall(() => this.#client.del(counter));
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    return this.#events.publish(channel, message);
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    return this.#events.subscribe(channel, listener);
+  }
+
+  isAvailable(): boolean {
+    return this.#client.isReady;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#closeClients();
+    return this.#closing;
+  }
+
+  async #closeClients(): Promise<void> {
+    this.#events.clear();
+    // close() lets commands already sent finish; a client that never connected just stops retrying.
+    await Promise.allSettled([this.#client.close(), this.#subscriber.close()]);
+  }
+}

@@ -1,0 +1,159 @@
+/** The Lua scripts behind every Redis transition that must be atomic (compare-and-set, take-once, owner election...). */
+import { defineScript, type CommandParser } from 'redis';
+
+/**
+ * A script called as `client.NAME(keys, args)`. node-redis sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or
+ * failed-over Redis has an empty script cache), so scripts need no explicit SCRIPT LOAD. Replies are decoded by the caller.
+ */
+function luaScript(source: string, numberOfKeys: number) {
+  return defineScript({
+    SCRIPT: source,
+    NUMBER_OF_KEYS: numberOfKeys,
+    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly string[]) {
+      if (keys.length !== numberOfKeys) throw new Error(`Lua script expects ${numberOfKeys} keys, got ${keys.length}`);
+      for (const key of keys) parser.pushKey(key);
+      parser.push(...args);
+    },
+    transformReply: (reply: unknown): unknown => reply,
+  });
+}
+
+/** KEYS: flow. ARGV: data, expiresAt. Returns 1, or 0 when the id exists (ids are random, so that is a bug upstream). */
+const createFlow = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1], 'x', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1`,
+  1,
+);
+
+/** KEYS: flow. ARGV: expectedVersion, data, expiresAt. An expired flow is already gone from Redis, so it answers not_found. */
+const replaceFlow = luaScript(
+  `local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 'not_found' end
+if tonumber(v) ~= tonumber(ARGV[1]) then return 'conflict' end
+redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 'd', ARGV[2], 'x', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 'ok'`,
+  1,
+);
+
+/** KEYS: flow. ARGV: expectedVersion. */
+const deleteFlow = luaScript(
+  `local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 'not_found' end
+if tonumber(v) ~= tonumber(ARGV[1]) then return 'conflict' end
+redis.call('DEL', KEYS[1])
+return 'ok'`,
+  1,
+);
+
+/** KEYS: code. ARGV: clientId, data, expiresAt. DEL first so a reused code never keeps a field of its predecessor. */
+const putCode = luaScript(
+  `redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1`,
+  1,
+);
+
+/** KEYS: code. ARGV: clientId. Returns the data, or nil (and leaves the code) when it is absent or belongs to another client. */
+const takeCode = luaScript(
+  `local v = redis.call('HMGET', KEYS[1], 'c', 'd')
+if not v[1] or v[1] ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return v[2]`,
+  1,
+);
+
+/** KEYS: counter. ARGV: windowMs. The PTTL check repairs a counter that somehow lost its TTL instead of letting it block forever. */
+const incrementCounter = luaScript(
+  `local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`,
+  1,
+);
+
+/**
+ * KEYS: owner, user, userIndex. ARGV: id, createdAt, name, isAdmin, isActive.
+ * Returns -1 when the id exists, else 1 if this user became the owner, 0 if not. The owner marker is never deleted: the first
+ * user *ever* is the owner, so removing it does not promote anyone.
+ */
+const createUser = luaScript(
+  `if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local owner = 0
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then owner = 1 end
+redis.call('HSET', KEYS[2], 'id', ARGV[1], 'name', ARGV[3], 'admin', ARGV[4], 'active', ARGV[5], 'owner', owner, 'created', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return owner`,
+  3,
+);
+
+/** KEYS: user. ARGV: field, value, ... Returns the updated hash (flat array), or nil for an unknown user. */
+const updateUser = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+return redis.call('HGETALL', KEYS[1])`,
+  1,
+);
+
+/**
+ * KEYS: user, userIndex, userCredentials. ARGV: userId, credential key prefix.
+ * Credential keys are derived from stored ids inside the script; they share the directory hash tag, so they are in this slot.
+ */
+const removeUser = luaScript(
+  `if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local credential = ARGV[2] .. id
+  local index = redis.call('HGET', credential, 'idx')
+  if index then redis.call('DEL', index) end
+  redis.call('DEL', credential)
+end
+redis.call('DEL', KEYS[3])
+return 1`,
+  3,
+);
+
+/**
+ * KEYS: credentialIndex, new credential. ARGV: credential key prefix, id, providerType, providerId (JSON), subject, data, createdAt.
+ * Returns the existing credential's hash or the new one's (flat array): the index is claimed in the same script that writes the
+ * credential, so concurrent callers can never see an index entry without its credential.
+ */
+const getOrCreateCredential = luaScript(
+  `local existing = redis.call('GET', KEYS[1])
+if existing then
+  local found = redis.call('HGETALL', ARGV[1] .. existing)
+  if #found > 0 then return found end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'id', ARGV[2], 'type', ARGV[3], 'pid', ARGV[4], 'subject', ARGV[5], 'data', ARGV[6], 'user', '', 'created', ARGV[7], 'idx', KEYS[1])
+return redis.call('HGETALL', KEYS[2])`,
+  2,
+);
+
+/** KEYS: credential, user, userCredentials. ARGV: credentialId, userId. Returns 1 when bound (or already bound to this user). */
+const linkCredential = luaScript(
+  `local current = redis.call('HGET', KEYS[1], 'user')
+if not current then return 0 end
+if current ~= '' and current ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'user', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1`,
+  3,
+);
+
+export const SCRIPTS = {
+  createFlow,
+  replaceFlow,
+  deleteFlow,
+  putCode,
+  takeCode,
+  incrementCounter,
+  createUser,
+  updateUser,
+  removeUser,
+  getOrCreateCredential,
+  linkCredential,
+};

@@ -1,0 +1,98 @@
+/** The SQLite file's schema, its migrations (tracked in PRAGMA user_version) and the connection settings that make it shareable. */
+import type { Database } from 'better-sqlite3';
+
+/**
+ * How long a writer waits for another process's write transaction (the CLI adding a user while the server runs) before giving
+ * up with SQLITE_BUSY, which the store reports as `unavailable`. Write transactions here last microseconds.
+ */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/** Append only: each entry moves the file from user_version N to N + 1. Never edit one that has shipped. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE flows (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX flows_expires_at ON flows (expires_at);
+
+  CREATE TABLE codes (
+    code TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX codes_expires_at ON codes (expires_at);
+
+  CREATE TABLE counters (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX counters_expires_at ON counters (expires_at);
+
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    is_owner INTEGER NOT NULL,
+    is_admin INTEGER NOT NULL,
+    is_active INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- provider_key is JSON of the provider id: NULLs are distinct in a UNIQUE index, and a null provider id must not be.
+  CREATE TABLE credentials (
+    id TEXT PRIMARY KEY,
+    provider_type TEXT NOT NULL,
+    provider_id TEXT,
+    provider_key TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    data TEXT NOT NULL,
+    user_id TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (provider_type, provider_key, subject)
+  ) STRICT;
+  CREATE INDEX credentials_user_id ON credentials (user_id);
+
+  -- One-off facts, such as which user was elected owner (kept after that user is removed: the first user ever is the owner).
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+
+  -- AUTOINCREMENT so pruning the newest row never lets an id be reused, which would hide an event from a poller's cursor.
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX events_created_at ON events (created_at);
+  `,
+];
+
+/** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */
+export function configureConnection(db: Database): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // WAL lets readers run alongside the one writer, so the CLI and a running server can share the file.
+  db.pragma('journal_mode = WAL');
+  // Safe with WAL (a power loss may drop the last commits, never corrupt the file) and avoids an fsync per write.
+  db.pragma('synchronous = NORMAL');
+}
+
+/** Brings the file to the latest schema; IMMEDIATE so two processes opening a new file at once migrate it only once. */
+export function migrate(db: Database): void {
+  db.transaction(() => {
+    const current = Number(db.pragma('user_version', { simple: true }));
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `The database ${db.name} has schema version ${current}, newer than this Flowgate knows (${MIGRATIONS.length}): upgrade Flowgate`,
+      );
+    }
+    for (const migration of MIGRATIONS.slice(current)) db.exec(migration);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}

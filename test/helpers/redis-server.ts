@@ -1,0 +1,151 @@
+/** Real redis-server processes for tests: started on a free port as children of the test run, never a mock. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+export interface RunningRedis {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** A cold redis-server answers PING in a few ms; this much means it is not going to. */
+const READY_TIMEOUT_MS = 5_000;
+/** redis-server exits on SIGTERM at once when it has nothing to save; SIGKILL after this. */
+const STOP_GRACE_MS = 2_000;
+const DEBIAN_PACKAGE = 'redis-server';
+
+/** Children still running when the test process exits (a crash, a Ctrl-C) must not outlive it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port === 0 ? reject(new Error('could not find a free port')) : resolve(port)));
+    });
+  });
+}
+
+function isOnPath(command: string): boolean {
+  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Installs Debian's redis-server when missing and we may (root); otherwise says in one line what to install. */
+export function ensureRedisInstalled(): void {
+  if (isOnPath('redis-server')) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `redis-server is not installed: install Debian's ${DEBIAN_PACKAGE} package (apt-get install ${DEBIAN_PACKAGE}) or run the tests as root`,
+    );
+  }
+  console.log(`redis-server not found: installing Debian's ${DEBIAN_PACKAGE} package (apt-get install -y ${DEBIAN_PACKAGE})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', DEBIAN_PACKAGE]]) {
+    const result = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.status !== 0) {
+      const detail = (result.stderr || result.stdout || String(result.error ?? '')).trim().split('\n').slice(-3).join(' | ');
+      throw new Error(`apt-get ${args.join(' ')} failed (exit ${String(result.status)}): ${detail}`);
+    }
+  }
+  if (!isOnPath('redis-server')) throw new Error(`apt-get installed ${DEBIAN_PACKAGE} but redis-server is still not on PATH`);
+}
+
+/** True once something on the port answers PING with +PONG (a bare TCP accept is not enough: Redis may still be loading). */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+async function waitForPing(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode}): ${output()}`);
+    }
+    if (await answersPing(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms: ${output()}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    running.delete(child);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      running.delete(child);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function startOn(port: number): Promise<RunningRedis> {
+  // Nothing is persisted: each server starts empty and leaves no dump.rdb in the working directory.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-2_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
+  try {
+    await Promise.race([waitForPing(port, child, () => output.trim().split('\n').slice(-3).join(' | ')), spawnFailed]);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopChild(child) };
+}
+
+/**
+ * Starts a redis-server on `port`, or on a free port. Another process can grab a free port between the probe and Redis binding
+ * it, so without a fixed port a failed start is retried on a new one.
+ */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
+  if (options.port !== undefined) return startOn(options.port);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOn(await findFreePort());
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

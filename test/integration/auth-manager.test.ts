@@ -1,0 +1,61 @@
+/** A finished login flow becomes a credential and a single-use authorization code bound to the client, kept in the store. */
+import { expect } from 'chai';
+import { AuthManager } from '../../server/src/auth/manager.js';
+import { insecureExample } from '../../server/src/providers/insecure-example.js';
+import type { Store } from '../../server/src/store/types.js';
+import { BACKENDS, freshStore } from '../helpers/stores.js';
+
+const CLIENT_ID = 'https://app.example/';
+
+for (const backend of BACKENDS) {
+  describe(`AuthManager with insecure_example (${backend} store)`, function () {
+    let store: Store;
+    let auth: AuthManager;
+
+    beforeEach(async function () {
+      store = await freshStore(backend);
+      const provider = insecureExample.create(
+        { type: 'insecure_example', users: [{ username: 'alice', password: 'wonderland', name: 'Alice' }] },
+        { store },
+      );
+      auth = new AuthManager({ store, providers: [provider] });
+    });
+    afterEach(async () => store.close());
+
+    async function login(): Promise<string> {
+      const form = await auth.loginFlows.init(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null });
+      const done = await auth.loginFlows.step(form.flow_id, CLIENT_ID, { username: 'alice', password: 'wonderland' });
+      if (done.type !== 'create_entry') throw new Error(`expected create_entry, got ${done.type}`);
+      return done.result;
+    }
+
+    it('lists its providers in config order', function () {
+      expect(auth.providers()).to.deep.equal([{ type: 'insecure_example', id: null, name: 'Example accounts' }]);
+    });
+
+    it('issues a code that proves the credential, once, and only to its own client id', async function () {
+      const code = await login();
+      expect(await store.takeCode(code, 'https://other.example/')).to.equal(null);
+      const data = await store.takeCode(code, CLIENT_ID);
+      expect(data).to.have.property('credential_id').that.is.a('string');
+      expect(await store.takeCode(code, CLIENT_ID)).to.equal(null);
+      const credential = await store.getCredential(String(data?.['credential_id']));
+      expect(credential).to.deep.include({ providerType: 'insecure_example', providerId: null, subject: 'alice', userId: null });
+    });
+
+    it('reuses the credential on a second login', async function () {
+      const first = await store.takeCode(await login(), CLIENT_ID);
+      const second = await store.takeCode(await login(), CLIENT_ID);
+      expect(second?.['credential_id']).to.equal(first?.['credential_id']);
+    });
+
+    it('gives the display name from the config as user meta', async function () {
+      const provider = insecureExample.create(
+        { type: 'insecure_example', users: [{ username: 'alice', password: 'w', name: 'Alice Liddell' }] },
+        { store },
+      );
+      const credential = await provider.getOrCreateCredentials({ username: 'alice' });
+      expect(await provider.userMetaForCredentials(credential)).to.deep.equal({ name: 'Alice Liddell', isActive: true });
+    });
+  });
+}

@@ -1,0 +1,165 @@
+/** The flow engine on real stores: results, persistence between calls, expiry, client binding and atomic steps. */
+import { expect } from 'chai';
+import { FlowManager, AbortFlow, createEntry, defineFlowHandler, defineForm, field, showForm } from '../../server/src/flow/index.js';
+import type { AnyFlowHandler, FlowContext } from '../../server/src/flow/index.js';
+import { ServiceError } from '../../server/src/errors.js';
+import type { JsonObject, Store } from '../../server/src/store/types.js';
+import { BACKENDS, freshStore } from '../helpers/stores.js';
+
+const CONTEXT: FlowContext = { clientId: 'https://app.example/', redirectUri: null, remoteAddress: '127.0.0.1' };
+const NameForm = defineForm({ name: field.string('name') });
+const CodeForm = defineForm({ code: field.string('code') });
+
+/** A two-step handler: asks a name, then a code; `stop` aborts from inside a step; `gate` lets a test hold a step mid-way. */
+function twoStepHandler(gate?: () => Promise<void>): AnyFlowHandler {
+  return defineFlowHandler<{ name: string | null; tries: number }, 'code'>({
+    key: ['test', null],
+    initialState: () => ({ name: null, tries: 0 }),
+    steps: {
+      init: async ({ input, state }) => {
+        if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+        const { name } = NameForm.read(input);
+        if (name === 'stop') throw new AbortFlow('not_allowed');
+        await gate?.();
+        return showForm('code', CodeForm.dataSchema, { ...state, name }, { lastStep: true });
+      },
+      code: async ({ input, state }) => {
+        if (input === undefined) return showForm('code', CodeForm.dataSchema, state);
+        if (CodeForm.read(input).code !== '123') {
+          return showForm('code', CodeForm.dataSchema, { ...state, tries: state.tries + 1 }, { errors: { base: 'invalid_code' } });
+        }
+        return createEntry({ name: state.name, tries: state.tries });
+      },
+    },
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ServiceError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+for (const backend of BACKENDS) {
+  describe(`FlowManager (${backend} store)`, function () {
+    let store: Store;
+    let finished: JsonObject[];
+    const manager = (handler: AnyFlowHandler, options: { ttlMs?: number; now?: () => number } = {}) =>
+      new FlowManager({
+        store,
+        resolveHandler: (key) => (key[0] === 'test' ? handler : undefined),
+        finish: async (_flow, data) => {
+          finished.push(data);
+          return { kind: 'create_entry', result: `entry-for-${String(data['name'])}` };
+        },
+        ...options,
+      });
+
+    beforeEach(async function () {
+      store = await freshStore(backend);
+      finished = [];
+    });
+    afterEach(async () => store.close());
+
+    describe('#init', function () {
+      it('answers the first form with a 128-bit random flow id and keeps the flow in the store', async function () {
+        const result = await manager(twoStepHandler()).init(['test', null], CONTEXT);
+        expect(result).to.deep.include({ type: 'form', step_id: 'init', data_schema: NameForm.dataSchema, errors: null });
+        expect(result.flow_id).to.match(/^[0-9a-f]{32}$/);
+        expect(await store.getFlow(result.flow_id)).to.not.equal(null);
+      });
+
+      it('answers not_found for an unknown handler', async function () {
+        const error = await rejection(manager(twoStepHandler()).init(['nope', null], CONTEXT));
+        expect(error.code).to.equal('not_found');
+      });
+    });
+
+    describe('#step', function () {
+      it('carries state between steps through the store, across manager instances', async function () {
+        const first = await manager(twoStepHandler()).init(['test', null], CONTEXT);
+        const second = await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect(second).to.deep.include({ type: 'form', step_id: 'code', last_step: true });
+        const wrong = await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { code: '000' });
+        expect(wrong).to.deep.include({ step_id: 'code', errors: { base: 'invalid_code' } });
+        const done = await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { code: '123' });
+        expect(done).to.deep.equal({ type: 'create_entry', flow_id: first.flow_id, handler: ['test', null], result: 'entry-for-ada' });
+        expect(finished).to.deep.equal([{ name: 'ada', tries: 1 }]);
+      });
+
+      it('answers invalid input with the same form and field errors, without running the step', async function () {
+        const first = await manager(twoStepHandler()).init(['test', null], CONTEXT);
+        const answer = await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { nom: 'x' });
+        expect(answer).to.deep.include({ type: 'form', step_id: 'init', errors: { nom: 'unknown_field', name: 'required' } });
+        expect((await store.getFlow(first.flow_id))?.version).to.equal(1);
+      });
+
+      it('turns AbortFlow thrown in a step into an abort result and removes the flow', async function () {
+        const first = await manager(twoStepHandler()).init(['test', null], CONTEXT);
+        const result = await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { name: 'stop' });
+        expect(result).to.deep.equal({
+          type: 'abort',
+          flow_id: first.flow_id,
+          handler: ['test', null],
+          reason: 'not_allowed',
+          description_placeholders: null,
+        });
+        expect(await store.getFlow(first.flow_id)).to.equal(null);
+      });
+
+      it('answers not_found to another client id and leaves the flow usable', async function () {
+        const first = await manager(twoStepHandler()).init(['test', null], CONTEXT);
+        const error = await rejection(manager(twoStepHandler()).step(first.flow_id, 'https://other.example/', { name: 'x' }));
+        expect(error.code).to.equal('not_found');
+        expect(await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { name: 'x' })).to.deep.include({ step_id: 'code' });
+      });
+
+      it('answers not_found once the flow has expired', async function () {
+        let now = Date.now();
+        const flows = manager(twoStepHandler(), { ttlMs: 60_000, now: () => now });
+        const first = await flows.init(['test', null], CONTEXT);
+        expect(Date.parse(first.type === 'form' ? first.expires_at : '')).to.equal(now + 60_000);
+        now += 60_001;
+        expect((await rejection(flows.step(first.flow_id, CONTEXT.clientId, { name: 'x' }))).code).to.equal('not_found');
+      });
+
+      it('applies exactly one of two concurrent steps; the other gets conflict', async function () {
+        let release!: () => void;
+        const bothRead = new Promise<void>((resolve) => (release = resolve));
+        let arrived = 0;
+        const gate = async (): Promise<void> => {
+          arrived += 1;
+          if (arrived === 2) release();
+          await bothRead;
+        };
+        const flows = manager(twoStepHandler(gate));
+        const first = await flows.init(['test', null], CONTEXT);
+        const outcomes = await Promise.allSettled([
+          flows.step(first.flow_id, CONTEXT.clientId, { name: 'a' }),
+          flows.step(first.flow_id, CONTEXT.clientId, { name: 'b' }),
+        ]);
+        const fulfilled = outcomes.filter((o) => o.status === 'fulfilled');
+        const rejected = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as ServiceError] : []));
+        expect(fulfilled).to.have.length(1);
+        expect(rejected.map((e) => e.code)).to.deep.equal(['conflict']);
+        expect((await store.getFlow(first.flow_id))?.version).to.equal(2);
+      });
+    });
+
+    describe('#get and #abort', function () {
+      it('returns the current form, then nothing after abort', async function () {
+        const flows = manager(twoStepHandler());
+        const first = await flows.init(['test', null], CONTEXT);
+        await flows.step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect(await flows.get(first.flow_id, CONTEXT.clientId)).to.deep.include({ step_id: 'code', flow_id: first.flow_id });
+        await flows.abort(first.flow_id, CONTEXT.clientId);
+        expect((await rejection(flows.get(first.flow_id, CONTEXT.clientId))).code).to.equal('not_found');
+        expect((await rejection(flows.abort(first.flow_id, CONTEXT.clientId))).code).to.equal('not_found');
+      });
+    });
+  });
+}
