@@ -8,8 +8,8 @@ const restrict = (files, patterns) => ({
   rules: { 'no-restricted-imports': ['error', { patterns }] },
 });
 
-const DB_CLIENTS = { group: ['redis', '@redis/*', 'better-sqlite3'], message: 'Only store backends (server/src/store/redis, server/src/store/sqlite) import database clients.' };
-const WS = { group: ['ws'], message: 'Only server/src/transport imports ws.' };
+const DB_CLIENTS = { regex: '^(redis|@redis/.+|better-sqlite3)$', message: 'Only store backends (server/src/store/redis, server/src/store/sqlite) import database clients.' };
+const WS = { regex: '^ws$', message: 'Only server/src/transport imports ws.' };
 const SERVER = { group: ['@flowgate/server', '**/server/src/**'], message: 'Clients and shared never import the server.' };
 
 export default tseslint.config(
@@ -41,8 +41,8 @@ export default tseslint.config(
   restrict(['clients/**/*.ts'], [SERVER, DB_CLIENTS]),
   restrict(['server/src/store/*.ts'], [DB_CLIENTS, WS,
     { group: ['../flow/**', '../auth/**', '../transport/**', '../providers/**', '../tokens/**'], message: 'The store sits at the bottom: it imports no other server layer.' }]),
-  restrict(['server/src/store/redis/**'], [{ group: ['better-sqlite3'], message: 'The Redis backend does not use SQLite.' }, WS]),
-  restrict(['server/src/store/sqlite/**'], [{ group: ['redis', '@redis/*'], message: 'The SQLite backend does not use Redis.' }, WS]),
+  restrict(['server/src/store/redis/**'], [{ regex: '^better-sqlite3$', message: 'The Redis backend does not use SQLite.' }, WS]),
+  restrict(['server/src/store/sqlite/**'], [{ regex: '^(redis|@redis/.+)$', message: 'The SQLite backend does not use Redis.' }, WS]),
   restrict(['server/src/flow/**'], [DB_CLIENTS, WS,
     { group: ['../auth/**', '../transport/**', '../providers/**', '../tokens/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'The flow engine knows nothing of auth, transport or store backends.' }]),
   restrict(['server/src/providers/**', 'server/src/tokens/**'], [DB_CLIENTS, WS,

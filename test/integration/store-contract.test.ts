@@ -1,13 +1,17 @@
 /** Runs the Store contract on Redis and SQLite, plus what only one backend can show: outages, reconnects, shared files. */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomId } from '../../server/src/crypto.js';
 import { openStore } from '../../server/src/store/open.js';
 import { StoreUnavailableError, type Store, type StoreLogger } from '../../server/src/store/types.js';
 import { findFreePort, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { describeStoreContract, firstMessage, rejectionOf, sleep } from '../helpers/store-contract.js';
+
+const SQLITE_PEER = fileURLToPath(new URL('../helpers/sqlite-peer.ts', import.meta.url));
 
 interface LogLine {
   level: 'info' | 'warn';
@@ -42,8 +46,9 @@ after(function () {
 
 const openRedis = (url: string, logger: StoreLogger = recordingLogger()): Promise<Store> =>
   openStore(url, { dataDir: tempDir(), logger, keyPrefix: `test-${randomId(6)}` });
+/** `file` is absolute, so this is the `sqlite:///abs/path` form. */
 const openSqlite = (file: string): Promise<Store> =>
-  openStore(`sqlite://${file}`.replace('sqlite://', 'sqlite://'), { dataDir: tempDir(), logger: recordingLogger() });
+  openStore(`sqlite://${file}`, { dataDir: tempDir(), logger: recordingLogger() });
 
 /** Polls `probe` until it answers true; the outage tests wait on real reconnect timers. */
 async function eventually(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
@@ -59,7 +64,7 @@ const isUnavailable = async (store: Store): Promise<boolean> =>
   (await rejectionOf(store.getFlow('probe')).catch(() => undefined)) instanceof StoreUnavailableError;
 
 describeStoreContract('redis', () => openRedis(redisTestUrl()));
-describeStoreContract('sqlite', () => openSqlite(`/${join(tempDir(), 'flowgate.db')}`));
+describeStoreContract('sqlite', () => openSqlite(join(tempDir(), 'flowgate.db')));
 
 describe('RedisStore', function () {
   it('keeps stores with different key prefixes apart', async function () {
@@ -89,6 +94,9 @@ describe('RedisStore', function () {
       expect((error as StoreUnavailableError).code).to.equal('unavailable');
       expect(await rejectionOf(store.replaceFlow('flow-1', 1, {}, Date.now() + 1_000))).to.be.instanceOf(StoreUnavailableError);
       expect(await rejectionOf(store.publish('events', 'x'))).to.be.instanceOf(StoreUnavailableError);
+      // Subscribing is kept as an intent and sent on reconnect, so a server can start during an outage.
+      const unsubscribe = await store.subscribe('events', () => {});
+      await unsubscribe();
       await sleep(400); // a few reconnect attempts, each of which emits 'error'
       expect(unhandled).to.deep.equal([]);
       // One warning per client for the whole outage, however many attempts failed.
@@ -114,6 +122,8 @@ describe('RedisStore', function () {
       await redis.stop();
       await eventually(() => isUnavailable(store), 2_000, 'StoreUnavailableError after Redis stopped');
       expect(store.isAvailable()).to.equal(false);
+      const receivedLate: string[] = [];
+      await store.subscribe('made-during-outage', (message) => receivedLate.push(message));
 
       redis = await startRedisServer({ port: redis.port });
       const healedAfterMs = await eventually(async () => !(await isUnavailable(store)), 6_000, 'recovery');
@@ -132,6 +142,8 @@ describe('RedisStore', function () {
         6_000,
         'delivery to a subscription made before the outage',
       );
+      await store.publish('made-during-outage', 'late');
+      await eventually(async () => receivedLate.includes('late'), 1_000, 'delivery to a subscription made during the outage');
       expect(logger.lines.some((line) => line.level === 'info' && /ready again/.test(line.msg))).to.equal(true);
     } finally {
       await store.close();
@@ -141,18 +153,44 @@ describe('RedisStore', function () {
 });
 
 describe('SqliteStore', function () {
-  it('creates the parent directory of the database file', async function () {
+  it('creates the parent directory of a database file given relative to the working directory', async function () {
     const file = join(tempDir(), 'nested', 'deeper', 'flowgate.db');
-    const store = await openSqlite(`/${file}`);
+    const store = await openStore(`sqlite:${relative(process.cwd(), file)}`, { dataDir: tempDir(), logger: recordingLogger() });
     await store.close();
+    expect(store.description).to.equal(`sqlite:${file}`);
     expect(existsSync(file)).to.equal(true);
+  });
+
+  it('shares the file with another process: writes, events and counters', async function () {
+    const file = join(tempDir(), 'flowgate.db');
+    const store = await openSqlite(file);
+    try {
+      await store.createFlow('from-parent', { step: 'init' }, Date.now() + 60_000);
+      const { message } = await firstMessage(store, 'revocations', 10_000);
+      const peer = spawn(process.execPath, ['--import', 'tsx', SQLITE_PEER, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      peer.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      peer.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => peer.once('exit', resolve));
+      // Increment while the peer does: both processes write the same row under WAL's single-writer lock.
+      await eventually(async () => (await store.getCounter('shared')) > 0, 10_000, 'the peer starting to count');
+      for (let i = 0; i < 200; i++) await store.incrementCounter('shared', 60_000);
+      expect(await exited, stderr).to.equal(0);
+      expect(JSON.parse(stdout)).to.deep.equal({ flowVersion: 1 });
+      expect(await message).to.equal('from-peer');
+      expect((await store.getUser('from-peer'))?.name).to.equal('peer');
+      expect(await store.getCounter('shared')).to.equal(400);
+    } finally {
+      await store.close();
+    }
   });
 
   describe('two stores on one file (a CLI and a server)', function () {
     let cli: Store;
     let server: Store;
     beforeEach(async function () {
-      const file = `/${join(tempDir(), 'flowgate.db')}`;
+      const file = join(tempDir(), 'flowgate.db');
       [cli, server] = await Promise.all([openSqlite(file), openSqlite(file)]);
     });
     afterEach(async function () {

@@ -121,3 +121,43 @@ export interface Store extends FlowStore, CodeStore, UserStore, CounterStore, Ev
   isAvailable(): boolean;
   close(): Promise<void>;
 }
+
+/** What a refresh token is for: a normal client session, or a long-lived access token a person created by name. */
+export type RefreshTokenType = 'normal' | 'long_lived_access_token';
+
+/** A refresh token as Home Assistant keeps it; the secret itself is stored only as its SHA-256 hash. */
+export interface RefreshToken {
+  readonly id: string;
+  readonly userId: string;
+  readonly clientId: string | null;
+  readonly clientName: string | null;
+  readonly type: RefreshTokenType;
+  /** SHA-256 (hex) of the secret refresh token: a leaked database does not hand out working tokens. */
+  readonly tokenHash: string;
+  /** This token's own HMAC key for its access tokens: deleting the token makes every access token it issued fail at once. */
+  readonly jwtKey: string;
+  readonly accessTokenTtlMs: number;
+  readonly credentialId: string | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+  readonly lastUsedIp: string | null;
+  /** Null for tokens that never expire (long-lived); normal tokens slide to 90 days after their last use. */
+  readonly expireAt: number | null;
+}
+
+export interface RefreshTokenStore {
+  /**
+   * Stores a new refresh token. A long-lived token whose client name its user already uses is refused (returns false),
+   * atomically, so two racing requests cannot both create one.
+   */
+  createRefreshToken(token: RefreshToken): Promise<boolean>;
+  /** The token, or null when unknown or expired. */
+  getRefreshToken(id: string): Promise<RefreshToken | null>;
+  /** The token whose secret hashes to `tokenHash`, or null when unknown or expired. */
+  findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null>;
+  listRefreshTokens(userId: string): Promise<RefreshToken[]>;
+  /** Records a use (who, when) and slides the expiry; false when the token is gone. */
+  touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean>;
+  /** Deletes the token; false when it did not exist. */
+  deleteRefreshToken(id: string): Promise<boolean>;
+}

@@ -96,14 +96,16 @@ export class SqliteStore implements Store {
     this.description = `sqlite:${db.name}`;
     this.#sql = prepareStatements(db);
     this.#events = new SqliteEventBus(db, logger);
-    this.#sweep();
-    this.#sweepTimer = setInterval(() => {
+    const sweep = (): void => {
       try {
         this.#sweep();
       } catch (error) {
+        // Usually another process holding the write lock past busy_timeout; expired rows read as absent meanwhile.
         logger.warn({ store: this.description, err: String(error) }, 'sweeping expired rows failed; retrying later');
       }
-    }, SWEEP_INTERVAL_MS).unref();
+    };
+    sweep();
+    this.#sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS).unref();
   }
 
   async createFlow(id: string, data: JsonObject, expiresAt: number): Promise<StoredFlow> {
