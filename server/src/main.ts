@@ -57,11 +57,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   });
   const httpServer: Server = createServer((request, response) => handleHttpRequest(request, response, store));
   httpServer.on('clientError', (_error, socket) => socket.destroy());
-  const transport: Transport = attachTransport({
+  const transport: Transport = await attachTransport({
     httpServer,
     auth,
-    // Access tokens arrive with the token issue; until then no token verifies.
-    authenticate: async () => null,
     instanceId,
     serverVersion: SERVER_VERSION,
     logger,

@@ -90,10 +90,19 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
   };
 }
 
-/** Runs `flowgate` with arguments to completion and returns its exit code and output. */
-export function runFlowgate(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `flowgate` with arguments to completion and returns its exit code and output; `input`, when given, is piped to stdin. */
+export function runFlowgate(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FLOWGATE_BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FLOWGATE_BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // The command may stop reading after one line; a write after that must not crash the test run. Without input,
+    // stdin is at its end at once (not a terminal), as it was with 'ignore'.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -1,6 +1,7 @@
 /** The Store contract as one mocha suite, run against every backend (Kratos runs TestFlowPersister against every database). */
 import { expect } from 'chai';
 import type { Store } from '../../server/src/store/types.js';
+import { describeRefreshTokenContract } from './store-contract-tokens.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -272,6 +273,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.getCredential(credential.id))?.userId).to.equal(null);
       });
     });
+
+    describe('#updateCredentialData', function () {
+      it('replaces the data and keeps the rest of the credential', async function () {
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', { hash: 'old', extra: 1 });
+        expect(await store.updateCredentialData(credential.id, { hash: 'new' })).to.equal(true);
+        expect(await store.getCredential(credential.id)).to.deep.equal({ ...credential, data: { hash: 'new' } });
+        expect((await store.findCredential('homeassistant', null, 'alice'))?.data).to.deep.equal({ hash: 'new' });
+      });
+
+      it('answers false for an unknown credential and does not create it', async function () {
+        expect(await store.updateCredentialData('no-such-credential', { hash: 'x' })).to.equal(false);
+        expect(await store.getCredential('no-such-credential')).to.equal(null);
+      });
+    });
+
+    describeRefreshTokenContract(() => store);
 
     describe('counters', function () {
       it('counts from 1 and reads the current value', async function () {

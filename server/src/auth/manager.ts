@@ -5,6 +5,9 @@ import { FlowManager, type FinishedFlow, type FlowManagerOptions } from '../flow
 import type { AuthProvider } from '../providers/registry.js';
 import type { JsonObject, Store } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
+import { TokenService } from '../tokens/refresh-tokens.js';
+import type { Session } from './session.js';
+import type { TokenEndpointDependencies } from './token-endpoint.js';
 
 export interface AuthManagerOptions {
   readonly store: Store;
@@ -15,11 +18,15 @@ export interface AuthManagerOptions {
 
 const keyOf = (key: HandlerKey): string => JSON.stringify(key);
 
-export class AuthManager {
+export class AuthManager implements TokenEndpointDependencies {
   readonly loginFlows: FlowManager;
+  readonly tokens: TokenService;
+  readonly store: Store;
   private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
 
   constructor(private readonly options: AuthManagerOptions) {
+    this.store = options.store;
+    this.tokens = new TokenService(options.store);
     this.providersByKey = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), p]));
     this.loginFlows = new FlowManager({
       store: options.store,
@@ -33,6 +40,17 @@ export class AuthManager {
   /** The providers in config order, as `auth/providers` lists them. */
   providers(): ProviderInfo[] {
     return this.options.providers.map((p) => ({ type: p.type, id: p.id, name: p.name }));
+  }
+
+  readonly providerFor = (type: string, id: string | null): AuthProvider | undefined => this.providersByKey.get(keyOf([type, id]));
+
+  /** The session an access token opens, or null when the token does not verify or its user may not log in. */
+  async authenticate(accessToken: string): Promise<Session | null> {
+    const refreshToken = await this.tokens.validateAccessToken(accessToken);
+    if (refreshToken === null) return null;
+    const user = await this.options.store.getUser(refreshToken.userId);
+    if (user === null || !user.isActive) return null;
+    return { userId: user.id, refreshTokenId: refreshToken.id };
   }
 
   private async finishLogin(flow: FinishedFlow, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /** The `flowgate` command: `flowgate serve` runs the server; every failure ends with one readable line, never a stack trace. */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/config.js';
-import { createLogger, startServer } from '../main.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { createLogger, startServer, type RunningServer } from '../main.js';
+import { PASSWORD_PROVIDER_TYPE } from '../providers/password.js';
+import { UsageError, USER_USAGE, userCommand } from './user.js';
 import { SERVER_VERSION } from '../version.js';
 
 const USAGE = `Usage: flowgate <command> [options]
 
 Commands:
   serve     Run the Flowgate server
+  user      Manage password accounts (add, list, remove, passwd)
 
 Options for serve:
   --config FILE   YAML config file (or FLOWGATE_CONFIG)
@@ -17,9 +20,9 @@ Options for serve:
   --port N        port to listen on (or FLOWGATE_PORT; default 8123)
   --host H        address to listen on (or FLOWGATE_HOST; default 0.0.0.0)
   --help          show this help
-  --version       show the version`;
+  --version       show the version
 
-class UsageError extends Error {}
+${USER_USAGE}`;
 
 async function serve(args: string[]): Promise<void> {
   let values;
@@ -69,6 +72,23 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Not awaited: a store that is down must not hold up serving or the signal handlers above.
+  void hintFirstUser(config, server);
+}
+
+/** A fresh install with password accounts has nobody who can log in; say how to fix that where the operator looks. */
+async function hintFirstUser(config: Config, server: RunningServer): Promise<void> {
+  if (!config.authProviders.some((p) => p.type === PASSWORD_PROVIDER_TYPE)) return;
+  let users: number;
+  try {
+    users = (await server.store.listUsers()).length;
+  } catch {
+    return; // An unreachable store is reported by the store itself; the hint can wait for the next start.
+  }
+  if (users > 0) return;
+  const hint = 'No users yet: create the first one with  npx flowgate user add <username>';
+  server.logger.warn(hint);
+  process.stderr.write(`${hint}\n`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -76,6 +96,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'user':
+      return userCommand(rest);
     case '--version':
       process.stdout.write(`${SERVER_VERSION}\n`);
       return;

@@ -81,8 +81,8 @@ export interface ConfigSources {
   readonly cwd: string;
 }
 
-/** With no config file: the example provider with no users (the password provider takes this place in a later release). */
-const DEFAULT_PROVIDERS: readonly ProviderConfig[] = [{ type: 'insecure_example', users: [] }];
+/** With no config file: local password accounts (OWASP argon2id defaults), managed with `flowgate user`. */
+const DEFAULT_PROVIDERS: readonly ProviderConfig[] = [{ type: 'password' }];
 
 function readConfigFile(path: string): ConfigFile {
   let text: string;

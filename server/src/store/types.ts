@@ -75,7 +75,7 @@ export interface UserStore {
   listUsers(): Promise<User[]>;
   /** Updates name and flags; returns null for an unknown user. */
   updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null>;
-  /** Removes the user and its credentials; false when it did not exist. */
+  /** Removes the user, its credentials and its refresh tokens; false when it did not exist. */
   removeUser(id: string): Promise<boolean>;
 
   /** Returns the credential for (provider, subject), creating it with `data` when absent; never two for one subject. */
@@ -88,6 +88,8 @@ export interface UserStore {
   getCredential(id: string): Promise<Credential | null>;
   findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null>;
   listCredentials(userId: string): Promise<Credential[]>;
+  /** Replaces a credential's data (a new password hash); false when the credential is unknown. */
+  updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean>;
   /** Binds a credential to a user; false when the credential is unknown or already bound to another user. */
   linkCredential(credentialId: string, userId: string): Promise<boolean>;
 }
@@ -114,7 +116,7 @@ export interface EventBus {
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
 }
 
-export interface Store extends FlowStore, CodeStore, UserStore, CounterStore, EventBus {
+export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, CounterStore, EventBus {
   /** A short description for logs, never containing a password (`redis://host:6379/0`, `sqlite:/path/flowgate.db`). */
   readonly description: string;
   /** True while the backing service is reachable (the embedded store always is). */

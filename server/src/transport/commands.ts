@@ -2,6 +2,13 @@
 import type * as t from 'io-ts';
 import {
   AuthProvidersCommand,
+  AuthRevokeCommand,
+  AuthTokenCommand,
+  CurrentUserCommand,
+  DeleteAllRefreshTokensCommand,
+  DeleteRefreshTokenCommand,
+  LongLivedAccessTokenCommand,
+  RefreshTokensCommand,
   LoginFlowAbort,
   LoginFlowGet,
   LoginFlowInit,
@@ -10,10 +17,21 @@ import {
   SupportedFeaturesCommand,
 } from '@flowgate/shared';
 import type { AuthManager } from '../auth/manager.js';
+import * as sessions from '../auth/session.js';
+import { exchangeToken, revokeToken } from '../auth/token-endpoint.js';
+import { ServiceError } from '../errors.js';
 
 export interface CommandContext {
   readonly auth: AuthManager;
   readonly remoteAddress: string | null;
+  /** Set on an authenticated socket. */
+  readonly session: sessions.Session | null;
+}
+
+/** The session of an authenticated socket (the dispatcher only runs `authenticated` commands on one). */
+function sessionOf(context: CommandContext): sessions.Session {
+  if (context.session === null) throw new ServiceError('unauthorized', 'This command needs an authenticated socket: send auth first');
+  return context.session;
 }
 
 export interface CommandSpec<C> {
@@ -63,6 +81,42 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
       await auth.loginFlows.abort(c.flow_id, c.client_id);
       return null;
     },
+  }),
+  'auth/token': command({
+    codec: AuthTokenCommand,
+    phase: 'any',
+    run: async (c, { auth, remoteAddress }) => exchangeToken(auth, c, remoteAddress),
+  }),
+  'auth/revoke': command({
+    codec: AuthRevokeCommand,
+    phase: 'any',
+    run: async (c, { auth }) => revokeToken(auth, c.token),
+  }),
+  'auth/current_user': command({
+    codec: CurrentUserCommand,
+    phase: 'authenticated',
+    run: async (_c, context) => sessions.currentUser(context.auth, sessionOf(context)),
+  }),
+  'auth/refresh_tokens': command({
+    codec: RefreshTokensCommand,
+    phase: 'authenticated',
+    run: async (_c, context) => sessions.listSessions(context.auth, sessionOf(context)),
+  }),
+  'auth/delete_refresh_token': command({
+    codec: DeleteRefreshTokenCommand,
+    phase: 'authenticated',
+    run: async (c, context) => sessions.deleteSession(context.auth, sessionOf(context), c.refresh_token_id),
+  }),
+  'auth/delete_all_refresh_tokens': command({
+    codec: DeleteAllRefreshTokensCommand,
+    phase: 'authenticated',
+    run: async (c, context) => sessions.deleteAllSessions(context.auth, sessionOf(context), c.delete_current_token ?? true),
+  }),
+  'auth/long_lived_access_token': command({
+    codec: LongLivedAccessTokenCommand,
+    phase: 'authenticated',
+    run: async (c, context) =>
+      sessions.createLongLivedToken(context.auth, sessionOf(context), c.client_name, c.lifespan, context.remoteAddress),
   }),
 };
 

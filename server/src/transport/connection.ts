@@ -7,29 +7,25 @@ import {
   CommandEnvelope,
   HA_VERSION,
   MAX_BATCH_COMMANDS,
-  PHASE_TWO_COMMAND_TYPES,
   describeErrors,
   type ErrorCode,
 } from '@flowgate/shared';
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
+import type { Session } from '../auth/session.js';
 import { ServiceError } from '../errors.js';
 import { findCommand } from './commands.js';
 import type { TransportLimits } from './limits.js';
-
-/** Checks an access token; resolves to who it belongs to, or null when it does not verify. */
-export type AuthenticateToken = (accessToken: string) => Promise<{ userId: string } | null>;
 
 export interface ConnectionOptions {
   readonly socket: WebSocket;
   readonly remoteAddress: string | null;
   readonly auth: AuthManager;
-  readonly authenticate: AuthenticateToken;
   readonly limits: TransportLimits;
   readonly logger: Logger;
+  /** Told when the socket authenticates, so revocations of its refresh token can find it. */
+  readonly onAuthenticated: (connection: Connection, session: Session) => void;
 }
-
-const phaseTwoTypes: ReadonlySet<string> = new Set(PHASE_TWO_COMMAND_TYPES);
 const INVALID_AUTH_MESSAGE = 'Invalid access token or password';
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -38,7 +34,6 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 export class Connection {
   /** Answered the last heartbeat ping; the transport drops sockets that did not. */
   alive = true;
-  private phase: 'unauthenticated' | 'authenticated' = 'unauthenticated';
   private lastId = 0;
   private invalidFrames = 0;
   private readonly queue: unknown[] = [];
@@ -49,7 +44,7 @@ export class Connection {
   private idleTimer: NodeJS.Timeout | undefined;
   private commandCount = 0;
   private readonly openedAt = Date.now();
-  private userId: string | null = null;
+  private session: Session | null = null;
 
   constructor(private readonly options: ConnectionOptions) {
     const { socket } = options;
@@ -64,7 +59,7 @@ export class Connection {
   }
 
   get authenticated(): boolean {
-    return this.phase === 'authenticated';
+    return this.session !== null;
   }
 
   /** Answers what is in flight, then closes with `code` (used when the server drains). */
@@ -80,6 +75,11 @@ export class Connection {
     this.queue.length = 0;
     clearTimeout(this.idleTimer);
     this.options.socket.close(code, reason);
+  }
+
+  /** The refresh token this socket authenticated with, if any. */
+  get refreshTokenId(): string | null {
+    return this.session?.refreshTokenId ?? null;
   }
 
   /** A WebSocket-level ping for the heartbeat (answered by the client's stack, not by application code). */
@@ -104,7 +104,7 @@ export class Connection {
         durationMs: Date.now() - this.openedAt,
         commands: this.commandCount,
         authenticated: this.authenticated,
-        userId: this.userId,
+        userId: this.session?.userId ?? null,
         closeCode: code,
       },
       'connection closed',
@@ -113,7 +113,7 @@ export class Connection {
 
   private armIdleTimer(): void {
     clearTimeout(this.idleTimer);
-    if (this.phase !== 'unauthenticated') return;
+    if (this.authenticated) return;
     this.idleTimer = setTimeout(() => this.close(CloseCode.idle, 'idle'), this.options.limits.phaseOneIdleTimeoutMs);
     this.idleTimer.unref();
   }
@@ -184,11 +184,7 @@ export class Connection {
     this.lastId = id;
     const spec = findCommand(type);
     if (spec === undefined) {
-      if (!this.authenticated && phaseTwoTypes.has(type)) {
-        this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
-      } else {
-        this.sendError(id, 'unknown_command', `Unknown command: ${type.slice(0, 64)}`);
-      }
+      this.sendError(id, 'unknown_command', `Unknown command: ${type.slice(0, 64)}`);
       return;
     }
     if (spec.phase === 'authenticated' && !this.authenticated) {
@@ -201,7 +197,8 @@ export class Connection {
       return;
     }
     try {
-      const result = await spec.run(decoded.right, { auth: this.options.auth, remoteAddress: this.options.remoteAddress });
+      const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session };
+      const result = await spec.run(decoded.right, context);
       this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
     } catch (error) {
       if (error instanceof ServiceError) {
@@ -220,20 +217,20 @@ export class Connection {
       this.close(CloseCode.normal, 'auth_invalid');
       return;
     }
-    let identity: { userId: string } | null = null;
+    let session: Session | null = null;
     try {
-      identity = await this.options.authenticate(decoded.right.access_token);
+      session = await this.options.auth.authenticate(decoded.right.access_token);
     } catch (error) {
       if (!(error instanceof ServiceError)) this.options.logger.error({ err: error }, 'token check failed');
     }
-    if (identity === null) {
+    if (session === null) {
       this.send({ type: 'auth_invalid', message: INVALID_AUTH_MESSAGE });
       this.close(CloseCode.normal, 'auth_invalid');
       return;
     }
-    this.phase = 'authenticated';
-    this.userId = identity.userId;
+    this.session = session;
     clearTimeout(this.idleTimer);
+    this.options.onAuthenticated(this, session);
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
   }
 

@@ -5,13 +5,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, HA_VERSION, PROTOCOL_VERSION, type AuthRequired } from '@flowgate/shared';
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
-import { Connection, type AuthenticateToken } from './connection.js';
+import { Connection } from './connection.js';
 import { DEFAULT_TRANSPORT_LIMITS, WEBSOCKET_PATH, type TransportLimits } from './limits.js';
 
 export interface TransportOptions {
   readonly httpServer: Server;
   readonly auth: AuthManager;
-  readonly authenticate: AuthenticateToken;
   readonly instanceId: string;
   readonly serverVersion: string;
   readonly logger: Logger;
@@ -25,10 +24,19 @@ export interface Transport {
   shutdown(): Promise<void>;
 }
 
-export function attachTransport(options: TransportOptions): Transport {
+export async function attachTransport(options: TransportOptions): Promise<Transport> {
   const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
   const { logger } = options;
   const connections = new Set<Connection>();
+  /** Authenticated sockets by the refresh token they used, so a revocation closes exactly those. */
+  const byRefreshToken = new Map<string, Set<Connection>>();
+  const unsubscribe = await options.auth.tokens.onRevoked((refreshTokenId) => {
+    const revoked = byRefreshToken.get(refreshTokenId);
+    if (revoked === undefined) return;
+    byRefreshToken.delete(refreshTokenId);
+    for (const connection of revoked) connection.close(CloseCode.tokenRevoked, 'token_revoked');
+    logger.info({ refreshTokenId, sockets: revoked.size }, 'closed sockets of a revoked refresh token');
+  });
   let accepting = true;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, clientTracking: false });
   wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
@@ -60,12 +68,22 @@ export function attachTransport(options: TransportOptions): Transport {
       socket: ws,
       remoteAddress,
       auth: options.auth,
-      authenticate: options.authenticate,
       limits,
       logger,
+      onAuthenticated: (authenticated, session) => {
+        const set = byRefreshToken.get(session.refreshTokenId) ?? new Set<Connection>();
+        set.add(authenticated);
+        byRefreshToken.set(session.refreshTokenId, set);
+      },
     });
     connections.add(connection);
-    ws.on('close', () => connections.delete(connection));
+    ws.on('close', () => {
+      connections.delete(connection);
+      const tokenId = connection.refreshTokenId;
+      const set = tokenId === null ? undefined : byRefreshToken.get(tokenId);
+      set?.delete(connection);
+      if (tokenId !== null && set?.size === 0) byRefreshToken.delete(tokenId);
+    });
     logger.debug({ remote: remoteAddress }, 'connection opened');
     ws.send(helloFrame);
   }
@@ -89,6 +107,7 @@ export function attachTransport(options: TransportOptions): Transport {
     async shutdown() {
       accepting = false;
       clearInterval(heartbeat);
+      await unsubscribe().catch(() => undefined);
       await Promise.all([...connections].map((c) => c.drainAndClose(CloseCode.serviceRestart, 'service restart')));
       options.httpServer.off('upgrade', onUpgrade);
       wss.close();

@@ -1,5 +1,5 @@
 /** Decoders from raw Redis replies to store records: the one place that trusts nothing Redis hands back. */
-import type { CasOutcome, Credential, JsonObject, StoredFlow, User } from '../types.js';
+import type { CasOutcome, Credential, JsonObject, RefreshToken, StoredFlow, User } from '../types.js';
 
 /** Thrown when Redis holds something Flowgate did not write (another program using the prefix, or a manual edit). */
 class CorruptRecordError extends Error {
@@ -87,5 +87,62 @@ export function decodeCredential(hash: Record<string, string>): Credential | nul
     // The script stores '' for "not bound yet" because a hash field cannot hold nil.
     userId: userId === '' ? null : userId,
     createdAt: decodeInteger(field(hash, 'created')),
+  };
+}
+
+/** Nullable numbers are kept as '' for null (a hash field cannot hold nil); nullable strings as JSON, so "null" stays a string. */
+export function encodeOptionalInteger(value: number | null): string {
+  return value === null ? '' : String(value);
+}
+
+function decodeOptionalInteger(value: string): number | null {
+  return value === '' ? null : decodeInteger(value);
+}
+
+function decodeOptionalString(value: string, name: string): string | null {
+  const decoded: unknown = JSON.parse(value);
+  if (decoded !== null && typeof decoded !== 'string') throw new CorruptRecordError(`Bad refresh token ${name}`);
+  return decoded;
+}
+
+/**
+ * The hash fields of a refresh token other than those the create script writes itself (id, type, cname, exp, idx), as the
+ * field, value pairs it appends.
+ */
+export function encodeRefreshTokenFields(token: RefreshToken): string[] {
+  return [
+    'user', token.userId,
+    'cid', JSON.stringify(token.clientId),
+    'hash', token.tokenHash,
+    'jwt', token.jwtKey,
+    'ttl', String(token.accessTokenTtlMs),
+    'cred', JSON.stringify(token.credentialId),
+    'created', String(token.createdAt),
+    'used', encodeOptionalInteger(token.lastUsedAt),
+    'uip', JSON.stringify(token.lastUsedIp),
+  ];
+}
+
+/** Null for an empty hash and for a token whose expireAt has passed (Redis drops it at PEXPIREAT; this covers clock skew). */
+export function decodeRefreshToken(hash: Record<string, string>, now: number): RefreshToken | null {
+  if (Object.keys(hash).length === 0) return null;
+  const type = field(hash, 'type');
+  if (type !== 'normal' && type !== 'long_lived_access_token') throw new CorruptRecordError(`Bad refresh token type ${type}`);
+  const expireAt = decodeOptionalInteger(field(hash, 'exp'));
+  if (expireAt !== null && expireAt <= now) return null;
+  return {
+    id: field(hash, 'id'),
+    userId: field(hash, 'user'),
+    clientId: decodeOptionalString(field(hash, 'cid'), 'client id'),
+    clientName: decodeOptionalString(field(hash, 'cname'), 'client name'),
+    type,
+    tokenHash: field(hash, 'hash'),
+    jwtKey: field(hash, 'jwt'),
+    accessTokenTtlMs: decodeInteger(field(hash, 'ttl')),
+    credentialId: decodeOptionalString(field(hash, 'cred'), 'credential id'),
+    createdAt: decodeInteger(field(hash, 'created')),
+    lastUsedAt: decodeOptionalInteger(field(hash, 'used')),
+    lastUsedIp: decodeOptionalString(field(hash, 'uip'), 'last used ip'),
+    expireAt,
   };
 }

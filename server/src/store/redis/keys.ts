@@ -20,8 +20,9 @@ function buildKey(prefix: string, ...segments: string[]): string {
 }
 
 /**
- * The directory (users, credentials, their indexes, the owner marker) lives under one hash tag: creating the first user,
- * removing a user with its credentials and get-or-create of a credential each touch several of these keys in one Lua script,
+ * The directory (users, credentials, refresh tokens, their indexes, the owner marker) lives under one hash tag: creating the
+ * first user, removing a user with its credentials and refresh tokens, get-or-create of a credential and the long-lived token
+ * name check each touch several of these keys in one Lua script,
  * which Redis Cluster only allows within one slot. A deployment has few users, so one slot holds them easily.
  */
 const DIRECTORY_TAG = '{directory}';
@@ -39,6 +40,12 @@ export interface RedisKeys {
   credential(id: string): string;
   /** (providerType, providerId, subject) -> credential id; SET NX on it is what keeps one credential per subject. */
   credentialIndex(providerType: string, providerId: string | null, subject: string): string;
+  /** Hash of one refresh token; under the directory tag so removeUser can drop a user's tokens in its script. */
+  refreshToken(id: string): string;
+  /** tokenHash -> refresh token id: how a presented secret finds its token. Expires with the token. */
+  refreshTokenIndex(tokenHash: string): string;
+  /** Set of refresh token ids of a user (may hold ids of tokens Redis already expired; readers skip them). */
+  userRefreshTokens(userId: string): string;
   channel(name: string): string;
 }
 
@@ -57,6 +64,9 @@ export function redisKeys(prefix: string): RedisKeys {
     // JSON keeps a null provider id apart from an empty one, and colons inside a subject from the separators.
     credentialIndex: (providerType, providerId, subject) =>
       buildKey(prefix, DIRECTORY_TAG, 'credential-index', JSON.stringify([providerType, providerId, subject])),
+    refreshToken: (id) => buildKey(prefix, DIRECTORY_TAG, 'refresh-token', id),
+    refreshTokenIndex: (tokenHash) => buildKey(prefix, DIRECTORY_TAG, 'refresh-token-index', tokenHash),
+    userRefreshTokens: (userId) => buildKey(prefix, DIRECTORY_TAG, 'user-refresh-tokens', userId),
     channel: (name) => buildKey(prefix, 'events', name),
   };
 }

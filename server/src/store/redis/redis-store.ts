@@ -4,6 +4,7 @@ import type {
   CasOutcome,
   Credential,
   JsonObject,
+  RefreshToken,
   Store,
   StoredFlow,
   StoreLogger,
@@ -24,7 +25,10 @@ import {
   decodeFlow,
   decodeInteger,
   decodeJsonObject,
+  decodeRefreshToken,
   decodeUser,
+  encodeOptionalInteger,
+  encodeRefreshTokenFields,
   flag,
   toHash,
 } from './codec.js';
@@ -152,8 +156,14 @@ export class RedisStore implements Store {
   }
 
   async removeUser(id: string): Promise<boolean> {
-    const keys = [this.#keys.user(id), this.#keys.userIndex(), this.#keys.userCredentials(id)];
-    const removed = await redisCall(() => this.#client.removeUser(keys, [id, this.#keys.credential('')]));
+    const keys = [
+      this.#keys.user(id),
+      this.#keys.userIndex(),
+      this.#keys.userCredentials(id),
+      this.#keys.userRefreshTokens(id),
+    ];
+    const args = [id, this.#keys.credential(''), this.#keys.refreshToken('')];
+    const removed = await redisCall(() => this.#client.removeUser(keys, args));
     return decodeInteger(removed) === 1;
   }
 
@@ -199,10 +209,74 @@ export class RedisStore implements Store {
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  async updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean> {
+    const key = this.#keys.credential(credentialId);
+    const updated = await redisCall(() => this.#client.updateCredentialData([key], [JSON.stringify(data)]));
+    return decodeInteger(updated) === 1;
+  }
+
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     const keys = [this.#keys.credential(credentialId), this.#keys.user(userId), this.#keys.userCredentials(userId)];
     const linked = await redisCall(() => this.#client.linkCredential(keys, [credentialId, userId]));
     return decodeInteger(linked) === 1;
+  }
+
+  // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of
+  // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts.
+
+  async createRefreshToken(token: RefreshToken): Promise<boolean> {
+    const keys = [
+      this.#keys.refreshToken(token.id),
+      this.#keys.refreshTokenIndex(token.tokenHash),
+      this.#keys.userRefreshTokens(token.userId),
+    ];
+    const args = [
+      this.#keys.refreshToken(''),
+      String(Date.now()),
+      token.id,
+      token.type,
+      JSON.stringify(token.clientName),
+      encodeOptionalInteger(token.expireAt),
+      ...encodeRefreshTokenFields(token),
+    ];
+    const outcome = decodeInteger(await redisCall(() => this.#client.createRefreshToken(keys, args)));
+    if (outcome === -1) throw new Error(`Refresh token ${token.id} (or its hash) already exists`);
+    return outcome === 1;
+  }
+
+  async getRefreshToken(id: string): Promise<RefreshToken | null> {
+    const key = this.#keys.refreshToken(id);
+    return decodeRefreshToken(await redisCall(() => this.#client.hGetAll(key)), Date.now());
+  }
+
+  async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
+    const index = this.#keys.refreshTokenIndex(tokenHash);
+    const id = await redisCall(() => this.#client.get(index));
+    if (id === null) return null;
+    const token = await this.getRefreshToken(id);
+    // The index and the token are written and dropped together; the check only guards against a hand-edited database.
+    return token?.tokenHash === tokenHash ? token : null;
+  }
+
+  async listRefreshTokens(userId: string): Promise<RefreshToken[]> {
+    const key = this.#keys.userRefreshTokens(userId);
+    const ids = await redisCall(() => this.#client.sMembers(key));
+    const tokens = await Promise.all(ids.map((id) => this.getRefreshToken(id)));
+    return tokens
+      .filter((token): token is RefreshToken => token !== null)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
+    const key = this.#keys.refreshToken(id);
+    const args = [String(Date.now()), String(usedAt), JSON.stringify(usedIp), encodeOptionalInteger(expireAt)];
+    return decodeInteger(await redisCall(() => this.#client.touchRefreshToken([key], args))) === 1;
+  }
+
+  async deleteRefreshToken(id: string): Promise<boolean> {
+    const key = this.#keys.refreshToken(id);
+    const args = [String(Date.now()), id, this.#keys.userRefreshTokens('')];
+    return decodeInteger(await redisCall(() => this.#client.deleteRefreshToken([key], args))) === 1;
   }
 
   // Counters: INCR, with the window's PEXPIRE set by the first hit, in one script.

@@ -98,11 +98,19 @@ return redis.call('HGETALL', KEYS[1])`,
 );
 
 /**
- * KEYS: user, userIndex, userCredentials. ARGV: userId, credential key prefix.
- * Credential keys are derived from stored ids inside the script; they share the directory hash tag, so they are in this slot.
+ * KEYS: user, userIndex, userCredentials, userRefreshTokens. ARGV: userId, credential key prefix, refresh token key prefix.
+ * Credential and token keys are derived from stored ids inside the script; they share the directory hash tag, so they are in
+ * this slot. Tokens go even when the user is unknown: none may outlive a user that a racing removal already took.
  */
 const removeUser = luaScript(
-  `if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+  `for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local token = ARGV[3] .. id
+  local index = redis.call('HGET', token, 'idx')
+  if index then redis.call('DEL', index) end
+  redis.call('DEL', token)
+end
+redis.call('DEL', KEYS[4])
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   local credential = ARGV[2] .. id
@@ -112,7 +120,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
 end
 redis.call('DEL', KEYS[3])
 return 1`,
-  3,
+  4,
 );
 
 /**
@@ -144,6 +152,76 @@ return 1`,
   3,
 );
 
+/** KEYS: credential. ARGV: data. Returns 1, or 0 (writing nothing) when the credential is unknown. */
+const updateCredentialData = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[1])
+return 1`,
+  1,
+);
+
+/**
+ * KEYS: token, tokenIndex, userRefreshTokens. ARGV: token key prefix, now, id, type, clientName (JSON), expireAt ('' = never),
+ * then the other fields as field, value pairs. Returns 1 when stored, 0 when the user already has a live long-lived token of
+ * that client name, -1 when the id or the hash is taken. Ids in the user's set whose hash Redis expired are pruned on the way.
+ */
+const createRefreshToken = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local now = tonumber(ARGV[2])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local other = redis.call('HMGET', ARGV[1] .. id, 'type', 'cname', 'exp')
+  if not other[1] then
+    redis.call('SREM', KEYS[3], id)
+  elseif ARGV[4] == 'long_lived_access_token' and other[1] == ARGV[4] and other[2] == ARGV[5]
+    and (other[3] == '' or tonumber(other[3]) > now) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'type', ARGV[4], 'cname', ARGV[5], 'exp', ARGV[6], 'idx', KEYS[2], unpack(ARGV, 7))
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[3])
+if ARGV[6] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[6])
+end
+return 1`,
+  3,
+);
+
+/**
+ * KEYS: token. ARGV: now, lastUsedAt, lastUsedIp (JSON), expireAt ('' = never). Returns 0 when the token is gone or expired.
+ * The hash index follows the token's new expiry, so both disappear together.
+ */
+const touchRefreshToken = luaScript(
+  `local current = redis.call('HMGET', KEYS[1], 'idx', 'exp')
+if not current[1] then return 0 end
+if current[2] ~= '' and tonumber(current[2]) <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'used', ARGV[2], 'uip', ARGV[3], 'exp', ARGV[4])
+if ARGV[4] == '' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', current[1])
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+  redis.call('PEXPIREAT', current[1], ARGV[4])
+end
+return 1`,
+  1,
+);
+
+/**
+ * KEYS: token. ARGV: now, id, userRefreshTokens key prefix. Removes the token, its hash index and its set entry; returns 0 when
+ * it was unknown or already expired (an expired one is cleaned up all the same).
+ */
+const deleteRefreshToken = luaScript(
+  `local current = redis.call('HMGET', KEYS[1], 'idx', 'user', 'exp')
+if not current[1] then return 0 end
+redis.call('DEL', KEYS[1], current[1])
+redis.call('SREM', ARGV[3] .. current[2], ARGV[2])
+if current[3] ~= '' and tonumber(current[3]) <= tonumber(ARGV[1]) then return 0 end
+return 1`,
+  1,
+);
+
 export const SCRIPTS = {
   createFlow,
   replaceFlow,
@@ -156,4 +234,8 @@ export const SCRIPTS = {
   removeUser,
   getOrCreateCredential,
   linkCredential,
+  updateCredentialData,
+  createRefreshToken,
+  touchRefreshToken,
+  deleteRefreshToken,
 };

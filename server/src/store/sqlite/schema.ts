@@ -72,6 +72,30 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_created_at ON events (created_at);
   `,
+  `
+  -- A NULL expire_at never expires (long-lived tokens). The partial unique index backs up the long-lived client name rule that
+  -- createRefreshToken checks in its transaction (where, unlike in a UNIQUE index, a NULL name also collides with a NULL name).
+  CREATE TABLE refresh_tokens (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    client_id TEXT,
+    client_name TEXT,
+    type TEXT NOT NULL CHECK (type IN ('normal', 'long_lived_access_token')),
+    token_hash TEXT NOT NULL,
+    jwt_key TEXT NOT NULL,
+    access_token_ttl_ms INTEGER NOT NULL,
+    credential_id TEXT,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT,
+    expire_at INTEGER
+  ) STRICT;
+  CREATE UNIQUE INDEX refresh_tokens_token_hash ON refresh_tokens (token_hash);
+  CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id);
+  CREATE UNIQUE INDEX refresh_tokens_long_lived_name ON refresh_tokens (user_id, client_name)
+    WHERE type = 'long_lived_access_token';
+  CREATE INDEX refresh_tokens_expire_at ON refresh_tokens (expire_at) WHERE expire_at IS NOT NULL;
+  `,
 ];
 
 /** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */

@@ -8,6 +8,7 @@ import {
   type CasOutcome,
   type Credential,
   type JsonObject,
+  type RefreshToken,
   type Store,
   type StoredFlow,
   type StoreLogger,
@@ -15,6 +16,7 @@ import {
   type User,
 } from '../types.js';
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
+import { SqliteRefreshTokens } from './refresh-tokens.js';
 import { configureConnection, migrate } from './schema.js';
 
 /** Expired rows already read as absent; sweeping only reclaims their space, so it can be lazy. */
@@ -90,11 +92,13 @@ export class SqliteStore implements Store {
   readonly #events: SqliteEventBus;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #tokens: SqliteRefreshTokens;
 
   constructor(db: Database, logger: StoreLogger) {
     this.#db = db;
     this.description = `sqlite:${db.name}`;
     this.#sql = prepareStatements(db);
+    this.#tokens = new SqliteRefreshTokens(db);
     this.#events = new SqliteEventBus(db, logger);
     const sweep = (): void => {
       try {
@@ -193,6 +197,7 @@ export class SqliteStore implements Store {
       this.#db
         .transaction((): boolean => {
           this.#sql.removeUserCredentials.run(id);
+          this.#tokens.deleteAllOfUser(id);
           return this.#sql.removeUser.run(id).changes === 1;
         })
         .immediate(),
@@ -234,8 +239,36 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#sql.listCredentials.all(userId)).map(toCredential);
   }
 
+  async updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean> {
+    return this.#run(() => this.#sql.updateCredentialData.run(JSON.stringify(data), credentialId).changes === 1);
+  }
+
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     return this.#run(() => this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1);
+  }
+
+  async createRefreshToken(token: RefreshToken): Promise<boolean> {
+    return this.#run(() => this.#tokens.create(token));
+  }
+
+  async getRefreshToken(id: string): Promise<RefreshToken | null> {
+    return this.#run(() => this.#tokens.get(id));
+  }
+
+  async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
+    return this.#run(() => this.#tokens.findByHash(tokenHash));
+  }
+
+  async listRefreshTokens(userId: string): Promise<RefreshToken[]> {
+    return this.#run(() => this.#tokens.list(userId));
+  }
+
+  async touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
+    return this.#run(() => this.#tokens.touch(id, usedAt, usedIp, expireAt));
+  }
+
+  async deleteRefreshToken(id: string): Promise<boolean> {
+    return this.#run(() => this.#tokens.delete(id));
   }
 
   async incrementCounter(key: string, windowMs: number): Promise<number> {
@@ -275,6 +308,7 @@ export class SqliteStore implements Store {
   #sweep(): void {
     const now = Date.now();
     this.#sql.sweep.forEach((statement) => statement.run(now));
+    this.#tokens.sweep(now);
     this.#events.pruneOlderThan(now - EVENT_RETENTION_MS);
   }
 
@@ -335,6 +369,7 @@ function prepareStatements(db: Database) {
     listCredentials: query<[string], CredentialRow>(
       `SELECT ${credentialColumns} FROM credentials WHERE user_id = ? ORDER BY created_at, id`,
     ),
+    updateCredentialData: run<[string, string]>('UPDATE credentials SET data = ? WHERE id = ?'),
     // Binds only an unbound credential (or re-binds to the same user), and only to a user that exists.
     linkCredential: run<[string, string, string, string]>(
       `UPDATE credentials SET user_id = ?

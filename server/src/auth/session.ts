@@ -1,0 +1,96 @@
+/** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
+import { ServiceError } from '../errors.js';
+import type { RefreshToken, Store } from '../store/types.js';
+import type { TokenService } from '../tokens/refresh-tokens.js';
+
+/** Who an authenticated socket belongs to. */
+export interface Session {
+  readonly userId: string;
+  readonly refreshTokenId: string;
+}
+
+export interface SessionDependencies {
+  readonly store: Store;
+  readonly tokens: TokenService;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export async function currentUser({ store }: SessionDependencies, session: Session) {
+  const user = await store.getUser(session.userId);
+  if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
+  const credentials = await store.listCredentials(user.id);
+  return {
+    id: user.id,
+    name: user.name,
+    is_owner: user.isOwner,
+    is_admin: user.isAdmin,
+    credentials: credentials.map((c) => ({ auth_provider_type: c.providerType, auth_provider_id: c.providerId })),
+    mfa_modules: [],
+  };
+}
+
+export async function listSessions({ store }: SessionDependencies, session: Session) {
+  const tokens = await store.listRefreshTokens(session.userId);
+  const credentials = new Map((await store.listCredentials(session.userId)).map((c) => [c.id, c.providerType]));
+  return tokens.map((t: RefreshToken) => ({
+    id: t.id,
+    client_id: t.clientId,
+    client_name: t.clientName,
+    type: t.type,
+    created_at: iso(t.createdAt),
+    is_current: t.id === session.refreshTokenId,
+    last_used_at: iso(t.lastUsedAt),
+    last_used_ip: t.lastUsedIp,
+    expire_at: iso(t.expireAt),
+    auth_provider_type: t.credentialId === null ? null : credentials.get(t.credentialId) ?? null,
+  }));
+}
+
+export async function deleteSession({ store, tokens }: SessionDependencies, session: Session, refreshTokenId: string): Promise<object> {
+  const token = await store.getRefreshToken(refreshTokenId);
+  // Another user's token is answered like an unknown one.
+  if (token === null || token.userId !== session.userId) throw new ServiceError('not_found', 'No such refresh token');
+  await tokens.revoke(token.id);
+  return {};
+}
+
+export async function deleteAllSessions(
+  { store, tokens }: SessionDependencies,
+  session: Session,
+  deleteCurrent: boolean,
+): Promise<object> {
+  const all = await store.listRefreshTokens(session.userId);
+  // The current token goes last, so this socket answers before it is closed.
+  const others = all.filter((t) => t.id !== session.refreshTokenId);
+  await Promise.all(others.map((t) => tokens.revoke(t.id)));
+  if (deleteCurrent) setImmediate(() => void tokens.revoke(session.refreshTokenId).catch(() => undefined));
+  return {};
+}
+
+/** Days a long-lived access token may live at most (Home Assistant's UI offers 10 years). */
+export const MAX_LONG_LIVED_DAYS = 3650;
+
+export async function createLongLivedToken(
+  { tokens }: SessionDependencies,
+  session: Session,
+  clientName: string,
+  lifespanDays: number,
+  remoteAddress: string | null,
+): Promise<string> {
+  if (lifespanDays > MAX_LONG_LIVED_DAYS) {
+    throw new ServiceError('invalid_request', `lifespan may be at most ${MAX_LONG_LIVED_DAYS} days`);
+  }
+  const issued = await tokens.create({
+    userId: session.userId,
+    clientId: null,
+    clientName,
+    type: 'long_lived_access_token',
+    credentialId: null,
+    accessTokenTtlMs: lifespanDays * 24 * 60 * 60 * 1000,
+  });
+  if (issued === null) throw new ServiceError('invalid_request', `A long-lived access token named "${clientName}" already exists`);
+  const accessToken = await tokens.issueAccessToken(issued.refreshToken, remoteAddress);
+  if (accessToken === null) throw new ServiceError('not_found', 'The token was deleted while being created');
+  return accessToken;
+}

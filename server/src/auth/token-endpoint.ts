@@ -1,0 +1,80 @@
+/** `auth/token` and `auth/revoke`: the OAuth token endpoint of Home Assistant, carried over the socket. */
+import type { AuthTokenCommand, TokenResponse } from '@flowgate/shared';
+import { ServiceError } from '../errors.js';
+import type { AuthProvider } from '../providers/registry.js';
+import type { Store } from '../store/types.js';
+import type { TokenService } from '../tokens/refresh-tokens.js';
+import { getOrCreateUser } from './users.js';
+
+export interface TokenEndpointDependencies {
+  readonly store: Store;
+  readonly tokens: TokenService;
+  readonly providerFor: (type: string, id: string | null) => AuthProvider | undefined;
+}
+
+const invalidGrant = (message: string): ServiceError => new ServiceError('invalid_grant', message);
+
+export async function exchangeToken(
+  deps: TokenEndpointDependencies,
+  request: AuthTokenCommand,
+  remoteAddress: string | null,
+): Promise<TokenResponse> {
+  switch (request.grant_type) {
+    case 'authorization_code':
+      return exchangeCode(deps, request, remoteAddress);
+    case 'refresh_token':
+      return refreshAccessToken(deps, request, remoteAddress);
+    default:
+      throw new ServiceError('unsupported_grant_type', `Unsupported grant_type "${request.grant_type.slice(0, 64)}": use authorization_code or refresh_token`);
+  }
+}
+
+async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenCommand, remoteAddress: string | null): Promise<TokenResponse> {
+  if (request.code === undefined || request.client_id === undefined) {
+    throw new ServiceError('invalid_request', 'authorization_code needs code and client_id');
+  }
+  // A code shown with another client id stays valid for its own client (takeCode leaves it in place).
+  const data = await deps.store.takeCode(request.code, request.client_id);
+  if (data === null) throw invalidGrant('Invalid code: it is unknown, used, expired, or was issued to another client');
+  const credential = await deps.store.getCredential(String(data['credential_id']));
+  if (credential === null) throw invalidGrant('Invalid code: its login no longer exists');
+  const provider = deps.providerFor(credential.providerType, credential.providerId);
+  if (provider === undefined) throw invalidGrant('Invalid code: its login provider is no longer configured');
+  const user = await getOrCreateUser(deps.store, provider, credential);
+  if (!user.isActive) throw new ServiceError('access_denied', 'This user is not active');
+  const issued = await deps.tokens.create({
+    userId: user.id,
+    clientId: request.client_id,
+    clientName: null,
+    type: 'normal',
+    credentialId: credential.id,
+  });
+  if (issued === null) throw new ServiceError('unknown_error', 'Could not create a refresh token');
+  const accessToken = await deps.tokens.issueAccessToken(issued.refreshToken, remoteAddress);
+  if (accessToken === null) throw invalidGrant('The refresh token was revoked while being created');
+  return {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    refresh_token: issued.secret,
+    expires_in: Math.floor(issued.refreshToken.accessTokenTtlMs / 1000),
+  };
+}
+
+async function refreshAccessToken(deps: TokenEndpointDependencies, request: AuthTokenCommand, remoteAddress: string | null): Promise<TokenResponse> {
+  if (request.refresh_token === undefined) throw new ServiceError('invalid_request', 'refresh_token grant needs refresh_token');
+  const refreshToken = await deps.tokens.findBySecret(request.refresh_token);
+  if (refreshToken === null) throw invalidGrant('Invalid refresh token');
+  if (refreshToken.clientId !== (request.client_id ?? null)) throw new ServiceError('invalid_request', 'Invalid client id');
+  const user = await deps.store.getUser(refreshToken.userId);
+  if (user === null || !user.isActive) throw new ServiceError('access_denied', 'This user is not active');
+  const accessToken = await deps.tokens.issueAccessToken(refreshToken, remoteAddress);
+  if (accessToken === null) throw invalidGrant('Invalid refresh token');
+  return { access_token: accessToken, token_type: 'Bearer', expires_in: Math.floor(refreshToken.accessTokenTtlMs / 1000) };
+}
+
+/** Revokes a refresh token by its secret; answers the same whether or not it existed (RFC 7009). */
+export async function revokeToken(deps: TokenEndpointDependencies, secret: string): Promise<null> {
+  const refreshToken = await deps.tokens.findBySecret(secret);
+  if (refreshToken !== null) await deps.tokens.revoke(refreshToken.id);
+  return null;
+}

@@ -1,0 +1,202 @@
+/** `flowgate user add|list|remove|passwd`: password accounts managed from a shell, on the same store a running server uses. */
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../config/config.js';
+import {
+  addPasswordUser,
+  changePassword,
+  listPasswordUsers,
+  normalizeUsername,
+  PASSWORD_PROVIDER_TYPE,
+  PasswordUserError,
+  removePasswordUser,
+  type PasswordConfig,
+  type PasswordUserInfo,
+} from '../providers/password.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+
+/** A mistake in how the command was called; exits with 2 (any other failure exits with 1). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const USER_USAGE = `Commands for user (each also takes --config FILE and --store URL, as serve does):
+  user add USERNAME [--name "Display Name"] [--admin] [--password-stdin]
+  user list
+  user remove USERNAME
+  user passwd USERNAME [--password-stdin]
+A password is never an argument: it is asked twice on a terminal, or read as one line from stdin with --password-stdin.`;
+
+// `--help` is answered before parsing (userCommand), so it needs no entry here.
+const STORE_OPTIONS = { config: { type: 'string' }, store: { type: 'string' } } as const;
+const PASSWORD_OPTIONS = { ...STORE_OPTIONS, 'password-stdin': { type: 'boolean' } } as const;
+const ADD_OPTIONS = { ...PASSWORD_OPTIONS, name: { type: 'string' }, admin: { type: 'boolean' } } as const;
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.positionals.length !== positionals.length) {
+    const wanted = positionals.length === 0 ? 'no arguments' : positionals.join(' ');
+    throw new UsageError(`Expected ${wanted}. Run "flowgate user --help" for usage.`);
+  }
+  return parsed;
+}
+
+/** Reads exactly one line (without its line ending), then lets stdin go so a writer that keeps it open cannot hold us. */
+function readOneLine(input: NodeJS.ReadableStream & { destroy(): void }): Promise<string | null> {
+  const reader = createInterface({ input, terminal: false, crlfDelay: Infinity });
+  return new Promise((resolve) => {
+    let answered = false;
+    reader.once('line', (line) => {
+      answered = true;
+      resolve(line);
+      reader.close();
+      input.destroy();
+    });
+    reader.once('close', () => {
+      if (!answered) resolve(null);
+    });
+  });
+}
+
+/** Asks on the terminal without echoing what is typed: readline writes through an output that drops everything once asked. */
+function promptHidden(prompt: string): Promise<string> {
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stderr.write(chunk);
+      callback();
+    },
+  });
+  const reader = createInterface({ input: process.stdin, output, terminal: true });
+  return new Promise<string>((resolve, reject) => {
+    // Without a SIGINT listener readline would only pause, leaving Ctrl-C stuck at the prompt.
+    reader.on('SIGINT', () => reject(new Error('Cancelled')));
+    reader.once('close', () => reject(new Error('No password entered')));
+    reader.question(prompt, resolve);
+    muted = true;
+  }).finally(() => {
+    muted = false;
+    reader.close();
+    process.stderr.write('\n');
+  });
+}
+
+async function readPassword(fromStdin: boolean): Promise<string> {
+  let password: string;
+  if (fromStdin) {
+    const line = await readOneLine(process.stdin);
+    if (line === null) throw new Error('No password on stdin: --password-stdin reads one line');
+    password = line;
+  } else {
+    if (process.stdin.isTTY !== true) {
+      throw new UsageError('No terminal to ask for the password: pipe it in with --password-stdin');
+    }
+    password = await promptHidden('Password: ');
+    if (password.length > 0 && (await promptHidden('Password (again): ')) !== password) {
+      throw new Error('The passwords do not match');
+    }
+  }
+  if (password.length === 0) throw new Error('The password must not be empty');
+  return password;
+}
+
+/** The config's password provider entry (its argon2 options), or null when it configures none. */
+function passwordConfig(config: Config): PasswordConfig | null {
+  // loadConfig decoded every entry with its provider's own codec, so this entry is a PasswordConfig.
+  const entry = config.authProviders.find((p) => p.type === PASSWORD_PROVIDER_TYPE);
+  return entry === undefined ? null : (entry as unknown as PasswordConfig);
+}
+
+async function withStore<T>(values: { config?: string | undefined; store?: string | undefined }, run: (store: Store, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig({ configPath: values.config, storeUrl: values.store, env: process.env, cwd: process.cwd() });
+  // Silent: every failure reaches the person as the one line of the error it throws.
+  const store = await openStore(config.storeUrl, { dataDir: config.dataDir, logger: pino({ level: 'silent' }) });
+  try {
+    return await run(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+function roles(user: { isOwner: boolean; isAdmin: boolean }): string {
+  const list = [...(user.isOwner ? ['owner'] : []), ...(user.isAdmin ? ['admin'] : [])];
+  return list.length === 0 ? '' : ` (${list.join(', ')})`;
+}
+
+/** Left-aligned columns, two spaces apart. */
+function table(rows: PasswordUserInfo[]): string {
+  const yesNo = (flag: boolean): string => (flag ? 'yes' : 'no');
+  const lines = [
+    ['USERNAME', 'NAME', 'OWNER', 'ADMIN', 'ACTIVE'],
+    ...rows.map((r) => [r.username, r.name, yesNo(r.is_owner), yesNo(r.is_admin), yesNo(r.is_active)]),
+  ];
+  const widths = lines[0]?.map((_, column) => Math.max(...lines.map((line) => (line[column] ?? '').length))) ?? [];
+  return lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+async function add(args: string[]): Promise<string> {
+  const { values, positionals } = parse(args, ADD_OPTIONS, ['USERNAME']);
+  const username = positionals[0] ?? '';
+  // The password is read before the store opens, so a slow typist holds no database handle.
+  const password = await readPassword(values['password-stdin'] === true);
+  return withStore(values, async (store, config) => {
+    const provider = passwordConfig(config);
+    if (provider === null) {
+      process.stderr.write('flowgate: note: the config has no password provider, so this user cannot log in until one is added\n');
+    }
+    const user = await addPasswordUser(store, provider ?? {}, { username, password, name: values.name, isAdmin: values.admin });
+    return `Added user "${normalizeUsername(username)}"${roles(user)}.`;
+  });
+}
+
+async function passwd(args: string[]): Promise<string> {
+  const { values, positionals } = parse(args, PASSWORD_OPTIONS, ['USERNAME']);
+  const username = positionals[0] ?? '';
+  return withStore(values, async (store, config) => {
+    // Fail on an unknown user before asking for a password that would be thrown away.
+    if ((await store.findCredential(PASSWORD_PROVIDER_TYPE, null, normalizeUsername(username))) === null) {
+      throw new PasswordUserError('user_not_found', `No user "${normalizeUsername(username)}"`);
+    }
+    await changePassword(store, passwordConfig(config) ?? {}, username, await readPassword(values['password-stdin'] === true));
+    return `Changed the password of "${normalizeUsername(username)}".`;
+  });
+}
+
+async function remove(args: string[]): Promise<string> {
+  const { values, positionals } = parse(args, STORE_OPTIONS, ['USERNAME']);
+  const username = positionals[0] ?? '';
+  return withStore(values, async (store) => {
+    await removePasswordUser(store, username);
+    return `Removed user "${normalizeUsername(username)}".`;
+  });
+}
+
+async function list(args: string[]): Promise<string> {
+  const { values } = parse(args, STORE_OPTIONS, []);
+  return withStore(values, async (store) => {
+    const users = await listPasswordUsers(store);
+    return users.length === 0 ? 'No users yet: add one with  flowgate user add <username>' : table(users);
+  });
+}
+
+const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { add, list, remove, passwd };
+
+/** Runs `flowgate user ...` and prints its one-line (or one-table) answer. */
+export async function userCommand(argv: string[]): Promise<void> {
+  const [subcommand, ...rest] = argv;
+  if (subcommand === undefined || subcommand === '--help' || subcommand === 'help' || rest.includes('--help')) {
+    process.stdout.write(`${USER_USAGE}\n`);
+    return;
+  }
+  const run = Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
+  if (run === undefined) throw new UsageError(`Unknown user command "${subcommand}": use add, list, remove or passwd`);
+  process.stdout.write(`${await run(rest)}\n`);
+}

@@ -1,0 +1,153 @@
+/** Refresh tokens on SQLite: the `refresh_tokens` table (schema.ts, migration 2) behind SqliteStore's RefreshTokenStore methods. */
+import type { Database, Statement } from 'better-sqlite3';
+import type { RefreshToken, RefreshTokenType } from '../types.js';
+
+interface RefreshTokenRow {
+  id: string;
+  user_id: string;
+  client_id: string | null;
+  client_name: string | null;
+  type: RefreshTokenType;
+  token_hash: string;
+  jwt_key: string;
+  access_token_ttl_ms: number;
+  credential_id: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  expire_at: number | null;
+}
+
+const toRefreshToken = (row: RefreshTokenRow): RefreshToken => ({
+  id: row.id,
+  userId: row.user_id,
+  clientId: row.client_id,
+  clientName: row.client_name,
+  type: row.type,
+  tokenHash: row.token_hash,
+  jwtKey: row.jwt_key,
+  accessTokenTtlMs: row.access_token_ttl_ms,
+  credentialId: row.credential_id,
+  createdAt: row.created_at,
+  lastUsedAt: row.last_used_at,
+  lastUsedIp: row.last_used_ip,
+  expireAt: row.expire_at,
+});
+
+/** A row past its expire_at reads as absent everywhere; the sweep deletes it later. */
+const LIVE = '(expire_at IS NULL OR expire_at > @now)';
+
+/**
+ * Synchronous, like better-sqlite3 itself: SqliteStore wraps every call to map SQLITE_BUSY to `unavailable`. Statements are
+ * prepared once, on a connection whose schema is already migrated.
+ */
+export class SqliteRefreshTokens {
+  readonly #db: Database;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+
+  constructor(db: Database) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+  }
+
+  /**
+   * IMMEDIATE, so the long-lived name check and the insert hold the write lock together, across processes too. Expired tokens of
+   * the user go first: they read as absent, so they must not keep their name taken (nor trip the partial unique index).
+   */
+  create(token: RefreshToken): boolean {
+    return this.#db
+      .transaction((): boolean => {
+        const now = Date.now();
+        this.#sql.deleteExpiredOfUser.run({ userId: token.userId, now });
+        if (
+          token.type === 'long_lived_access_token' &&
+          this.#sql.findLongLived.get({ userId: token.userId, clientName: token.clientName }) !== undefined
+        ) {
+          return false;
+        }
+        this.#sql.insert.run({
+          id: token.id,
+          userId: token.userId,
+          clientId: token.clientId,
+          clientName: token.clientName,
+          type: token.type,
+          tokenHash: token.tokenHash,
+          jwtKey: token.jwtKey,
+          accessTokenTtlMs: token.accessTokenTtlMs,
+          credentialId: token.credentialId,
+          createdAt: token.createdAt,
+          lastUsedAt: token.lastUsedAt,
+          lastUsedIp: token.lastUsedIp,
+          expireAt: token.expireAt,
+        });
+        return true;
+      })
+      .immediate();
+  }
+
+  get(id: string): RefreshToken | null {
+    const row = this.#sql.get.get({ id, now: Date.now() });
+    return row === undefined ? null : toRefreshToken(row);
+  }
+
+  findByHash(tokenHash: string): RefreshToken | null {
+    const row = this.#sql.findByHash.get({ tokenHash, now: Date.now() });
+    return row === undefined ? null : toRefreshToken(row);
+  }
+
+  list(userId: string): RefreshToken[] {
+    return this.#sql.list.all({ userId, now: Date.now() }).map(toRefreshToken);
+  }
+
+  /** One UPDATE: the expiry check and the write cannot be split by another writer. */
+  touch(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): boolean {
+    return this.#sql.touch.run({ id, usedAt, usedIp, expireAt, now: Date.now() }).changes === 1;
+  }
+
+  delete(id: string): boolean {
+    return this.#sql.delete.run({ id, now: Date.now() }).changes === 1;
+  }
+
+  /** For SqliteStore.removeUser, inside its transaction. */
+  deleteAllOfUser(userId: string): void {
+    this.#sql.deleteAllOfUser.run(userId);
+  }
+
+  sweep(now: number): void {
+    this.#sql.sweep.run(now);
+  }
+}
+
+function prepareStatements(db: Database) {
+  const query = <P extends unknown[], R>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  const run = <P extends unknown[]>(sql: string): Statement<P> => db.prepare<P>(sql);
+  return {
+    insert: run<[Record<string, string | number | null>]>(
+      `INSERT INTO refresh_tokens (id, user_id, client_id, client_name, type, token_hash, jwt_key, access_token_ttl_ms,
+         credential_id, created_at, last_used_at, last_used_ip, expire_at)
+       VALUES (@id, @userId, @clientId, @clientName, @type, @tokenHash, @jwtKey, @accessTokenTtlMs,
+         @credentialId, @createdAt, @lastUsedAt, @lastUsedIp, @expireAt)`,
+    ),
+    // IS, not =: a null client name collides with a null one, as it does in the Redis backend.
+    findLongLived: query<[{ userId: string; clientName: string | null }], { id: string }>(
+      `SELECT id FROM refresh_tokens WHERE user_id = @userId AND type = 'long_lived_access_token' AND client_name IS @clientName`,
+    ),
+    deleteExpiredOfUser: run<[{ userId: string; now: number }]>(
+      'DELETE FROM refresh_tokens WHERE user_id = @userId AND expire_at <= @now',
+    ),
+    get: query<[{ id: string; now: number }], RefreshTokenRow>(`SELECT * FROM refresh_tokens WHERE id = @id AND ${LIVE}`),
+    findByHash: query<[{ tokenHash: string; now: number }], RefreshTokenRow>(
+      `SELECT * FROM refresh_tokens WHERE token_hash = @tokenHash AND ${LIVE}`,
+    ),
+    list: query<[{ userId: string; now: number }], RefreshTokenRow>(
+      `SELECT * FROM refresh_tokens WHERE user_id = @userId AND ${LIVE} ORDER BY created_at, id`,
+    ),
+    touch: run<[{ id: string; usedAt: number; usedIp: string | null; expireAt: number | null; now: number }]>(
+      `UPDATE refresh_tokens SET last_used_at = @usedAt, last_used_ip = @usedIp, expire_at = @expireAt
+       WHERE id = @id AND ${LIVE}`,
+    ),
+    delete: run<[{ id: string; now: number }]>(`DELETE FROM refresh_tokens WHERE id = @id AND ${LIVE}`),
+    deleteAllOfUser: run<[string]>('DELETE FROM refresh_tokens WHERE user_id = ?'),
+    sweep: run<[number]>('DELETE FROM refresh_tokens WHERE expire_at <= ?'),
+  };
+}

@@ -1,0 +1,90 @@
+/** Refresh tokens: creation, lookup by secret, access-token minting and revocation that reaches every instance. */
+import { createHash, randomBytes } from 'node:crypto';
+import { randomId } from '../crypto.js';
+import type { EventBus, RefreshToken, RefreshTokenStore, RefreshTokenType, Unsubscribe } from '../store/types.js';
+import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken } from './access-tokens.js';
+
+/** A normal refresh token expires this long after its last use (Home Assistant's 90 days). */
+export const REFRESH_TOKEN_IDLE_EXPIRY_MS = 90 * 24 * 60 * 60 * 1000;
+/** Bytes of randomness in a refresh token's secret and in its JWT key (512 bits, as HA's `token_hex(64)`). */
+const SECRET_BYTES = 64;
+/** The event channel on which a revoked refresh token's id is announced to every instance. */
+export const REVOCATION_CHANNEL = 'refresh_token_revoked';
+
+export interface NewRefreshToken {
+  readonly userId: string;
+  readonly clientId: string | null;
+  readonly clientName: string | null;
+  readonly type: RefreshTokenType;
+  readonly credentialId: string | null;
+  readonly accessTokenTtlMs?: number;
+}
+
+export interface IssuedRefreshToken {
+  readonly refreshToken: RefreshToken;
+  /** The secret the client keeps; only its hash is stored. */
+  readonly secret: string;
+}
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+export class TokenService {
+  constructor(
+    private readonly store: RefreshTokenStore & EventBus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Creates a refresh token; null when a long-lived token of that name already exists for the user. */
+  async create(request: NewRefreshToken): Promise<IssuedRefreshToken | null> {
+    const secret = randomBytes(SECRET_BYTES).toString('hex');
+    const now = this.now();
+    const refreshToken: RefreshToken = {
+      id: randomId(),
+      userId: request.userId,
+      clientId: request.clientId,
+      clientName: request.clientName,
+      type: request.type,
+      tokenHash: hashSecret(secret),
+      jwtKey: randomBytes(SECRET_BYTES).toString('hex'),
+      accessTokenTtlMs: request.accessTokenTtlMs ?? ACCESS_TOKEN_TTL_MS,
+      credentialId: request.credentialId,
+      createdAt: now,
+      lastUsedAt: null,
+      lastUsedIp: null,
+      expireAt: request.type === 'normal' ? now + REFRESH_TOKEN_IDLE_EXPIRY_MS : null,
+    };
+    return (await this.store.createRefreshToken(refreshToken)) ? { refreshToken, secret } : null;
+  }
+
+  findBySecret(secret: string): Promise<RefreshToken | null> {
+    return this.store.findRefreshTokenByHash(hashSecret(secret));
+  }
+
+  /** Mints an access token, recording the use and sliding a normal token's expiry; null when the token is gone. */
+  async issueAccessToken(refreshToken: RefreshToken, remoteAddress: string | null): Promise<string | null> {
+    const now = this.now();
+    const expireAt = refreshToken.expireAt === null ? null : now + REFRESH_TOKEN_IDLE_EXPIRY_MS;
+    if (!(await this.store.touchRefreshToken(refreshToken.id, now, remoteAddress, expireAt))) return null;
+    return signAccessToken(refreshToken, now);
+  }
+
+  /** The refresh token behind a valid access token, or null for anything that does not verify. */
+  async validateAccessToken(accessToken: string): Promise<RefreshToken | null> {
+    const issuer = claimedIssuer(accessToken);
+    if (issuer === null) return null;
+    const refreshToken = await this.store.getRefreshToken(issuer);
+    if (refreshToken === null) return null;
+    return (await verifyAccessToken(accessToken, refreshToken, this.now())) ? refreshToken : null;
+  }
+
+  /** Deletes the token and tells every instance, so sockets authenticated with it close at once. */
+  async revoke(refreshTokenId: string): Promise<boolean> {
+    const deleted = await this.store.deleteRefreshToken(refreshTokenId);
+    await this.store.publish(REVOCATION_CHANNEL, refreshTokenId);
+    return deleted;
+  }
+
+  onRevoked(listener: (refreshTokenId: string) => void): Promise<Unsubscribe> {
+    return this.store.subscribe(REVOCATION_CHANNEL, listener);
+  }
+}

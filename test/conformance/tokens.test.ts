@@ -1,0 +1,133 @@
+/** Codes, tokens and the authenticated socket, over raw frames against real server processes, on both stores. */
+import { expect } from 'chai';
+import { RawClient } from '../helpers/raw-client.js';
+import { TEST_CLIENT_ID, authenticatedSocket, loginCode, loginTokens } from '../helpers/login.js';
+import { redisTestUrl } from '../helpers/stores.js';
+import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+for (const backend of ['embedded', 'redis'] as const) {
+  describe(`Tokens and the authenticated socket (${backend} store)`, function () {
+    let server: ServerProcess;
+    const clients: RawClient[] = [];
+    const open = async (): Promise<RawClient> => {
+      const { client } = await RawClient.open(server.url);
+      clients.push(client);
+      return client;
+    };
+    const track = (client: RawClient): RawClient => {
+      clients.push(client);
+      return client;
+    };
+
+    before(async function () {
+      server = await startServerProcess({ config: EXAMPLE_CONFIG, ...(backend === 'redis' ? { store: redisTestUrl() } : {}) });
+    });
+    afterEach(() => clients.splice(0).forEach((c) => c.close()));
+    after(async () => server.stop());
+
+    it('logs in, exchanges the code, authenticates the same socket and reads the current user', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      expect(tokens).to.have.all.keys('access_token', 'token_type', 'refresh_token', 'expires_in');
+      expect(tokens).to.include({ token_type: 'Bearer', expires_in: 1800 });
+      expect(tokens.refresh_token).to.match(/^[0-9a-f]{128}$/);
+      client.send({ type: 'auth', access_token: tokens.access_token });
+      expect(await client.next()).to.deep.equal({ type: 'auth_ok', ha_version: '2024.1.0' });
+      const user = await client.result({ type: 'auth/current_user' });
+      expect(user).to.deep.include({ name: 'Alice Liddell', is_admin: true, mfa_modules: [] });
+      expect(user['credentials']).to.deep.equal([{ auth_provider_type: 'insecure_example', auth_provider_id: null }]);
+    });
+
+    it('accepts a code once, and only from its own client_id', async function () {
+      const client = await open();
+      const code = await loginCode(client);
+      const other = await client.command({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: 'https://evil/' });
+      expect((other as any).error.code).to.equal('invalid_grant');
+      const mine = await client.command({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: TEST_CLIENT_ID });
+      expect(mine['success']).to.equal(true);
+      const again = await client.command({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: TEST_CLIENT_ID });
+      expect((again as any).error.code).to.equal('invalid_grant');
+    });
+
+    it('refreshes an access token for the same client_id only, without rotating the refresh token', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      const refreshed = await client.result({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: TEST_CLIENT_ID });
+      expect(refreshed).to.have.all.keys('access_token', 'token_type', 'expires_in');
+      track(await authenticatedSocket(server.url, String(refreshed['access_token'])));
+      const other = await client.command({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'https://evil/' });
+      expect((other as any).error.code).to.equal('invalid_request');
+      const bogus = await client.command({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: 'f'.repeat(128), client_id: TEST_CLIENT_ID });
+      expect((bogus as any).error.code).to.equal('invalid_grant');
+    });
+
+    it('answers unsupported_grant_type and invalid_request', async function () {
+      const client = await open();
+      expect(((await client.command({ type: 'auth/token', grant_type: 'password', client_id: TEST_CLIENT_ID })) as any).error.code).to.equal('unsupported_grant_type');
+      expect(((await client.command({ type: 'auth/token', grant_type: 'authorization_code', client_id: TEST_CLIENT_ID })) as any).error.code).to.equal('invalid_request');
+    });
+
+    it('closes every socket of a revoked refresh token with 4001 within a second, and refuses its access tokens', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      const sockets = [await authenticatedSocket(server.url, tokens.access_token), await authenticatedSocket(server.url, tokens.access_token)];
+      sockets.forEach(track);
+      const started = Date.now();
+      expect(await client.result({ type: 'auth/revoke', token: tokens.refresh_token })).to.equal(null);
+      for (const socket of sockets) expect(await socket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+      expect(Date.now() - started).to.be.below(1000);
+      const late = await open();
+      late.send({ type: 'auth', access_token: tokens.access_token });
+      expect(await late.next()).to.deep.equal({ type: 'auth_invalid', message: 'Invalid access token or password' });
+      expect(await client.result({ type: 'auth/revoke', token: tokens.refresh_token })).to.equal(null);
+    });
+
+    it('lists sessions with is_current and deletes one, closing its sockets', async function () {
+      const client = await open();
+      const first = await loginTokens(client);
+      const second = await loginTokens(client);
+      const socket = track(await authenticatedSocket(server.url, first.access_token));
+      const victim = track(await authenticatedSocket(server.url, second.access_token));
+      const listed = (await socket.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
+      const current = listed.filter((t) => t['is_current'] === true);
+      expect(current).to.have.length(1);
+      expect(current[0]).to.include({ client_id: TEST_CLIENT_ID, type: 'normal', auth_provider_type: 'insecure_example' });
+      const other = listed.find((t) => t['is_current'] === false && t['type'] === 'normal');
+      expect(other).to.not.equal(undefined);
+      const victimTokens = (await victim.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
+      const victimId = victimTokens.find((t) => t['is_current'] === true)?.['id'];
+      expect(await socket.result({ type: 'auth/delete_refresh_token', refresh_token_id: victimId })).to.deep.equal({});
+      expect(await victim.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+      const unknown = await socket.command({ type: 'auth/delete_refresh_token', refresh_token_id: 'f'.repeat(32) });
+      expect((unknown as any).error.code).to.equal('not_found');
+    });
+
+    it('deletes all refresh tokens but the current one, then the current one after answering', async function () {
+      const client = await open();
+      const kept = await loginTokens(client, 'https://kept.example/');
+      const other = await loginTokens(client, 'https://other.example/');
+      const current = track(await authenticatedSocket(server.url, kept.access_token));
+      const otherSocket = track(await authenticatedSocket(server.url, other.access_token));
+      expect(await current.result({ type: 'auth/delete_all_refresh_tokens', delete_current_token: false })).to.deep.equal({});
+      expect(await otherSocket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+      const left = (await current.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
+      expect(left.map((t) => t['is_current'])).to.deep.equal([true]);
+      expect(await current.result({ type: 'auth/delete_all_refresh_tokens' })).to.deep.equal({});
+      expect(await current.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+    });
+
+    it('creates long-lived access tokens that authenticate, with names unique per user', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      const socket = track(await authenticatedSocket(server.url, tokens.access_token));
+      const name = `ci-${Date.now()}`;
+      const longLived = await socket.command({ type: 'auth/long_lived_access_token', client_name: name, lifespan: 365 });
+      expect(longLived['success']).to.equal(true);
+      const payload = JSON.parse(Buffer.from(String(longLived['result']).split('.')[1] ?? '', 'base64url').toString());
+      expect(payload.exp - payload.iat).to.equal(365 * 24 * 3600);
+      track(await authenticatedSocket(server.url, String(longLived['result'])));
+      const duplicate = await socket.command({ type: 'auth/long_lived_access_token', client_name: name, lifespan: 30 });
+      expect((duplicate as any).error.code).to.equal('invalid_request');
+    });
+  });
+}

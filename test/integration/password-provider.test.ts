@@ -1,0 +1,205 @@
+/** The password provider on real stores: argon2id logins, one generic error, normalized usernames, and account management. */
+import { expect } from 'chai';
+import { AuthManager } from '../../server/src/auth/manager.js';
+import {
+  addPasswordUser,
+  changePassword,
+  listPasswordUsers,
+  PasswordUserError,
+  passwordProvider,
+  removePasswordUser,
+  verifyPassword,
+  type VerifyPassword,
+} from '../../server/src/providers/password.js';
+import type { Store } from '../../server/src/store/types.js';
+import { BACKENDS, freshStore } from '../helpers/stores.js';
+
+const CLIENT_ID = 'https://app.example/';
+/** Small argon2 parameters keep these tests fast; one test below checks the real defaults. */
+const FAST = { argon2: { memory_kib: 1024, time_cost: 1 } };
+
+/** The `m`, `t` and `p` of an encoded argon2 hash (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`, in any order). */
+function hashParams(hash: string): { type: string; m: number; t: number; p: number } {
+  const [, type = '', , params = ''] = hash.split('$');
+  const map = Object.fromEntries(params.split(',').map((pair) => pair.split('=') as [string, string]));
+  return { type, m: Number(map['m']), t: Number(map['t']), p: Number(map['p']) };
+}
+
+async function expectRefusal(promise: Promise<unknown>, code: PasswordUserError['code']): Promise<void> {
+  const error: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).to.be.instanceOf(PasswordUserError);
+  expect((error as PasswordUserError).code).to.equal(code);
+}
+
+for (const backend of BACKENDS) {
+  describe(`password provider (${backend} store)`, function () {
+    let store: Store;
+
+    beforeEach(async function () {
+      store = await freshStore(backend);
+    });
+    afterEach(async () => store.close());
+
+    function authWith(verify?: VerifyPassword): AuthManager {
+      const provider = passwordProvider.create({ type: 'password', ...FAST }, { store, ...(verify === undefined ? {} : { verify }) });
+      return new AuthManager({ store, providers: [provider] });
+    }
+
+    async function startFlow(auth: AuthManager): Promise<string> {
+      const form = await auth.loginFlows.init(['password', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null });
+      return String(form.flow_id);
+    }
+
+    async function attempt(auth: AuthManager, username: string, password: string): Promise<any> {
+      return auth.loginFlows.step(await startFlow(auth), CLIENT_ID, { username, password });
+    }
+
+    describe('login flow', function () {
+      it('answers a wrong password and an unknown user with the same invalid_auth form', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const auth = authWith();
+        const flowId = await startFlow(auth);
+        const wrongPassword: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
+        const unknownUser: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'mallory', password: 'wonderland' });
+        expect(wrongPassword).to.deep.include({ type: 'form', step_id: 'init', errors: { base: 'invalid_auth' } });
+        expect(unknownUser).to.deep.equal(wrongPassword);
+      });
+
+      it('logs "  ALICE " in as the credential of alice', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const done = await attempt(authWith(), '  ALICE ', 'wonderland');
+        expect(done.type).to.equal('create_entry');
+        const code = await store.takeCode(String(done.result), CLIENT_ID);
+        const credential = await store.getCredential(String(code?.['credential_id']));
+        expect(credential).to.deep.include({ providerType: 'password', providerId: null, subject: 'alice' });
+      });
+
+      it('does not normalize passwords', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'Wonderland' });
+        expect((await attempt(authWith(), 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });
+      });
+
+      it('runs one real argon2 verify, against a dummy hash with the same parameters, for an unknown user', async function () {
+        const calls: string[] = [];
+        const spy: VerifyPassword = async (hash, password) => {
+          calls.push(hash);
+          return verifyPassword(hash, password);
+        };
+        const done = await attempt(authWith(spy), 'mallory', 'wonderland');
+        expect(done.errors).to.deep.equal({ base: 'invalid_auth' });
+        expect(calls).to.have.length(1);
+        expect(hashParams(calls[0] ?? '')).to.deep.equal({ type: 'argon2id', m: 1024, t: 1, p: 1 });
+      });
+
+      it('runs exactly one argon2 verify, against the stored hash, for a known user', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const stored = (await store.findCredential('password', null, 'alice'))?.data['password_hash'];
+        const calls: string[] = [];
+        const done = await attempt(authWith(async (hash, password) => (calls.push(hash), verifyPassword(hash, password))), 'alice', 'nope');
+        expect(done.errors).to.deep.equal({ base: 'invalid_auth' });
+        expect(calls).to.deep.equal([stored]);
+      });
+    });
+
+    describe('credentials and user meta', function () {
+      it('never creates a credential for a username without an account', async function () {
+        const provider = passwordProvider.create({ type: 'password', ...FAST }, { store });
+        await expectRefusal(provider.getOrCreateCredentials({ username: 'mallory' }), 'user_not_found');
+        expect(await store.findCredential('password', null, 'mallory')).to.equal(null);
+      });
+
+      it('gives the username as the name of a new user', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const provider = passwordProvider.create({ type: 'password', ...FAST }, { store });
+        const credential = await provider.getOrCreateCredentials({ username: 'alice' });
+        expect(await provider.userMetaForCredentials(credential)).to.deep.equal({ name: 'alice', isActive: true });
+      });
+    });
+
+    describe('addPasswordUser', function () {
+      it('makes the first user the owner (and so an admin), linked to its credential', async function () {
+        const user = await addPasswordUser(store, FAST, { username: 'Alice', password: 'wonderland', name: 'Alice Liddell' });
+        expect(user).to.deep.include({ name: 'Alice Liddell', isOwner: true, isAdmin: true, isActive: true });
+        expect((await store.findCredential('password', null, 'alice'))?.userId).to.equal(user.id);
+      });
+
+      it('makes later users neither owner nor admin unless asked', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const bob = await addPasswordUser(store, FAST, { username: 'bob', password: 'builder' });
+        const carol = await addPasswordUser(store, FAST, { username: 'carol', password: 'x', isAdmin: true });
+        expect(bob).to.deep.include({ isOwner: false, isAdmin: false });
+        expect(carol).to.deep.include({ isOwner: false, isAdmin: true });
+      });
+
+      it('refuses a username that normalizes to an existing one', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        await expectRefusal(addPasswordUser(store, FAST, { username: '  ALICE ', password: 'other' }), 'username_already_exists');
+        expect(await store.listUsers()).to.have.length(1);
+      });
+
+      it('keeps exactly one of two racing adds of the same normalized username', async function () {
+        const outcomes = await Promise.allSettled([
+          addPasswordUser(store, FAST, { username: 'alice', password: 'one' }),
+          addPasswordUser(store, FAST, { username: 'ALICE', password: 'two' }),
+        ]);
+        expect(outcomes.map((o) => o.status).sort()).to.deep.equal(['fulfilled', 'rejected']);
+        expect(await store.listUsers()).to.have.length(1);
+      });
+
+      it('refuses an empty password', async function () {
+        await expectRefusal(addPasswordUser(store, FAST, { username: 'alice', password: '' }), 'invalid_password');
+        expect(await store.listUsers()).to.deep.equal([]);
+      });
+
+      it('refuses a blank username', async function () {
+        await expectRefusal(addPasswordUser(store, FAST, { username: '   ', password: 'x' }), 'invalid_username');
+        expect(await store.listUsers()).to.deep.equal([]);
+      });
+
+      it('hashes with argon2id m=19456, t=2, p=1 when the config sets no parameters', async function () {
+        await addPasswordUser(store, {}, { username: 'alice', password: 'wonderland' });
+        const hash = String((await store.findCredential('password', null, 'alice'))?.data['password_hash']);
+        expect(hash).to.match(/^\$argon2id\$v=19\$/);
+        expect(hashParams(hash)).to.deep.equal({ type: 'argon2id', m: 19456, t: 2, p: 1 });
+      });
+    });
+
+    describe('changePassword', function () {
+      it('lets the new password in and keeps the old one out', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        await changePassword(store, FAST, 'ALICE', 'looking-glass');
+        const auth = authWith();
+        expect((await attempt(auth, 'alice', 'looking-glass')).type).to.equal('create_entry');
+        expect((await attempt(auth, 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });
+      });
+
+      it('refuses an unknown user', async function () {
+        await expectRefusal(changePassword(store, FAST, 'mallory', 'x'), 'user_not_found');
+      });
+    });
+
+    describe('removePasswordUser', function () {
+      it('removes the user and its login', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        await removePasswordUser(store, ' Alice');
+        expect(await store.listUsers()).to.deep.equal([]);
+        expect((await attempt(authWith(), 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });
+      });
+
+      it('refuses an unknown user', async function () {
+        await expectRefusal(removePasswordUser(store, 'mallory'), 'user_not_found');
+      });
+    });
+
+    describe('listPasswordUsers', function () {
+      it('lists every password user by username with its flags', async function () {
+        await addPasswordUser(store, FAST, { username: 'bob', password: 'builder', name: 'Bob' });
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland', name: 'Alice', isAdmin: true });
+        expect(await listPasswordUsers(store)).to.deep.equal([
+          { username: 'alice', name: 'Alice', is_owner: false, is_admin: true, is_active: true },
+          { username: 'bob', name: 'Bob', is_owner: true, is_admin: true, is_active: true },
+        ]);
+      });
+    });
+  });
+}
