@@ -82,6 +82,37 @@ for (const backend of ['embedded', 'redis'] as const) {
       expect(await client.result({ type: 'auth/revoke', token: tokens.refresh_token })).to.equal(null);
     });
 
+    it('answers a socket that revokes its own token before closing it', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      client.send({ type: 'auth', access_token: tokens.access_token });
+      expect(await client.next()).to.deep.include({ type: 'auth_ok' });
+      expect(await client.command({ id: 100, type: 'auth/revoke', token: tokens.refresh_token })).to.deep.equal({
+        id: 100,
+        type: 'result',
+        success: true,
+        result: null,
+      });
+      expect(await client.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+    });
+
+    it('answers to its new token only after a socket authenticates again', async function () {
+      const client = await open();
+      const first = await loginTokens(client, 'https://first.example/');
+      const second = await loginTokens(client, 'https://second.example/');
+      client.send({ type: 'auth', access_token: first.access_token });
+      expect(await client.next()).to.deep.include({ type: 'auth_ok' });
+      client.send({ type: 'auth', access_token: second.access_token });
+      expect(await client.next()).to.deep.include({ type: 'auth_ok' });
+      const observer = await open();
+      expect(await observer.result({ type: 'auth/revoke', token: first.refresh_token })).to.equal(null);
+      // Give the revocation event time to reach the socket (it would close it here if it still answered to the old token).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await client.command({ type: 'ping' })).to.deep.include({ type: 'pong' });
+      expect(await observer.result({ type: 'auth/revoke', token: second.refresh_token })).to.equal(null);
+      expect(await client.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+    });
+
     it('lists sessions with is_current and deletes one, closing its sockets', async function () {
       const client = await open();
       const first = await loginTokens(client);

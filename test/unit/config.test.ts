@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../server/src/config/config.js';
@@ -61,5 +61,15 @@ describe('loadConfig', function () {
   it('stops on a file that is not YAML, and on a missing file', function () {
     expect(() => loadConfig({ configPath: withConfigFile('a: [\n'), env: {}, cwd: '/' })).to.throw(ConfigError, /not valid YAML/);
     expect(() => loadConfig({ configPath: '/nonexistent/flowgate.yaml', env: {}, cwd: '/' })).to.throw(ConfigError, /Cannot read the config file/);
+  });
+});
+
+describe('README', function () {
+  it('shows a configuration example that the server accepts', function () {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, 'a yaml block under ## Configuration').to.be.a('string');
+    const config = loadConfig({ configPath: withConfigFile(example ?? ''), env: {}, cwd: '/' });
+    expect(config.authProviders.map((p) => p.type)).to.deep.equal(['password', 'insecure_example']);
   });
 });

@@ -121,7 +121,7 @@ export const passwordProvider = {
     return {
       type: PASSWORD_PROVIDER_TYPE,
       id: null,
-      name: config.name ?? 'Flowgate accounts',
+      name: config.name ?? 'Local accounts',
       loginFlow: defineFlowHandler<JsonObject, 'init'>({
         key: [PASSWORD_PROVIDER_TYPE, null],
         initialState: () => ({}),

@@ -24,7 +24,7 @@ export interface ConnectionOptions {
   readonly limits: TransportLimits;
   readonly logger: Logger;
   /** Told when the socket authenticates, so revocations of its refresh token can find it. */
-  readonly onAuthenticated: (connection: Connection, session: Session) => void;
+  readonly onAuthenticated: (connection: Connection, session: Session, previous: Session | null) => void;
 }
 const INVALID_AUTH_MESSAGE = 'Invalid access token or password';
 
@@ -41,6 +41,8 @@ export class Connection {
   private closed = false;
   /** Set while the server drains: frames that arrive after that are not started. */
   private refusingFrames = false;
+  /** A close requested while a command runs: applied once that command has been answered. */
+  private closeAfterCommand: { code: number; reason: string } | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private commandCount = 0;
   private readonly openedAt = Date.now();
@@ -67,6 +69,15 @@ export class Connection {
     this.refusingFrames = true;
     while (this.draining && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
     this.close(code, reason);
+  }
+
+  /**
+   * Closes after the command in progress has been answered, so a client that revokes its own token still gets its reply
+   * (every command gets exactly one); commands queued behind it are dropped.
+   */
+  closeAfterCurrentCommand(code: number, reason: string): void {
+    if (this.draining) this.closeAfterCommand = { code, reason };
+    else this.close(code, reason);
   }
 
   close(code: number, reason: string): void {
@@ -158,6 +169,7 @@ export class Connection {
     try {
       for (let message = this.queue.shift(); message !== undefined && !this.closed; message = this.queue.shift()) {
         await this.handleMessage(message);
+        if (this.closeAfterCommand !== null) this.close(this.closeAfterCommand.code, this.closeAfterCommand.reason);
       }
     } finally {
       this.draining = false;
@@ -228,9 +240,10 @@ export class Connection {
       this.close(CloseCode.normal, 'auth_invalid');
       return;
     }
+    const previous = this.session;
     this.session = session;
     clearTimeout(this.idleTimer);
-    this.options.onAuthenticated(this, session);
+    this.options.onAuthenticated(this, session, previous);
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
   }
 

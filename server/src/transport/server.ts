@@ -34,7 +34,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
     const revoked = byRefreshToken.get(refreshTokenId);
     if (revoked === undefined) return;
     byRefreshToken.delete(refreshTokenId);
-    for (const connection of revoked) connection.close(CloseCode.tokenRevoked, 'token_revoked');
+    for (const connection of revoked) connection.closeAfterCurrentCommand(CloseCode.tokenRevoked, 'token_revoked');
     logger.info({ refreshTokenId, sockets: revoked.size }, 'closed sockets of a revoked refresh token');
   });
   let accepting = true;
@@ -70,7 +70,9 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       auth: options.auth,
       limits,
       logger,
-      onAuthenticated: (authenticated, session) => {
+      onAuthenticated: (authenticated, session, previous) => {
+        // A socket that authenticates again answers to its new token only.
+        if (previous !== null) byRefreshToken.get(previous.refreshTokenId)?.delete(authenticated);
         const set = byRefreshToken.get(session.refreshTokenId) ?? new Set<Connection>();
         set.add(authenticated);
         byRefreshToken.set(session.refreshTokenId, set);
