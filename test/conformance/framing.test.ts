@@ -2,24 +2,14 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-client.js';
-import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
+import { useServer } from '../helpers/server-fixture.js';
 
 describe('Transport (raw frames)', function () {
-  let server: ServerProcess;
-  const clients: RawClient[] = [];
-  const open = async (): Promise<RawClient> => {
-    const { client } = await RawClient.open(server.url);
-    clients.push(client);
-    return client;
-  };
-
-  before(async function () {
-    server = await startServerProcess({
-      config: { ...EXAMPLE_CONFIG, websocket: { idle_timeout_seconds: 1, heartbeat_interval_seconds: 0.4, max_pending_commands: 16 } },
-    });
-  });
-  afterEach(() => clients.splice(0).forEach((c) => c.close()));
-  after(async () => server.stop());
+  const fixture = useServer(() => ({
+    config: { ...EXAMPLE_CONFIG, websocket: { idle_timeout_seconds: 1, heartbeat_interval_seconds: 0.4, max_pending_commands: 16 } },
+  }));
+  const { open, track } = fixture;
 
   /** After every abuse, the server still answers a fresh client. */
   async function expectServerStillServes(): Promise<void> {
@@ -29,16 +19,16 @@ describe('Transport (raw frames)', function () {
 
   describe('hello', function () {
     it('sends auth_required first, naming the instance that holds the socket', async function () {
-      const { client, hello } = await RawClient.open(server.url);
-      clients.push(client);
+      const { client, hello } = await RawClient.open(fixture.server().url);
+      track(client);
       expect(hello).to.have.all.keys('type', 'ha_version', 'server', 'version', 'protocol', 'instance');
       expect(hello).to.include({ type: 'auth_required', ha_version: '2024.1.0', server: 'flowgate', protocol: 1 });
       expect(hello['version']).to.match(/^\d+\.\d+\.\d+/);
-      expect(hello['instance']).to.equal(server.instanceId);
+      expect(hello['instance']).to.equal(fixture.server().instanceId);
     });
 
     it('refuses an upgrade on any other path with 404', async function () {
-      const socket = new WebSocket(`ws://127.0.0.1:${server.port}/other`);
+      const socket = new WebSocket(`ws://127.0.0.1:${fixture.server().port}/other`);
       const status = await new Promise<number | undefined>((resolve) => {
         socket.on('unexpected-response', (_req, res) => resolve(res.statusCode));
         socket.on('error', () => resolve(undefined));
@@ -47,7 +37,7 @@ describe('Transport (raw frames)', function () {
     });
 
     it('answers GET /healthz with 200 while the store is reachable', async function () {
-      const response = await fetch(`${server.httpUrl}/healthz`);
+      const response = await fetch(`${fixture.server().httpUrl}/healthz`);
       expect(response.status).to.equal(200);
       expect(await response.json()).to.deep.equal({ status: 'ok' });
     });
@@ -212,8 +202,8 @@ describe('Transport (raw frames)', function () {
     });
 
     it('drops a peer that stops answering WebSocket pings', async function () {
-      const { client } = await RawClient.open(server.url, { autoPong: false });
-      clients.push(client);
+      const { client } = await RawClient.open(fixture.server().url, { autoPong: false });
+      track(client);
       // Keep the socket busy so the idle timeout is not what closes it.
       const keepBusy = setInterval(() => client.send({ id: Date.now(), type: 'ping' }), 100);
       const closed = await client.closed;

@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { RawClient } from '../helpers/raw-client.js';
 import { redisTestUrl } from '../helpers/stores.js';
-import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
+import { useServer } from '../helpers/server-fixture.js';
 
 const HANDLER = ['insecure_example', null];
 const CLIENT_ID = 'https://dashboard.example/';
@@ -15,26 +16,14 @@ const LOGIN_SCHEMA = [
 
 for (const backend of ['embedded', 'redis'] as const) {
   describe(`Login flow over the socket (${backend} store)`, function () {
-    let server: ServerProcess;
-    const clients: RawClient[] = [];
-    const open = async (): Promise<RawClient> => {
-      const { client } = await RawClient.open(server.url);
-      clients.push(client);
-      return client;
-    };
+    const { open } = useServer(() => ({
+      config: { ...EXAMPLE_CONFIG, login_flow: { ttl_seconds: 2 } },
+      ...(backend === 'redis' ? { store: redisTestUrl() } : {}),
+    }));
     const init = (client: RawClient, clientId = CLIENT_ID) =>
       client.result({ type: 'login_flow/init', handler: HANDLER, client_id: clientId });
     const step = (client: RawClient, flowId: unknown, userInput: Record<string, unknown>, clientId = CLIENT_ID) =>
       client.command({ type: 'login_flow/step', flow_id: flowId, client_id: clientId, user_input: userInput });
-
-    before(async function () {
-      server = await startServerProcess({
-        config: { ...EXAMPLE_CONFIG, login_flow: { ttl_seconds: 2 } },
-        ...(backend === 'redis' ? { store: redisTestUrl() } : {}),
-      });
-    });
-    afterEach(() => clients.splice(0).forEach((c) => c.close()));
-    after(async () => server.stop());
 
     it('lists the configured providers', async function () {
       const client = await open();

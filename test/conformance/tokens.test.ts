@@ -1,29 +1,14 @@
 /** Codes, tokens and the authenticated socket, over raw frames against real server processes, on both stores. */
 import { expect } from 'chai';
-import { RawClient } from '../helpers/raw-client.js';
 import { TEST_CLIENT_ID, authenticatedSocket, loginCode, loginTokens } from '../helpers/login.js';
 import { redisTestUrl } from '../helpers/stores.js';
-import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
+import { useServer } from '../helpers/server-fixture.js';
 
 for (const backend of ['embedded', 'redis'] as const) {
   describe(`Tokens and the authenticated socket (${backend} store)`, function () {
-    let server: ServerProcess;
-    const clients: RawClient[] = [];
-    const open = async (): Promise<RawClient> => {
-      const { client } = await RawClient.open(server.url);
-      clients.push(client);
-      return client;
-    };
-    const track = (client: RawClient): RawClient => {
-      clients.push(client);
-      return client;
-    };
-
-    before(async function () {
-      server = await startServerProcess({ config: EXAMPLE_CONFIG, ...(backend === 'redis' ? { store: redisTestUrl() } : {}) });
-    });
-    afterEach(() => clients.splice(0).forEach((c) => c.close()));
-    after(async () => server.stop());
+    const fixture = useServer(() => ({ config: EXAMPLE_CONFIG, ...(backend === 'redis' ? { store: redisTestUrl() } : {}) }));
+    const { open, track } = fixture;
 
     it('logs in, exchanges the code, authenticates the same socket and reads the current user', async function () {
       const client = await open();
@@ -54,7 +39,7 @@ for (const backend of ['embedded', 'redis'] as const) {
       const tokens = await loginTokens(client);
       const refreshed = await client.result({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: TEST_CLIENT_ID });
       expect(refreshed).to.have.all.keys('access_token', 'token_type', 'expires_in');
-      track(await authenticatedSocket(server.url, String(refreshed['access_token'])));
+      track(await authenticatedSocket(fixture.server().url, String(refreshed['access_token'])));
       const other = await client.command({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'https://evil/' });
       expect((other as any).error.code).to.equal('invalid_request');
       const bogus = await client.command({ type: 'auth/token', grant_type: 'refresh_token', refresh_token: 'f'.repeat(128), client_id: TEST_CLIENT_ID });
@@ -70,7 +55,7 @@ for (const backend of ['embedded', 'redis'] as const) {
     it('closes every socket of a revoked refresh token with 4001 within a second, and refuses its access tokens', async function () {
       const client = await open();
       const tokens = await loginTokens(client);
-      const sockets = [await authenticatedSocket(server.url, tokens.access_token), await authenticatedSocket(server.url, tokens.access_token)];
+      const sockets = [await authenticatedSocket(fixture.server().url, tokens.access_token), await authenticatedSocket(fixture.server().url, tokens.access_token)];
       sockets.forEach(track);
       const started = Date.now();
       expect(await client.result({ type: 'auth/revoke', token: tokens.refresh_token })).to.equal(null);
@@ -117,8 +102,8 @@ for (const backend of ['embedded', 'redis'] as const) {
       const client = await open();
       const first = await loginTokens(client);
       const second = await loginTokens(client);
-      const socket = track(await authenticatedSocket(server.url, first.access_token));
-      const victim = track(await authenticatedSocket(server.url, second.access_token));
+      const socket = track(await authenticatedSocket(fixture.server().url, first.access_token));
+      const victim = track(await authenticatedSocket(fixture.server().url, second.access_token));
       const listed = (await socket.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
       const current = listed.filter((t) => t['is_current'] === true);
       expect(current).to.have.length(1);
@@ -137,8 +122,8 @@ for (const backend of ['embedded', 'redis'] as const) {
       const client = await open();
       const kept = await loginTokens(client, 'https://kept.example/');
       const other = await loginTokens(client, 'https://other.example/');
-      const current = track(await authenticatedSocket(server.url, kept.access_token));
-      const otherSocket = track(await authenticatedSocket(server.url, other.access_token));
+      const current = track(await authenticatedSocket(fixture.server().url, kept.access_token));
+      const otherSocket = track(await authenticatedSocket(fixture.server().url, other.access_token));
       expect(await current.result({ type: 'auth/delete_all_refresh_tokens', delete_current_token: false })).to.deep.equal({});
       expect(await otherSocket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
       const left = (await current.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
@@ -150,13 +135,13 @@ for (const backend of ['embedded', 'redis'] as const) {
     it('creates long-lived access tokens that authenticate, with names unique per user', async function () {
       const client = await open();
       const tokens = await loginTokens(client);
-      const socket = track(await authenticatedSocket(server.url, tokens.access_token));
+      const socket = track(await authenticatedSocket(fixture.server().url, tokens.access_token));
       const name = `ci-${Date.now()}`;
       const longLived = await socket.command({ type: 'auth/long_lived_access_token', client_name: name, lifespan: 365 });
       expect(longLived['success']).to.equal(true);
       const payload = JSON.parse(Buffer.from(String(longLived['result']).split('.')[1] ?? '', 'base64url').toString());
       expect(payload.exp - payload.iat).to.equal(365 * 24 * 3600);
-      track(await authenticatedSocket(server.url, String(longLived['result'])));
+      track(await authenticatedSocket(fixture.server().url, String(longLived['result'])));
       const duplicate = await socket.command({ type: 'auth/long_lived_access_token', client_name: name, lifespan: 30 });
       expect((duplicate as any).error.code).to.equal('invalid_request');
     });
