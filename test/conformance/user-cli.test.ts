@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { verifyPassword } from '../../server/src/providers/password.js';
 import { openStore } from '../../server/src/store/open.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { authenticatedSocket, loginCode } from '../helpers/login.js';
 import { runFlowgate, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { silentLogger } from '../helpers/stores.js';
 
@@ -143,6 +144,22 @@ describe('flowgate user (process)', function () {
         })) as any;
         expect(reply.success).to.equal(true);
         expect(reply.result.type).to.equal('create_entry');
+      } finally {
+        client.close();
+      }
+    });
+    it('closes the sockets of a user removed by the command', async function () {
+      expect((await user(['add', 'bob', '--password-stdin'], 'builder\n')).code).to.equal(0);
+      const { client } = await RawClient.open(server.url);
+      try {
+        const code = await loginCode(client, ['password', null], { username: 'bob', password: 'builder' }, CLIENT_ID);
+        const tokens = await client.result({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: CLIENT_ID });
+        const socket = await authenticatedSocket(server.url, String(tokens['access_token']));
+        const started = Date.now();
+        expect((await user(['remove', 'bob'])).code).to.equal(0);
+        expect(await socket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+        // The command's own start-up is part of the elapsed time; the event itself crosses processes in one poll interval.
+        expect(Date.now() - started).to.be.below(3000);
       } finally {
         client.close();
       }

@@ -17,6 +17,7 @@ import {
 } from '../providers/password.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
+import { TokenService } from '../tokens/refresh-tokens.js';
 
 /** A mistake in how the command was called; exits with 2 (any other failure exits with 1). */
 export class UsageError extends Error {
@@ -174,7 +175,10 @@ async function remove(args: string[]): Promise<string> {
   const { values, positionals } = parse(args, STORE_OPTIONS, ['USERNAME']);
   const username = positionals[0] ?? '';
   return withStore(values, async (store) => {
-    await removePasswordUser(store, username);
+    const refreshTokenIds = await removePasswordUser(store, username);
+    // Tell running servers, so the user's open sockets close now rather than at their next token check.
+    const tokens = new TokenService(store);
+    await Promise.all(refreshTokenIds.map((id) => tokens.revoke(id)));
     return `Removed user "${normalizeUsername(username)}".`;
   });
 }

@@ -5,7 +5,7 @@ import { MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { randomId } from '../crypto.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
-import type { Credential, JsonObject, User, UserStore } from '../store/types.js';
+import type { Credential, JsonObject, RefreshTokenStore, User, UserStore } from '../store/types.js';
 import type { AuthProvider, ProviderDependencies, ProviderFactory } from './provider.js';
 
 export const PASSWORD_PROVIDER_TYPE = 'password';
@@ -240,12 +240,15 @@ export async function changePassword(
 }
 
 /** Removes the user who logs in with this username, with all its credentials and refresh tokens. */
-export async function removePasswordUser(store: UserStore, username: string): Promise<void> {
+/** Removes the user with its credentials and refresh tokens; returns the ids of those tokens, so their sockets can be closed. */
+export async function removePasswordUser(store: UserStore & RefreshTokenStore, username: string): Promise<string[]> {
   const credential = await existingCredential(store, username);
+  const refreshTokens = credential.userId === null ? [] : await store.listRefreshTokens(credential.userId);
   // A credential without a user is left only by an add that crashed half-way; it has no user to remove.
   if (credential.userId === null || !(await store.removeUser(credential.userId))) {
     throw new PasswordUserError('user_not_found', `No user "${credential.subject}"`);
   }
+  return refreshTokens.map((token) => token.id);
 }
 
 /** Every user with a password login, by username. */
