@@ -139,10 +139,10 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startOn(port: number): Promise<RunningRedis> {
+async function startOn(port: number, extraArgs: readonly string[] = []): Promise<RunningRedis> {
   // Nothing is persisted (each server starts empty, no dump.rdb is written), so dbfilename is free to carry our marker.
   const marker = `flowgate-test-${process.pid}-${randomBytes(6).toString('hex')}.rdb`;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dbfilename', marker];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dbfilename', marker, ...extraArgs];
   const child = spawn('sh', ['-c', SUPERVISOR, 'sh', String(process.pid), ...args], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,12 +168,12 @@ async function startOn(port: number): Promise<RunningRedis> {
  * Starts a redis-server on `port`, or on a free port. Another process can grab a free port between the probe and Redis binding
  * it, so without a fixed port a failed start is retried on a new one.
  */
-export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
-  if (options.port !== undefined) return startOn(options.port);
+export async function startRedisServer(options: { port?: number; args?: readonly string[] } = {}): Promise<RunningRedis> {
+  if (options.port !== undefined) return startOn(options.port, options.args);
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOn(await findFreePort());
+      return await startOn(await findFreePort(), options.args);
     } catch (error) {
       lastError = error;
     }

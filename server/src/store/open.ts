@@ -1,5 +1,6 @@
-/** Picks and opens the Store backend named by a store URL: redis:// / rediss:// (shared) or sqlite: (embedded, the default). */
+/** Picks and opens the Store backend named by a store URL: redis://, rediss://, redis+cluster:// (shared) or sqlite: (embedded, the default). */
 import { isAbsolute, join, resolve } from 'node:path';
+import { CLUSTER_SCHEMES, parseClusterUrl } from './redis/cluster.js';
 import { openRedisStore } from './redis/redis-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store, StoreLogger } from './types.js';
@@ -48,6 +49,21 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
     return openRedisStore({
       url,
       description,
+      logger: options.logger,
+      ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
+    });
+  }
+  if ((CLUSTER_SCHEMES as readonly string[]).includes(scheme)) {
+    let description: string;
+    try {
+      description = parseClusterUrl(url).description;
+    } catch (error) {
+      throw new Error(`Invalid store URL "${maskStoreUrl(url)}": ${(error as Error).message}`, { cause: error });
+    }
+    return openRedisStore({
+      url,
+      description,
+      cluster: true,
       logger: options.logger,
       ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     });

@@ -24,9 +24,9 @@ function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 }
 
-export function createRedisClient(url: string, connectTimeoutMs: number) {
-  return createClient({
-    url,
+/** The settings shared by single-node and cluster connections (a cluster applies them to every node it connects to). */
+export function clientBehaviour(connectTimeoutMs: number) {
+  return {
     // Without this, commands issued during an outage queue up in memory and every caller hangs until Redis returns; the store
     // contract wants an immediate `unavailable` instead.
     disableOfflineQueue: true,
@@ -35,10 +35,13 @@ export function createRedisClient(url: string, connectTimeoutMs: number) {
     commandOptions: { timeout: 0 },
     // Redis Enterprise maintenance push notifications: RESP3 turns the handshake on by default ('auto'), which resolves the
     // host in DNS on every connect and is useless against open-source Redis.
-    maintNotifications: 'disabled',
+    maintNotifications: 'disabled' as const,
     socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay },
-    scripts: SCRIPTS,
-  });
+  };
+}
+
+export function createRedisClient(url: string, connectTimeoutMs: number) {
+  return createClient({ url, ...clientBehaviour(connectTimeoutMs), scripts: SCRIPTS });
 }
 
 export type FlowgateRedisClient = ReturnType<typeof createRedisClient>;
@@ -75,15 +78,30 @@ export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What both a single-node client and a cluster client are to the functions below: event emitters with a connect(). */
+interface Connectable {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  readonly isOpen: boolean;
+}
+
+/** A single-node client says 'ready' once usable; a cluster client has no such event, only one per node ('node-ready'). */
+export function readyEvent(cluster: boolean): string {
+  return cluster ? 'node-ready' : 'ready';
+}
+
 /**
  * Keeps the log to one warning per outage and one line per recovery: node-redis emits 'error' on every failed reconnect attempt
  * (every 2 s while Redis is down), and the listener is also what stops those errors from crashing the process.
  */
 export function watchConnection(
-  client: FlowgateRedisClient,
+  client: Connectable,
   role: 'commands' | 'subscriber',
   description: string,
   logger: StoreLogger,
+  cluster = false,
 ): void {
   let healthy = true;
   let everReady = false;
@@ -98,7 +116,7 @@ export function watchConnection(
         : 'Redis is not reachable; store calls answer unavailable while it keeps retrying in the background',
     );
   });
-  client.on('ready', () => {
+  client.on(readyEvent(cluster), () => {
     if (!healthy) logger.info({ store: description, client: role }, 'Redis connection ready again');
     healthy = true;
     everReady = true;
@@ -109,12 +127,24 @@ export function watchConnection(
  * Starts connecting in the background and waits for the first attempt only: a reachable Redis is ready before the store is
  * handed out (so the first call does not answer `unavailable`), an unreachable one does not stop the server from starting.
  */
-export async function connectInBackground(client: FlowgateRedisClient, connectTimeoutMs: number): Promise<void> {
+export async function connectInBackground(
+  client: Connectable,
+  connectTimeoutMs: number,
+  cluster = false,
+  wanted: () => boolean = () => true,
+): Promise<void> {
   let onSettled = (): void => {};
   const firstAttempt = new Promise<void>((resolve) => {
     onSettled = resolve;
   });
   const timer = setTimeout(onSettled, connectTimeoutMs + 100);
+  if (cluster) {
+    // A cluster is usable once connect() resolved (slots discovered), not at its first node's 'node-ready'.
+    connectClusterUntilUp(client, onSettled, 0, wanted);
+    await firstAttempt;
+    clearTimeout(timer);
+    return;
+  }
   client.once('ready', onSettled);
   client.once('error', onSettled);
   // connect() only rejects when the store is closed before Redis was ever reached; the 'error' listener has logged the rest.
@@ -126,4 +156,18 @@ export async function connectInBackground(client: FlowgateRedisClient, connectTi
     client.off('ready', onSettled);
     client.off('error', onSettled);
   }
+}
+
+/**
+ * A single-node client retries its first connection by itself; a cluster client's connect() gives up when no seed node answers
+ * the topology discovery. It is retried here with the same backoff, so a server started during an outage still heals.
+ */
+function connectClusterUntilUp(client: Connectable, onSettled: () => void, attempt: number, wanted: () => boolean): void {
+  client.connect().then(onSettled, () => {
+    onSettled();
+    const retry = setTimeout(() => {
+      if (wanted() && !client.isOpen) connectClusterUntilUp(client, onSettled, attempt + 1, wanted);
+    }, reconnectDelay(attempt));
+    retry.unref();
+  });
 }

@@ -1,6 +1,7 @@
 /** Redis pub/sub for the store's EventBus: publish on the command client, receive through one dedicated subscriber client. */
 import type { StoreLogger, Unsubscribe } from '../types.js';
-import { redisCall, type FlowgateRedisClient } from './client.js';
+import { readyEvent, redisCall } from './client.js';
+import type { FlowgateRedis } from './cluster.js';
 import type { RedisKeys } from './keys.js';
 
 type Listener = (message: string) => void;
@@ -11,8 +12,8 @@ type Listener = (message: string) => void;
  * rejected (offline queue disabled) and would be lost. Here it stays wanted and is sent on the next 'ready'.
  */
 export class RedisEventBus {
-  readonly #publisher: FlowgateRedisClient;
-  readonly #subscriber: FlowgateRedisClient;
+  readonly #publisher: FlowgateRedis;
+  readonly #subscriber: FlowgateRedis;
   readonly #keys: RedisKeys;
   readonly #logger: StoreLogger;
   /** Full channel name -> listeners. */
@@ -22,12 +23,13 @@ export class RedisEventBus {
   /** Reconciliations run one after another so a SUBSCRIBE and an UNSUBSCRIBE of one channel never cross on the wire. */
   #reconciling: Promise<void> = Promise.resolve();
 
-  constructor(publisher: FlowgateRedisClient, subscriber: FlowgateRedisClient, keys: RedisKeys, logger: StoreLogger) {
+  constructor(publisher: FlowgateRedis, subscriber: FlowgateRedis, keys: RedisKeys, logger: StoreLogger, cluster = false) {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.#logger = logger;
-    subscriber.on('ready', () => void this.#reconcile());
+    // A cluster subscriber reports readiness per node; reconciling again when nothing is missing costs nothing.
+    (subscriber as unknown as NodeJS.EventEmitter).on(readyEvent(cluster), () => void this.#reconcile());
   }
 
   async publish(channel: string, message: string): Promise<void> {

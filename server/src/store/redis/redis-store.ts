@@ -17,8 +17,8 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   redisCall,
   watchConnection,
-  type FlowgateRedisClient,
 } from './client.js';
+import { createRedisClusterClient, parseClusterUrl, type FlowgateRedis } from './cluster.js';
 import {
   decodeCasOutcome,
   decodeCredential,
@@ -44,43 +44,54 @@ export interface RedisStoreOptions {
   /** Namespaces every key and channel (`flowgate:<prefix>:...`), so deployments or test runs can share one Redis. */
   readonly keyPrefix?: string;
   readonly connectTimeoutMs?: number;
+  /** `url` is a `redis+cluster://` URL naming seed nodes of a Redis Cluster. */
+  readonly cluster?: boolean;
 }
 
 /** Opens the store without waiting for Redis to be reachable: calls answer StoreUnavailableError until it is. */
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const keys = redisKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const client = createRedisClient(options.url, connectTimeoutMs);
+  const cluster = options.cluster === true;
+  const client: FlowgateRedis = cluster
+    ? createRedisClusterClient(parseClusterUrl(options.url), connectTimeoutMs)
+    : createRedisClient(options.url, connectTimeoutMs);
   // A connection in subscriber mode cannot be shared with ordinary commands in RESP2, and a separate one keeps a burst of
-  // commands from delaying event delivery in either protocol.
-  const subscriber = client.duplicate();
-  watchConnection(client, 'commands', options.description, options.logger);
-  watchConnection(subscriber, 'subscriber', options.description, options.logger);
-  const store = new RedisStore(client, subscriber, keys, options.description, options.logger);
-  await Promise.all([connectInBackground(client, connectTimeoutMs), connectInBackground(subscriber, connectTimeoutMs)]);
+  // commands from delaying event delivery in either protocol. A cluster subscriber needs no connection to every master: it
+  // subscribes through one node (PUBLISH reaches every node of a cluster).
+  const subscriber: FlowgateRedis = 'getSlotRandomNode' in client ? client.duplicate({ minimizeConnections: true }) : client.duplicate();
+  watchConnection(client, 'commands', options.description, options.logger, cluster);
+  watchConnection(subscriber, 'subscriber', options.description, options.logger, cluster);
+  const store = new RedisStore(client, subscriber, keys, options.description, options.logger, cluster);
+  const wanted = (): boolean => !store.closed;
+  await Promise.all([
+    connectInBackground(client, connectTimeoutMs, cluster, wanted),
+    connectInBackground(subscriber, connectTimeoutMs, cluster, wanted),
+  ]);
   return store;
 }
 
 export class RedisStore implements Store {
   readonly description: string;
-  readonly #client: FlowgateRedisClient;
-  readonly #subscriber: FlowgateRedisClient;
+  readonly #client: FlowgateRedis;
+  readonly #subscriber: FlowgateRedis;
   readonly #keys: RedisKeys;
   readonly #events: RedisEventBus;
   #closing: Promise<void> | undefined;
 
   constructor(
-    client: FlowgateRedisClient,
-    subscriber: FlowgateRedisClient,
+    client: FlowgateRedis,
+    subscriber: FlowgateRedis,
     keys: RedisKeys,
     description: string,
     logger: StoreLogger,
+    cluster = false,
   ) {
     this.#client = client;
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.description = description;
-    this.#events = new RedisEventBus(client, subscriber, keys, logger);
+    this.#events = new RedisEventBus(client, subscriber, keys, logger, cluster);
   }
 
   // Flows: one hash per flow (v = version, d = JSON data, x = expiresAt) with PEXPIREAT, so Redis itself forgets expired flows.
@@ -307,6 +318,11 @@ export class RedisStore implements Store {
 
   isAvailable(): boolean {
     return this.#client.isReady;
+  }
+
+  /** True once close() was called (a cluster's background connect retries stop then). */
+  get closed(): boolean {
+    return this.#closing !== undefined;
   }
 
   close(): Promise<void> {

@@ -1,0 +1,99 @@
+/** Debian's haproxy as a child process, running a test copy of deploy/haproxy.cfg with local addresses substituted. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HAPROXY_CFG = fileURLToPath(new URL('../../deploy/haproxy.cfg', import.meta.url));
+const DEBIAN_PACKAGE = 'haproxy';
+/** haproxy binds and starts checking in milliseconds; past this it is not going to. */
+const READY_TIMEOUT_MS = 5_000;
+
+function haproxyPath(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy 2>/dev/null'], { encoding: 'utf8' });
+  const path = found.stdout.trim().split('\n')[0];
+  return path === undefined || path === '' ? undefined : path;
+}
+
+/** Installs Debian's haproxy when missing and we may (root); otherwise says in one line what to install. */
+export function ensureHaproxyInstalled(): string {
+  const existing = haproxyPath();
+  if (existing !== undefined) return existing;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`haproxy is not installed: install Debian's ${DEBIAN_PACKAGE} package (apt-get install ${DEBIAN_PACKAGE}) or run the tests as root`);
+  }
+  console.log(`haproxy not found: installing Debian's ${DEBIAN_PACKAGE} package (apt-get install -y ${DEBIAN_PACKAGE})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', DEBIAN_PACKAGE]]) {
+    const result = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${String(result.status)}): ${(result.stderr || '').trim().split('\n').pop()}`);
+  }
+  const installed = haproxyPath();
+  if (installed === undefined) throw new Error(`apt-get installed ${DEBIAN_PACKAGE} but haproxy is still not on PATH`);
+  return installed;
+}
+
+/**
+ * The repository's config with only what differs outside Docker replaced: no Docker DNS resolver (the servers are addresses),
+ * a maxconn that fits this shell's file descriptor limit,
+ * the frontend on a free local port, each `server flowgateN flowgateN:PORT` pointed at a local instance. Everything else (balance,
+ * health check, timeouts, retries) is the real file, and a replacement that finds nothing to replace fails loudly.
+ */
+export function localHaproxyConfig(source: string, frontendPort: number, backendPorts: readonly number[]): string {
+  const replace = (text: string, pattern: RegExp, by: string | ((...groups: string[]) => string), what: string): string => {
+    if (!pattern.test(text)) throw new Error(`deploy/haproxy.cfg has no ${what} to substitute`);
+    return text.replace(pattern, by as string);
+  };
+  // haproxy needs about 2 file descriptors per connection and refuses to start when the FD limit cannot cover maxconn; the
+  // compose file raises the container's limit, a test runner's shell may not, and a test needs a handful of connections.
+  let config = replace(source, /^(\s+maxconn )\d+/m, '$11000', 'global maxconn');
+  config = replace(config, /^resolvers docker\n(?:[ \t]+.*\n)*/m, '', 'resolvers docker section');
+  config = replace(config, / resolvers docker/g, '', 'resolvers on default-server');
+  config = replace(config, /^(\s+bind )\S*:8123\b/m, `$1127.0.0.1:${frontendPort}`, 'bind :8123');
+  config = replace(
+    config,
+    /^(\s+server flowgate(\d+) )flowgate\d+:8123/gm,
+    (_match, head: string, n: string) => {
+      const port = backendPorts[Number(n) - 1];
+      if (port === undefined) throw new Error(`no local instance for server flowgate${n}`);
+      return `${head}127.0.0.1:${port}`;
+    },
+    'server lines',
+  );
+  return config;
+}
+
+export interface RunningHaproxy {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startHaproxy(frontendPort: number, backendPorts: readonly number[]): Promise<RunningHaproxy> {
+  const binary = ensureHaproxyInstalled();
+  const dir = mkdtempSync(join(tmpdir(), 'flowgate-haproxy-'));
+  const configPath = join(dir, 'haproxy.cfg');
+  writeFileSync(configPath, localHaproxyConfig(readFileSync(HAPROXY_CFG, 'utf8'), frontendPort, backendPorts));
+  // -db: stay in the foreground, so the process is ours to stop.
+  const child: ChildProcess = spawn(binary, ['-db', '-f', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited (${child.exitCode}): ${output.trim()}`);
+    const ok = await fetch(`http://127.0.0.1:${frontendPort}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`haproxy did not serve on port ${frontendPort}: ${output.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url: `ws://127.0.0.1:${frontendPort}/api/websocket`, stop };
+}

@@ -1,0 +1,49 @@
+/** Shared pieces of the scale-out tests: the config they run, a private Redis per suite, and login steps over raw sockets. */
+import { startRedisServer, type RunningRedis } from './redis-server.js';
+import { TEST_CLIENT_ID } from './login.js';
+import type { RawClient } from './raw-client.js';
+import { EXAMPLE_CONFIG } from './server-process.js';
+
+/** insecure_example for fast, deterministic flows; password (OWASP argon2 defaults) for slow, CPU-bound steps and the CLI. */
+export const SCALE_CONFIG = {
+  auth_providers: [...EXAMPLE_CONFIG.auth_providers, { type: 'password' }],
+};
+
+export const EXAMPLE_HANDLER = ['insecure_example', null];
+export const PASSWORD_HANDLER = ['password', null];
+export const RIGHT = { username: 'alice', password: 'wonderland' };
+export const WRONG = { username: 'alice', password: 'nope' };
+
+/** A Redis of the suite's own, so the default key prefix the servers use is not shared with other suites. */
+export function usePrivateRedis(): () => RunningRedis {
+  let redis: RunningRedis | undefined;
+  before(async function () {
+    redis = await startRedisServer();
+  });
+  after(async function () {
+    await redis?.stop();
+  });
+  return () => {
+    if (redis === undefined) throw new Error('the suite Redis is not started');
+    return redis;
+  };
+}
+
+export const init = (client: RawClient, handler = EXAMPLE_HANDLER) =>
+  client.result({ type: 'login_flow/init', handler, client_id: TEST_CLIENT_ID });
+
+export const step = (client: RawClient, flowId: unknown, userInput: Record<string, unknown>) =>
+  client.command({ type: 'login_flow/step', flow_id: flowId, client_id: TEST_CLIENT_ID, user_input: userInput });
+
+export const get = (client: RawClient, flowId: unknown) =>
+  client.command({ type: 'login_flow/get', flow_id: flowId, client_id: TEST_CLIENT_ID });
+
+export const redeem = (client: RawClient, code: unknown) =>
+  client.command({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: TEST_CLIENT_ID });
+
+/** Finishes an insecure_example login on `client` and returns the tokens. */
+export async function tokensOn(client: RawClient): Promise<Record<string, unknown>> {
+  const form = await init(client);
+  const done = await client.result({ type: 'login_flow/step', flow_id: form['flow_id'], client_id: TEST_CLIENT_ID, user_input: RIGHT });
+  return client.result({ type: 'auth/token', grant_type: 'authorization_code', code: done['result'], client_id: TEST_CLIENT_ID });
+}
