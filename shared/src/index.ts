@@ -8,3 +8,4 @@ export * from './protocol/flow.js';
 export * from './protocol/auth.js';
 export * from './protocol/tokens.js';
 export * from './protocol/report.js';
+export * from './protocol/session.js';

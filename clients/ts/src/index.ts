@@ -1,1 +1,16 @@
-export {};
+/** @flowgate/client: a typed Flowgate client for browsers (global WebSocket) and Node (see `@flowgate/client/node`). */
+export {
+  FlowgateClient,
+  type BackoffOptions,
+  type ClientEvents,
+  type ClientOptions,
+  type ClientState,
+  type StopReason,
+  type Tokens,
+  type UrlSource,
+} from './client.js';
+export type { WebSocketConstructor, WebSocketLike } from './connection.js';
+export * from './errors.js';
+export type { AnswerContext, LoginOptions, LoginResult } from './login.js';
+export { describeFieldError, describeAbortReason, describeFormErrors } from './messages.js';
+export type { FormResult, FlowResult, SchemaField, DataSchema, CurrentUser, RefreshTokenInfo, ProviderInfo } from '@flowgate/shared';

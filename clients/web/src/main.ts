@@ -1,1 +1,193 @@
-export {};
+/** The Flowgate dashboard: pick a provider, answer its forms, then see who you are and your sessions (revocable). */
+import {
+  ClientClosedError,
+  CommandError,
+  describeAbortReason,
+  FlowAbortedError,
+  FlowgateClient,
+  type FormResult,
+  type ProviderInfo,
+  type RefreshTokenInfo,
+  type StopReason,
+  type WebSocketConstructor,
+} from '@flowgate/client';
+import { formatTime, h } from './dom.js';
+import { renderForm } from './form.js';
+
+const FLOW_KEY = 'flowgate.flow';
+const CLIENT_ID = `${location.origin}/`;
+const SOCKET_URL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/websocket`;
+
+interface SavedFlow {
+  readonly flowId: string;
+  readonly clientId: string;
+  readonly handler: [string, string | null];
+}
+
+const app = document.getElementById('app') as HTMLElement;
+const status = document.getElementById('status') as HTMLElement;
+let client: FlowgateClient;
+let cancelAnswer: ((reason: Error) => void) | undefined;
+
+function newClient(): FlowgateClient {
+  const created = new FlowgateClient({ url: SOCKET_URL, clientId: CLIENT_ID, WebSocket: WebSocket as unknown as WebSocketConstructor });
+  created.on('reconnecting', () => setStatus('Connection lost. Reconnecting…'));
+  created.on('connected', () => setStatus(''));
+  created.on('stopped', (reason) => void onStopped(created, reason));
+  return created;
+}
+
+function setStatus(text: string): void {
+  status.textContent = text;
+  status.hidden = text === '';
+}
+
+/** Replaces the card's content and moves focus to its heading, so screen readers announce the new view. */
+function show(title: string, ...content: Array<Node | null>): HTMLHeadingElement {
+  const heading = h('h1', { tabindex: -1 }, title);
+  app.classList.toggle('wide', content.some((n) => n instanceof HTMLTableElement));
+  app.replaceChildren(heading, ...content.filter((n): n is Node => n !== null));
+  return heading;
+}
+
+function notice(text: string | undefined, kind: 'info' | 'error' = 'info'): HTMLElement | null {
+  if (text === undefined) return null;
+  return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+}
+
+function loadFlow(): SavedFlow | undefined {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(FLOW_KEY) ?? 'null') as SavedFlow | null;
+    return saved !== null && saved.clientId === CLIENT_ID ? saved : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function showProviders(message?: string, kind: 'info' | 'error' = 'info'): Promise<void> {
+  let providers: ProviderInfo[];
+  try {
+    providers = await client.providers();
+  } catch (error) {
+    show('Cannot reach Flowgate', notice(explain(error), 'error'), h('button', { class: 'primary', onclick: () => void showProviders() }, 'Try again'));
+    return;
+  }
+  const list = h(
+    'ul',
+    { class: 'providers', 'aria-label': 'Sign-in methods' },
+    ...providers.map((provider) =>
+      h('li', {}, h('button', { type: 'button', class: 'provider', onclick: () => void login([provider.type, provider.id]) }, h('span', { class: 'provider-name' }, provider.name), h('span', { class: 'provider-type' }, provider.type))),
+    ),
+  );
+  const heading = show('Sign in', notice(message, kind), h('p', { class: 'lead' }, 'Choose how you want to sign in.'), list);
+  (list.querySelector('button') ?? heading).focus();
+}
+
+async function login(handler: [string, string | null], flowId?: string): Promise<void> {
+  const controller = new AbortController();
+  let previous: Record<string, unknown> = {};
+  try {
+    await client.login({
+      handler,
+      signal: controller.signal,
+      ...(flowId === undefined ? {} : { flowId }),
+      onFlow: (id) => {
+        if (id === undefined) sessionStorage.removeItem(FLOW_KEY);
+        else sessionStorage.setItem(FLOW_KEY, JSON.stringify({ flowId: id, clientId: CLIENT_ID, handler } satisfies SavedFlow));
+      },
+      answer: (form) =>
+        new Promise((resolve, reject) => {
+          cancelAnswer = reject;
+          showForm(form, previous, controller, (input) => {
+            previous = input;
+            resolve(input);
+          });
+        }),
+    });
+  } catch (error) {
+    cancelAnswer = undefined;
+    sessionStorage.removeItem(FLOW_KEY);
+    if (controller.signal.aborted) return showProviders('Sign-in cancelled.');
+    if (error instanceof FlowAbortedError) return showAborted(error.reason);
+    if (error instanceof ClientClosedError) return;
+    return showProviders(explain(error), 'error');
+  }
+  cancelAnswer = undefined;
+  await showSignedIn();
+}
+
+function showForm(form: FormResult, previous: Record<string, unknown>, controller: AbortController, submit: (input: Record<string, unknown>) => void): void {
+  const rendered = renderForm(form, previous, (input) => {
+    const button = rendered.element.querySelector('button[type=submit]');
+    button?.setAttribute('aria-busy', 'true');
+    button?.setAttribute('disabled', '');
+    submit(input);
+  });
+  const cancel = h('button', { type: 'button', class: 'link', onclick: () => {
+    controller.abort(new Error('cancelled'));
+    cancelAnswer?.(new Error('cancelled'));
+  } }, 'Use another method');
+  show(form.handler[0] === 'password' ? 'Sign in with your account' : 'Sign in', rendered.element, h('div', { class: 'actions' }, cancel));
+  rendered.focus();
+}
+
+function showAborted(reason: string): void {
+  const again = h('button', { class: 'primary', onclick: () => void showProviders() }, 'Start again');
+  show('Sign-in stopped', notice(describeAbortReason(reason), 'error'), again);
+  again.focus();
+}
+
+async function showSignedIn(): Promise<void> {
+  const [user, sessions] = await Promise.all([client.currentUser(), client.refreshTokens()]);
+  const rows = sessions.map((session) => sessionRow(session));
+  const table = h(
+    'table',
+    { class: 'sessions' },
+    h('caption', {}, 'Your sessions'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'Signed in'), h('th', { scope: 'col' }, 'Last used'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+    h('tbody', {}, ...rows),
+  );
+  const heading = show(`Welcome, ${user.name}`, h('p', { class: 'lead user-name' }, 'Signed in as ', h('strong', {}, user.name), user.is_owner ? h('span', { class: 'badge' }, 'Owner') : null), table);
+  heading.focus();
+}
+
+function sessionRow(session: RefreshTokenInfo): HTMLTableRowElement {
+  const name = session.client_name ?? session.client_id ?? 'Long-lived token';
+  const revoke = h('button', { type: 'button', class: session.is_current ? 'danger' : 'secondary', 'aria-label': `Revoke session ${name}${session.is_current ? ' (this session)' : ''}` }, session.is_current ? 'Sign out' : 'Revoke');
+  const row = h('tr', { 'data-session-id': session.id }, h('td', {}, h('span', { class: 'client' }, name), session.is_current ? h('span', { class: 'badge current' }, 'This session') : null), h('td', {}, formatTime(session.created_at)), h('td', {}, formatTime(session.last_used_at)), h('td', { class: 'row-actions' }, revoke));
+  revoke.addEventListener('click', () => {
+    revoke.setAttribute('disabled', '');
+    client.deleteRefreshToken(session.id).then(
+      () => (session.is_current ? undefined : void showSignedIn()),
+      (error: unknown) => {
+        if (!(error instanceof ClientClosedError)) setStatus(explain(error));
+      },
+    );
+  });
+  return row;
+}
+
+/** A revoked or refused session: start over with a fresh client on the login form. */
+async function onStopped(stoppedClient: FlowgateClient, reason: StopReason): Promise<void> {
+  if (stoppedClient !== client || reason.kind === 'closed') return;
+  cancelAnswer?.(new ClientClosedError());
+  client = newClient();
+  const message = reason.kind === 'revoked' ? 'Your session was revoked. Sign in again.' : reason.kind === 'gave_up' ? 'Cannot reach the server.' : 'Your session is no longer valid. Sign in again.';
+  await showProviders(message, reason.kind === 'gave_up' ? 'error' : 'info');
+}
+
+function explain(error: unknown): string {
+  if (error instanceof CommandError && error.code === 'not_found') return describeAbortReason('flow_expired');
+  if (error instanceof CommandError && error.code === 'unavailable') return 'The server is busy. Try again in a moment.';
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function start(): Promise<void> {
+  client = newClient();
+  const saved = loadFlow();
+  if (saved === undefined) return showProviders();
+  // A reload in the middle of a flow: carry on where it was, with login_flow/get.
+  return login(saved.handler, saved.flowId);
+}
+
+void start();

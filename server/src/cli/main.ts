@@ -12,10 +12,12 @@ const USAGE = `Usage: flowgate <command> [options]
 Commands:
   serve     Run the Flowgate server
   user      Manage password accounts (add, list, remove, passwd)
+  login     Log in on a server from the terminal and print the tokens (flowgate login --help)
 
 Options for serve:
   --config FILE   YAML config file (or FLOWGATE_CONFIG)
-  --store URL     redis://HOST:PORT, rediss://..., or sqlite:PATH (or FLOWGATE_STORE);
+  --store URL     redis://HOST:PORT, rediss://..., redis+cluster://H:P,H:P, or sqlite:PATH
+                  (or FLOWGATE_STORE);
                   default: the embedded store in flowgate-data/ beside the config file
   --port N        port to listen on (or FLOWGATE_PORT; default 8123)
   --host H        address to listen on (or FLOWGATE_HOST; default 0.0.0.0)
@@ -98,6 +100,13 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'user':
       return userCommand(rest);
+    case 'login': {
+      // Loaded only for this command: the server itself never needs the client code.
+      const { runLogin } = await import('@flowgate/cli');
+      const isTTY = process.stdin.isTTY === true;
+      process.exitCode = await runLogin(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY, env: process.env });
+      return;
+    }
     case '--version':
       process.stdout.write(`${SERVER_VERSION}\n`);
       return;

@@ -1,12 +1,42 @@
-/** Plain HTTP on the same port: a health check for load balancers and a pointer to the WebSocket for people. */
+/** Plain HTTP on the same port: a health check for load balancers, and the dashboard's static files (read from disk, never imported). */
+import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WEBSOCKET_PATH } from './limits.js';
 
 export interface HealthSource {
   isAvailable(): boolean;
 }
 
-export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, health: HealthSource): void {
+/** Where the built dashboard lives: clients/web/dist beside the server package (server/dist/transport -> repository root). */
+export const WEB_ROOT = resolve(fileURLToPath(new URL('../../../clients/web/dist/', import.meta.url)));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+
+/** The page itself must be revalidated (it names the current assets); assets may be cached briefly and then revalidated. */
+const HTML_CACHE = 'no-cache';
+const ASSET_CACHE = 'public, max-age=300';
+
+/** Security headers for the page: no framing (clickjacking on a login form), no sniffing, scripts and sockets from this origin only. */
+const PAGE_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
+};
+
+export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, health: HealthSource, webRoot = WEB_ROOT): void {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   if (path === '/healthz') {
     const ok = health.isAvailable();
@@ -14,11 +44,52 @@ export function handleHttpRequest(request: IncomingMessage, response: ServerResp
     response.end(JSON.stringify({ status: ok ? 'ok' : 'store_unavailable' }));
     return;
   }
-  if (path === '/') {
-    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    response.end(`Flowgate is running. Connect a WebSocket to ${WEBSOCKET_PATH} to log in.\n`);
+  if (path !== WEBSOCKET_PATH && (request.method === 'GET' || request.method === 'HEAD')) {
+    serveStatic(path, request.method === 'HEAD', response, webRoot).catch(() => notFound(response));
+    return;
+  }
+  notFound(response);
+}
+
+function notFound(response: ServerResponse): void {
+  if (response.headersSent) {
+    response.destroy();
     return;
   }
   response.writeHead(404, { 'content-type': 'application/json' });
   response.end(JSON.stringify({ message: 'Not found' }));
+}
+
+/** A file under `webRoot` (index.html for `/`); anything that escapes the root, or is not a file, is a 404. */
+async function serveStatic(path: string, headOnly: boolean, response: ServerResponse, webRoot: string): Promise<void> {
+  let relative: string;
+  try {
+    relative = decodeURIComponent(path === '/' ? '/index.html' : path);
+  } catch {
+    return notFound(response);
+  }
+  const file = resolve(join(webRoot, relative));
+  if (relative.includes('\0') || !file.startsWith(webRoot + sep)) return notFound(response);
+  const info = await stat(file).catch(() => null);
+  if (info === null || !info.isFile()) {
+    if (path === '/') return fallbackHome(response);
+    return notFound(response);
+  }
+  const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  const isHtml = type.startsWith('text/html');
+  const body = headOnly ? undefined : await readFile(file);
+  response.writeHead(200, {
+    'content-type': type,
+    'content-length': String(info.size),
+    'cache-control': isHtml ? HTML_CACHE : ASSET_CACHE,
+    'last-modified': info.mtime.toUTCString(),
+    ...(isHtml ? PAGE_HEADERS : { 'x-content-type-options': 'nosniff' }),
+  });
+  response.end(body);
+}
+
+/** Without a built dashboard (`npm run build` makes it), `/` still says where the socket is. */
+function fallbackHome(response: ServerResponse): void {
+  response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+  response.end(`Flowgate is running. Connect a WebSocket to ${WEBSOCKET_PATH} to log in.\n`);
 }

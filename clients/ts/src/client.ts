@@ -1,0 +1,378 @@
+/** FlowgateClient: a socket that reconnects (to any instance), re-authenticates, refreshes its token and types every command. */
+import * as t from 'io-ts';
+import {
+  AuthRequired,
+  CurrentUser,
+  EmptyResult,
+  FlowResult,
+  FormResult,
+  LongLivedAccessToken,
+  NullResult,
+  ProviderList,
+  RefreshTokenList,
+  TokenResponse,
+  type HandlerKey,
+} from '@flowgate/shared';
+import { Connection, type WebSocketConstructor } from './connection.js';
+import { Emitter } from './emitter.js';
+import {
+  AuthInvalidError,
+  ClientClosedError,
+  CommandError,
+  TokenRevokedError,
+  type FlowgateError,
+  type UnexpectedFrameError,
+} from './errors.js';
+import { runLogin, type LoginOptions, type LoginResult } from './login.js';
+
+/** Tokens as the client keeps them: `expires_at` is when the access token runs out, in ms since the epoch (local clock). */
+export interface Tokens {
+  readonly access_token: string;
+  readonly refresh_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly expires_at: number;
+}
+
+/** Where to connect: one URL, several (tried in turn), or a function asked before each attempt. */
+export type UrlSource = string | readonly string[] | ((attempt: number) => string | Promise<string>);
+
+export interface BackoffOptions {
+  /** Delay before the first retry (ms). */
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Give up (event `stopped`, reason `gave_up`) after this many failed attempts in a row; default: never. */
+  readonly maxAttempts?: number;
+}
+
+export interface ClientOptions {
+  readonly url: UrlSource;
+  /** The OAuth-style client id flows and tokens are bound to (a URL, e.g. the dashboard's origin). */
+  readonly clientId: string;
+  /** The WebSocket class: the browser's global by default; `@flowgate/client/node` injects `ws`. */
+  readonly WebSocket?: WebSocketConstructor;
+  readonly reconnect?: BackoffOptions | false;
+  /** Refresh the access token this long before it expires (default 60 s, or half its lifetime when shorter). */
+  readonly refreshMarginMs?: number;
+  /** How long one connection attempt may take to reach the hello (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+export type StopReason =
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'revoked'; readonly error: TokenRevokedError }
+  | { readonly kind: 'auth_invalid'; readonly error: AuthInvalidError }
+  | { readonly kind: 'refresh_refused'; readonly error: CommandError }
+  | { readonly kind: 'gave_up'; readonly error: FlowgateError | Error };
+
+export interface ClientEvents {
+  connected: { readonly url: string; readonly instance: string; readonly hello: AuthRequired };
+  disconnected: { readonly code: number; readonly reason: string };
+  reconnecting: { readonly attempt: number; readonly delayMs: number; readonly error?: Error };
+  authenticated: { readonly instance: string };
+  tokens: Tokens;
+  /** A login flow was resumed with `login_flow/get` after a reconnect. */
+  flow_resumed: { readonly flowId: string; readonly instance: string };
+  /** A frame the client could not match or decode (the client carries on). */
+  unexpected_frame: UnexpectedFrameError;
+  /** The client stopped for good: it will not reconnect, and every call rejects. */
+  stopped: StopReason;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'open' | 'stopped';
+
+const DEFAULT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5_000, maxAttempts: Number.POSITIVE_INFINITY };
+const DEFAULT_REFRESH_MARGIN_MS = 60_000;
+/** A refresh that failed for a passing reason (connection lost) is retried this much later. */
+const REFRESH_RETRY_MS = 5_000;
+
+export class FlowgateClient {
+  readonly events = new Emitter<ClientEvents>();
+  readonly clientId: string;
+  private readonly WebSocketImpl: WebSocketConstructor;
+  private connection: Connection | undefined;
+  private ready: { promise: Promise<Connection>; resolve: (c: Connection) => void; reject: (e: Error) => void };
+  private currentTokens: Tokens | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private wake: (() => void) | undefined;
+  private stopReason: StopReason | undefined;
+  private running = false;
+  private urlCursor = 0;
+  private lastInstance: string | undefined;
+  /** Incremented on every new connection, so a login can tell that its form came from an earlier socket. */
+  epoch = 0;
+
+  constructor(private readonly options: ClientOptions) {
+    this.clientId = options.clientId;
+    const impl = options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
+    if (impl === undefined) throw new TypeError('No WebSocket class: pass options.WebSocket, or import @flowgate/client/node');
+    this.WebSocketImpl = impl as WebSocketConstructor;
+    this.ready = deferred();
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  get state(): ClientState {
+    if (this.stopReason !== undefined) return 'stopped';
+    if (this.connection?.isOpen === true) return 'open';
+    return this.running ? 'connecting' : 'idle';
+  }
+
+  /** The instance named in the current connection's hello. */
+  get instance(): string | undefined {
+    return this.lastInstance;
+  }
+
+  get tokens(): Tokens | undefined {
+    return this.currentTokens;
+  }
+
+  get stopped(): StopReason | undefined {
+    return this.stopReason;
+  }
+
+  /** Starts connecting (and reconnecting) and resolves once a socket is ready. */
+  async connect(): Promise<void> {
+    if (!this.running && this.stopReason === undefined) {
+      this.running = true;
+      void this.run();
+    }
+    await this.ready.promise;
+  }
+
+  /** Closes the socket and stops for good. */
+  close(): void {
+    this.stop({ kind: 'closed' });
+  }
+
+  // Phase-1 commands.
+  providers() {
+    return this.call('auth/providers', {}, ProviderList);
+  }
+  initFlow(handler: HandlerKey, redirectUri?: string) {
+    const fields = { handler, client_id: this.clientId, ...(redirectUri === undefined ? {} : { redirect_uri: redirectUri }) };
+    return this.call('login_flow/init', fields, FlowResult);
+  }
+  stepFlow(flowId: string, userInput: Record<string, unknown>) {
+    return this.call('login_flow/step', { flow_id: flowId, client_id: this.clientId, user_input: userInput }, FlowResult);
+  }
+  getFlow(flowId: string) {
+    return this.call('login_flow/get', { flow_id: flowId, client_id: this.clientId }, FormResult);
+  }
+  abortFlow(flowId: string) {
+    return this.call('login_flow/abort', { flow_id: flowId, client_id: this.clientId }, NullResult);
+  }
+  /** `auth/token` with an authorization code; the tokens are kept (refreshed, used on reconnect) only after `authenticate`. */
+  async exchangeCode(code: string): Promise<Tokens> {
+    const fields = { grant_type: 'authorization_code', code, client_id: this.clientId };
+    const response = await this.call('auth/token', fields, TokenResponse);
+    if (response.refresh_token === undefined) throw new CommandError('auth/token', 'unknown_error', 'no refresh_token in the answer');
+    return withExpiry({ ...response, refresh_token: response.refresh_token });
+  }
+  /** `auth/token` with a refresh token: a new access token (the refresh token stays the same). */
+  async refreshAccessToken(refreshToken = this.currentTokens?.refresh_token): Promise<Tokens> {
+    if (refreshToken === undefined) throw new TypeError('No refresh token to refresh with');
+    const fields = { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: this.clientId };
+    const response = await this.call('auth/token', fields, TokenResponse);
+    const tokens = withExpiry({ ...response, refresh_token: response.refresh_token ?? refreshToken });
+    if (this.currentTokens?.refresh_token === refreshToken) this.setTokens(tokens);
+    return tokens;
+  }
+  revoke(refreshToken: string) {
+    return this.call('auth/revoke', { token: refreshToken }, NullResult);
+  }
+  ping() {
+    return this.call('ping', {}, t.null);
+  }
+  supportedFeatures(features: Record<string, number> = {}) {
+    return this.call('supported_features', { features }, NullResult);
+  }
+
+  // Phase-2 commands (after `authenticate`).
+  currentUser() {
+    return this.call('auth/current_user', {}, CurrentUser);
+  }
+  refreshTokens() {
+    return this.call('auth/refresh_tokens', {}, RefreshTokenList);
+  }
+  deleteRefreshToken(refreshTokenId: string) {
+    return this.call('auth/delete_refresh_token', { refresh_token_id: refreshTokenId }, EmptyResult);
+  }
+  deleteAllRefreshTokens(deleteCurrentToken = true) {
+    return this.call('auth/delete_all_refresh_tokens', { delete_current_token: deleteCurrentToken }, EmptyResult);
+  }
+  longLivedAccessToken(clientName: string, lifespanDays: number) {
+    return this.call('auth/long_lived_access_token', { client_name: clientName, lifespan: lifespanDays }, LongLivedAccessToken);
+  }
+
+  /** Authenticates the socket with `tokens` (kept for reconnects, refreshed before they expire). Rejects with AuthInvalidError. */
+  async authenticate(tokens: Tokens): Promise<void> {
+    const connection = await this.connectionForCall();
+    await this.authOn(connection, tokens);
+    this.setTokens(tokens);
+  }
+
+  /** Drives a whole login flow (see LoginOptions) and returns the tokens; the socket is authenticated unless told otherwise. */
+  login(options: LoginOptions): Promise<LoginResult> {
+    return runLogin(this, options);
+  }
+
+  /** The connection once ready: for the login driver, which resumes flows when the epoch changes. */
+  async connectionForCall(): Promise<Connection> {
+    if (this.stopReason !== undefined) throw stopError(this.stopReason);
+    if (!this.running) await this.connect();
+    return this.ready.promise;
+  }
+
+  private async call<C extends t.Mixed>(type: string, fields: Record<string, unknown>, codec: C): Promise<t.TypeOf<C>> {
+    const connection = await this.connectionForCall();
+    return connection.command(type, fields, codec);
+  }
+
+  private async authOn(connection: Connection, tokens: Tokens): Promise<void> {
+    try {
+      await connection.authenticate(tokens.access_token);
+    } catch (error) {
+      if (error instanceof AuthInvalidError) this.stop({ kind: 'auth_invalid', error });
+      throw error;
+    }
+    this.events.emit('authenticated', { instance: this.lastInstance ?? '' });
+  }
+
+  private setTokens(tokens: Tokens): void {
+    this.currentTokens = tokens;
+    this.events.emit('tokens', tokens);
+    this.scheduleRefresh(tokens);
+  }
+
+  private scheduleRefresh(tokens: Tokens, delayMs?: number): void {
+    clearTimeout(this.refreshTimer);
+    const lifetimeMs = tokens.expires_in * 1000;
+    const margin = this.options.refreshMarginMs ?? Math.min(DEFAULT_REFRESH_MARGIN_MS, lifetimeMs / 2);
+    const due = delayMs ?? Math.max(0, tokens.expires_at - margin - Date.now());
+    this.refreshTimer = setTimeout(() => void this.refreshNow(tokens), due);
+  }
+
+  private async refreshNow(tokens: Tokens): Promise<void> {
+    if (this.stopReason !== undefined || this.currentTokens !== tokens) return;
+    try {
+      await this.refreshAccessToken(tokens.refresh_token);
+    } catch (error) {
+      if (error instanceof CommandError && (error.code === 'invalid_grant' || error.code === 'invalid_request')) {
+        this.stop({ kind: 'refresh_refused', error });
+      } else if (this.stopReason === undefined) this.scheduleRefresh(tokens, REFRESH_RETRY_MS);
+    }
+  }
+
+  private async nextUrl(attempt: number): Promise<string> {
+    const source = this.options.url;
+    if (typeof source === 'string') return source;
+    if (typeof source === 'function') return source(attempt);
+    const url = source[this.urlCursor % source.length];
+    if (url === undefined) throw new TypeError('options.url is an empty list');
+    return url;
+  }
+
+  private async run(): Promise<void> {
+    const backoff = this.options.reconnect === false ? { ...DEFAULT_BACKOFF, maxAttempts: 1 } : { ...DEFAULT_BACKOFF, ...this.options.reconnect };
+    let failures = 0;
+    while (this.stopReason === undefined) {
+      let error: Error | undefined;
+      try {
+        const url = await this.nextUrl(failures);
+        const { connection, hello } = await Connection.open(this.WebSocketImpl, url, this.options.connectTimeoutMs ?? 10_000, (e) =>
+          this.events.emit('unexpected_frame', e),
+        );
+        if (this.stopReason !== undefined) {
+          connection.close();
+          return;
+        }
+        this.lastInstance = hello.instance;
+        this.epoch++;
+        this.events.emit('connected', { url, instance: hello.instance, hello });
+        if (this.currentTokens !== undefined) await this.reauthenticate(connection, this.currentTokens);
+        failures = 0;
+        this.connection = connection;
+        this.ready.resolve(connection);
+        const closed = await connection.closed;
+        this.connection = undefined;
+        this.ready = deferred();
+        this.events.emit('disconnected', closed);
+        if (closed.code === 4001) this.stop({ kind: 'revoked', error: new TokenRevokedError() });
+      } catch (caught) {
+        error = caught instanceof Error ? caught : new Error(String(caught));
+        if (this.stopReason !== undefined) return;
+        failures++;
+        if (failures >= backoff.maxAttempts) {
+          this.stop({ kind: 'gave_up', error });
+          return;
+        }
+      }
+      if (this.stopReason !== undefined) return;
+      this.urlCursor++;
+      const delayMs = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * 2 ** Math.max(0, failures - 1)) * (0.75 + Math.random() / 2);
+      this.events.emit('reconnecting', { attempt: failures + 1, delayMs, ...(error === undefined ? {} : { error }) });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** On a new socket: refresh first when the access token is (nearly) out, then `auth`. */
+  private async reauthenticate(connection: Connection, tokens: Tokens): Promise<void> {
+    let current = tokens;
+    if (current.expires_at - Date.now() < 10_000) {
+      const fields = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: this.clientId };
+      try {
+        const response = await connection.command('auth/token', fields, TokenResponse);
+        current = withExpiry({ ...response, refresh_token: tokens.refresh_token });
+        this.setTokens(current);
+      } catch (error) {
+        if (error instanceof CommandError) this.stop({ kind: 'refresh_refused', error });
+        throw error;
+      }
+    }
+    await this.authOn(connection, current);
+  }
+
+  private stop(reason: StopReason): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    clearTimeout(this.refreshTimer);
+    this.ready.reject(stopError(reason));
+    this.ready.promise.catch(() => undefined);
+    this.connection?.close();
+    this.wake?.();
+    this.events.emit('stopped', reason);
+  }
+}
+
+function stopError(reason: StopReason): Error {
+  return reason.kind === 'closed' ? new ClientClosedError() : new ClientClosedError(reason.error as FlowgateError);
+}
+
+function withExpiry(response: { access_token: string; refresh_token: string; expires_in: number }): Tokens {
+  return {
+    access_token: response.access_token,
+    refresh_token: response.refresh_token,
+    token_type: 'Bearer',
+    expires_in: response.expires_in,
+    expires_at: Date.now() + response.expires_in * 1000,
+  };
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,94 @@
+/** The typed errors of @flowgate/client: branch on `kind` (or instanceof), never on message text. */
+import type { ErrorCode } from '@flowgate/shared';
+
+export type FlowgateErrorKind =
+  | 'command'
+  | 'unexpected_frame'
+  | 'connection_lost'
+  | 'connect_failed'
+  | 'auth_invalid'
+  | 'token_revoked'
+  | 'flow_aborted'
+  | 'client_closed';
+
+export abstract class FlowgateError extends Error {
+  abstract readonly kind: FlowgateErrorKind;
+}
+
+/** The server answered a command with `success: false`. */
+export class CommandError extends FlowgateError {
+  readonly kind = 'command';
+  constructor(
+    readonly command: string,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(`${command}: ${code}: ${message}`);
+  }
+}
+
+/** A frame that is not JSON, not a known server message, or a reply whose result does not match its command's codec. */
+export class UnexpectedFrameError extends FlowgateError {
+  readonly kind = 'unexpected_frame';
+  constructor(
+    readonly detail: string,
+    readonly frame: unknown,
+  ) {
+    super(`Unexpected frame from the server: ${detail}`);
+  }
+}
+
+/** The socket closed while a command waited for its reply; the command may or may not have run. */
+export class ConnectionLostError extends FlowgateError {
+  readonly kind = 'connection_lost';
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(`The connection closed (${code}${reason === '' ? '' : ` ${reason}`})`);
+  }
+}
+
+/** No server could be reached (the socket never opened or never said hello). */
+export class ConnectFailedError extends FlowgateError {
+  readonly kind = 'connect_failed';
+  constructor(
+    readonly url: string,
+    detail: string,
+  ) {
+    super(`Cannot connect to ${url}: ${detail}`);
+  }
+}
+
+/** The server refused the access token (`auth_invalid`); the client stops reconnecting. */
+export class AuthInvalidError extends FlowgateError {
+  readonly kind = 'auth_invalid';
+}
+
+/** The socket's refresh token was revoked (close 4001); the client stops reconnecting. Log in again. */
+export class TokenRevokedError extends FlowgateError {
+  readonly kind = 'token_revoked';
+  constructor() {
+    super('The session was revoked (close 4001 token_revoked): log in again');
+  }
+}
+
+/** The login flow ended with `abort`; `reason` is the server's reason key (`unknown_error`, `too_many_retry`, ...). */
+export class FlowAbortedError extends FlowgateError {
+  readonly kind = 'flow_aborted';
+  constructor(readonly reason: string) {
+    super(`The login was aborted: ${reason}`);
+  }
+}
+
+/** The client was closed, or stopped for good (see the `stopped` event), before the call could run. */
+export class ClientClosedError extends FlowgateError {
+  readonly kind = 'client_closed';
+  constructor(override readonly cause?: FlowgateError) {
+    super(cause === undefined ? 'The client is closed' : `The client stopped: ${cause.message}`);
+  }
+}
+
+export function isCommandError(error: unknown, code?: ErrorCode): error is CommandError {
+  return error instanceof CommandError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,121 @@
+/** The login driver: init (or resume) a flow, answer each form through a callback, exchange the code, authenticate. */
+import type { FlowResult, FormResult, HandlerKey } from '@flowgate/shared';
+import type { FlowgateClient, Tokens } from './client.js';
+import { ConnectionLostError, FlowAbortedError, isCommandError } from './errors.js';
+
+export interface AnswerContext {
+  /** 1 for the first time this step is shown, 2 after the form came back (with errors), ... */
+  readonly attempt: number;
+  /** True when the form was fetched again with `login_flow/get` after a reconnect. */
+  readonly resumed: boolean;
+}
+
+export interface LoginOptions {
+  /** The provider: `["password", null]`, or just its type. */
+  readonly handler: HandlerKey | string;
+  /** Returns the `user_input` for a form (its `errors` say what was wrong with the previous answer). */
+  readonly answer: (form: FormResult, context: AnswerContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** Resume this flow (e.g. after a page reload) instead of starting one; it must belong to the client's clientId. */
+  readonly flowId?: string;
+  readonly redirectUri?: string;
+  /** Called with the flow id when the flow starts (or is resumed), and with undefined when it ends, to keep it across reloads. */
+  readonly onFlow?: (flowId: string | undefined) => void;
+  /** Authenticate the socket with the new tokens (default true). */
+  readonly authenticate?: boolean;
+  /** Aborting it aborts the flow on the server and rejects the login with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface LoginResult {
+  readonly tokens: Tokens;
+  readonly flowId: string;
+}
+
+export async function runLogin(client: FlowgateClient, options: LoginOptions): Promise<LoginResult> {
+  const handler: HandlerKey = typeof options.handler === 'string' ? [options.handler, null] : options.handler;
+  const checkSignal = (): void => {
+    if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
+  };
+  let result: FlowResult;
+  let resumed = false;
+  if (options.flowId !== undefined) {
+    result = await resumeFlow(client, options.flowId);
+    resumed = true;
+  } else {
+    result = await retryOnLostConnection(() => client.initFlow(handler, options.redirectUri));
+  }
+  const flowId = result.flow_id;
+  options.onFlow?.(flowId);
+  let attempt = 0;
+  let lastStep: string | undefined;
+  try {
+    while (result.type === 'form') {
+      attempt = result.step_id === lastStep ? attempt + 1 : 1;
+      lastStep = result.step_id;
+      const form: FormResult = result;
+      const epoch = client.epoch;
+      const input = await options.answer(form, { attempt, resumed });
+      checkSignal();
+      resumed = false;
+      ({ result, resumed } = await answerForm(client, form, input, epoch));
+    }
+  } catch (error) {
+    if (options.signal?.aborted === true) await client.abortFlow(flowId).catch(() => null);
+    options.onFlow?.(undefined);
+    throw error;
+  }
+  options.onFlow?.(undefined);
+  if (result.type === 'abort') throw new FlowAbortedError(result.reason);
+  const code = result.result;
+  const tokens = await retryOnLostConnection(() => client.exchangeCode(code));
+  if (options.authenticate !== false) await client.authenticate(tokens);
+  return { tokens, flowId };
+}
+
+/** Sends one answer; when the socket changed (or drops) in between, first resumes the flow with `login_flow/get`. */
+async function answerForm(
+  client: FlowgateClient,
+  form: FormResult,
+  input: Record<string, unknown>,
+  epoch: number,
+): Promise<{ result: FlowResult; resumed: boolean }> {
+  let current = form;
+  let formEpoch = epoch;
+  for (;;) {
+    // Wait for a socket first: only then does the epoch say whether the form came from this one.
+    await client.connectionForCall();
+    if (client.epoch !== formEpoch) {
+      current = await resumeFlow(client, form.flow_id);
+      // Another step or the lost one moved the flow on, or came back with errors: show that form instead of resending.
+      if (current.step_id !== form.step_id || current.errors !== null) return { result: current, resumed: true };
+    }
+    try {
+      return { result: await client.stepFlow(current.flow_id, input), resumed: false };
+    } catch (error) {
+      if (isCommandError(error, 'conflict')) {
+        formEpoch = -1;
+        continue;
+      }
+      if (!(error instanceof ConnectionLostError)) throw error;
+      // The step may or may not have run: the next loop asks the (new) server where the flow is.
+      formEpoch = -1;
+    }
+  }
+}
+
+/** `login_flow/get`, retried across reconnects; tells listeners which instance resumed the flow. */
+async function resumeFlow(client: FlowgateClient, flowId: string): Promise<FormResult> {
+  const form = await retryOnLostConnection(() => client.getFlow(flowId));
+  client.events.emit('flow_resumed', { flowId, instance: client.instance ?? '' });
+  return form;
+}
+
+async function retryOnLostConnection<T>(operation: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!(error instanceof ConnectionLostError)) throw error;
+    }
+  }
+}
