@@ -1,37 +1,19 @@
 /** Debian's haproxy as a child process, running a test copy of deploy/haproxy.cfg with local addresses substituted. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDebianPackage } from './debian.js';
 
 export const HAPROXY_CFG = fileURLToPath(new URL('../../deploy/haproxy.cfg', import.meta.url));
 const DEBIAN_PACKAGE = 'haproxy';
 /** haproxy binds and starts checking in milliseconds; past this it is not going to. */
 const READY_TIMEOUT_MS = 5_000;
 
-function haproxyPath(): string | undefined {
-  const found = spawnSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy 2>/dev/null'], { encoding: 'utf8' });
-  const path = found.stdout.trim().split('\n')[0];
-  return path === undefined || path === '' ? undefined : path;
-}
-
 /** Installs Debian's haproxy when missing and we may (root); otherwise says in one line what to install. */
 export function ensureHaproxyInstalled(): string {
-  const existing = haproxyPath();
-  if (existing !== undefined) return existing;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`haproxy is not installed: install Debian's ${DEBIAN_PACKAGE} package (apt-get install ${DEBIAN_PACKAGE}) or run the tests as root`);
-  }
-  console.log(`haproxy not found: installing Debian's ${DEBIAN_PACKAGE} package (apt-get install -y ${DEBIAN_PACKAGE})`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', DEBIAN_PACKAGE]]) {
-    const result = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${String(result.status)}): ${(result.stderr || '').trim().split('\n').pop()}`);
-  }
-  const installed = haproxyPath();
-  if (installed === undefined) throw new Error(`apt-get installed ${DEBIAN_PACKAGE} but haproxy is still not on PATH`);
-  return installed;
+  return ensureDebianPackage('haproxy', DEBIAN_PACKAGE);
 }
 
 /**

@@ -1,9 +1,8 @@
 /** Real redis-server processes for tests: started on a free port as children of the test run, never a mock. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { ensureDebianPackage } from './debian.js';
 
 export interface RunningRedis {
   readonly url: string;
@@ -56,35 +55,9 @@ export function findFreePort(): Promise<number> {
   });
 }
 
-function isOnPath(command: string): boolean {
-  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Installs Debian's redis-server when missing and we may (root); otherwise says in one line what to install. */
 export function ensureRedisInstalled(): void {
-  if (isOnPath('redis-server')) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `redis-server is not installed: install Debian's ${DEBIAN_PACKAGE} package (apt-get install ${DEBIAN_PACKAGE}) or run the tests as root`,
-    );
-  }
-  console.log(`redis-server not found: installing Debian's ${DEBIAN_PACKAGE} package (apt-get install -y ${DEBIAN_PACKAGE})`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', DEBIAN_PACKAGE]]) {
-    const result = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (result.status !== 0) {
-      const detail = (result.stderr || result.stdout || String(result.error ?? '')).trim().split('\n').slice(-3).join(' | ');
-      throw new Error(`apt-get ${args.join(' ')} failed (exit ${String(result.status)}): ${detail}`);
-    }
-  }
-  if (!isOnPath('redis-server')) throw new Error(`apt-get installed ${DEBIAN_PACKAGE} but redis-server is still not on PATH`);
+  ensureDebianPackage('redis-server', DEBIAN_PACKAGE);
 }
 
 /**
