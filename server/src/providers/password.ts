@@ -1,9 +1,11 @@
 /** `password`: local accounts with argon2id password hashes kept as credentials (Home Assistant's `homeassistant` provider). */
+import { availableParallelism } from 'node:os';
 import * as argon2 from 'argon2';
 import * as t from 'io-ts';
 import { MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { randomId } from '../crypto.js';
+import { ServiceError } from '../errors.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
 import type { Credential, JsonObject, RefreshTokenStore, User, UserStore } from '../store/types.js';
 import type { AuthProvider, ProviderDependencies, ProviderFactory } from './provider.js';
@@ -82,6 +84,48 @@ export class PasswordUserError extends Error {
   }
 }
 
+/**
+ * Verifies running at once in this process. argon2 is pure CPU: one per core already keeps every core busy (more only share the
+ * cores and stretch each verify), and it leaves the rest of libuv's pool (4 threads) free for the file, DNS and crypto work of
+ * everything else, and some CPU time for the event loop.
+ */
+export const VERIFY_CONCURRENCY = Math.max(1, availableParallelism());
+/**
+ * Verifies waiting for a slot before a login is refused with `unavailable`: at ~22 ms each (OWASP parameters) a full queue is
+ * about 1.4 s of waiting, past which a client is better told to retry than kept waiting while memory grows.
+ */
+export const MAX_QUEUED_VERIFIES = 64 * VERIFY_CONCURRENCY;
+
+/** A counting semaphore with a bounded queue: what keeps password hashing from starving the rest of the server. */
+export class VerifyGate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(
+    private readonly concurrency: number,
+    private readonly maxQueued: number,
+  ) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.maxQueued) {
+        throw new ServiceError('unavailable', 'Too many password checks in progress; retry in a moment');
+      }
+      // The slot is handed over by the finishing task (running stays counted), so a newcomer can never overtake the queue.
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.running -= 1;
+      else next();
+    }
+  }
+}
+
+/** One gate per process, shared by every password provider in it: the cores are per process, not per provider. */
+const verifyGate = new VerifyGate(VERIFY_CONCURRENCY, MAX_QUEUED_VERIFIES);
+
 export interface PasswordDependencies extends ProviderDependencies {
   /** Replaces argon2.verify (tests only: to see that the unknown-user path really verifies). */
   readonly verify?: VerifyPassword;
@@ -100,22 +144,29 @@ export const passwordProvider = {
   // Wider than PasswordConfig (plain numbers) so code can build a provider without going through the codec.
   create(config: PasswordOptions & { type: typeof PASSWORD_PROVIDER_TYPE; name?: string }, dependencies: PasswordDependencies): AuthProvider {
     const { store } = dependencies;
-    const verify = dependencies.verify ?? verifyPassword;
+    const verifyUngated = dependencies.verify ?? verifyPassword;
+    const verify: VerifyPassword = (hash, password) => verifyGate.run(() => verifyUngated(hash, password));
     const params = argon2Params(config);
     // Made once, with the same parameters as real hashes, so an unknown user costs exactly what a wrong password does.
     const dummyHash = hashPassword(randomId(), params);
     // Observed here so a failure is not an unhandled rejection at startup; it surfaces on the first login that needs it.
     dummyHash.catch(() => undefined);
 
-    /** True only for a known user with this password; an unknown user still pays one argon2 verify. */
-    async function validLogin(username: string, password: string): Promise<boolean> {
+    /**
+     * The credential just verified, keyed by the entry data handed to the flow engine, which passes that very object back to
+     * getOrCreateCredentials in the same step: it saves reading the credential from the store twice per login.
+     */
+    const verified = new WeakMap<JsonObject, Credential>();
+
+    /** The credential of a known user with this password, else null; an unknown user still pays one argon2 verify. */
+    async function validLogin(username: string, password: string): Promise<Credential | null> {
       const credential = await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username);
       const hash = credential === null ? undefined : storedHash(credential);
-      if (hash === undefined) {
+      if (credential === null || hash === undefined) {
         await verify(await dummyHash, password);
-        return false;
+        return null;
       }
-      return verify(hash, password);
+      return (await verify(hash, password)) ? credential : null;
     }
 
     return {
@@ -130,17 +181,18 @@ export const passwordProvider = {
             if (input === undefined) return showForm('init', LoginForm.dataSchema, state);
             const { username, password } = LoginForm.read(input);
             const normalized = normalizeUsername(username);
-            if (!(await validLogin(normalized, password))) {
-              return showForm('init', LoginForm.dataSchema, state, { errors: { base: 'invalid_auth' } });
-            }
-            return createEntry({ username: normalized });
+            const credential = await validLogin(normalized, password);
+            if (credential === null) return showForm('init', LoginForm.dataSchema, state, { errors: { base: 'invalid_auth' } });
+            const entry = { username: normalized };
+            verified.set(entry, credential);
+            return createEntry(entry);
           },
         },
       }),
       async getOrCreateCredentials(flowResult): Promise<Credential> {
         // Only an account made with a password has a credential; a finished flow always names one, but never invent it.
         const username = normalizeUsername(String(flowResult['username']));
-        const credential = await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username);
+        const credential = verified.get(flowResult) ?? (await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username));
         if (credential === null) throw new PasswordUserError('user_not_found', `No password user "${username}"`);
         return credential;
       },

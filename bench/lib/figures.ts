@@ -1,0 +1,243 @@
+/** The measurements themselves: each returns raw samples or rates; main.ts puts them beside their baselines. */
+import { availableParallelism } from 'node:os';
+import * as argon2 from 'argon2';
+import { openRedisStore } from '../../server/src/store/redis/redis-store.js';
+import { holdSockets, rssBytes, startBareServer, startFlowgate, type ServerProcess } from './processes.js';
+import { Samples, sleep, timeSequential } from './stats.js';
+import { BenchClient, type Reply } from './ws-client.js';
+
+export const CLIENT_ID = 'https://bench.flowgate.example/';
+export const BENCH_USER = { username: 'bench', password: 'correct horse battery staple' };
+const INSECURE = ['insecure_example', null];
+const WRONG = { username: 'alice', password: 'not-wonderland' };
+
+const silent = { info: () => undefined, warn: () => undefined };
+
+async function insecureFlow(client: BenchClient): Promise<string> {
+  const form = await client.result<{ flow_id: string }>({ type: 'login_flow/init', handler: INSECURE, client_id: CLIENT_ID });
+  return form.flow_id;
+}
+
+/** A step that hashes nothing: a wrong password on an insecure_example form (load the flow, compare, compare-and-set it back). */
+function insecureStep(client: BenchClient, flowId: string): Promise<Reply> {
+  return client.result({ type: 'login_flow/step', flow_id: flowId, client_id: CLIENT_ID, user_input: WRONG });
+}
+
+function flowGet(client: BenchClient, flowId: string): Promise<Reply> {
+  return client.result({ type: 'login_flow/get', flow_id: flowId, client_id: CLIENT_ID });
+}
+
+export interface IdleLatencies {
+  readonly bareEcho: Samples;
+  readonly ping: Samples;
+  readonly redisGet: Samples;
+  readonly redisCas: Samples;
+  readonly flowGet: Samples;
+  readonly insecureStep: Samples;
+}
+
+/**
+ * The floor and the non-hashing steps on an idle machine, interleaved in rounds so that drift in the machine's load (other
+ * processes) hits every figure alike and their ratios stay fair.
+ */
+export async function idleLatencies(server: ServerProcess, redisUrl: string, rounds: number, batch: number): Promise<IdleLatencies> {
+  const bare = await startBareServer();
+  const bareClient = await BenchClient.open(bare.url);
+  const client = await BenchClient.open(server.url);
+  // The same client, options and Lua the flow engine uses, from this process: the Redis part of the floor.
+  const store = await openRedisStore({ url: redisUrl, description: 'bench', logger: silent, keyPrefix: 'bench-floor' });
+  try {
+    const flowId = await insecureFlow(client);
+    const floorFlow = await store.createFlow('floor', { step: 0 }, Date.now() + 3_600_000);
+    let version = floorFlow.version;
+    const result: IdleLatencies = {
+      bareEcho: new Samples(),
+      ping: new Samples(),
+      redisGet: new Samples(),
+      redisCas: new Samples(),
+      flowGet: new Samples(),
+      insecureStep: new Samples(),
+    };
+    const cas = async (): Promise<void> => {
+      if ((await store.replaceFlow('floor', version, { step: version }, floorFlow.expiresAt)) !== 'ok') throw new Error('CAS failed');
+      version += 1;
+    };
+    for (let round = -1; round < rounds; round++) {
+      // Round -1 warms up the JIT, the connections and the script cache; it is not recorded.
+      const keep = round >= 0;
+      const time = (call: () => Promise<unknown>, into: Samples): Promise<Samples> =>
+        timeSequential(batch, call, keep ? into : new Samples());
+      await time(() => bareClient.request({ type: 'echo' }), result.bareEcho);
+      await time(() => client.request({ type: 'ping' }), result.ping);
+      await time(() => store.getCounter('floor'), result.redisGet);
+      await time(cas, result.redisCas);
+      await time(() => flowGet(client, flowId), result.flowGet);
+      await time(() => insecureStep(client, flowId), result.insecureStep);
+    }
+    return result;
+  } finally {
+    bareClient.close();
+    client.close();
+    await store.close();
+    await bare.stop();
+  }
+}
+
+const OWASP = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export interface Rate {
+  count: number;
+  ms: number;
+}
+
+/** argon2id verifies at OWASP's parameters in this process for `durationMs`, with enough in flight to fill every core. */
+async function rawArgon2(hash: string, durationMs: number, into: Rate): Promise<void> {
+  const inFlight = availableParallelism() * 2;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (Date.now() < started + durationMs) {
+        await argon2.verify(hash, BENCH_USER.password);
+        into.count += 1;
+      }
+    }),
+  );
+  into.ms += Date.now() - started;
+}
+
+export interface PasswordThroughput {
+  readonly logins: Rate;
+  readonly raw: Rate;
+  /** Steps answered `unavailable` (the verify gate shedding load), and anything else that was not a login. */
+  readonly shed: number;
+  readonly failed: number;
+  /** Non-password steps (get and insecure step, paced) measured while the logins ran. */
+  readonly probe: Samples;
+  /** The same paced probe with no logins running: its baseline (a paced request pays for waking an idle CPU). */
+  readonly idleProbe: Samples;
+}
+
+/**
+ * Password logins by `clients` sockets back to back against raw verifies in this process, alternating in windows of
+ * `windowMs` (the first pair only warms up): other load on the machine comes and goes within seconds, and alternating
+ * spreads it over both sides of the ratio. Every other login window runs a paced probe of non-password steps instead of
+ * being counted, so that the probe's own work does not come off the logins.
+ */
+export async function passwordThroughput(server: ServerProcess, clients: number, windows: number, windowMs: number): Promise<PasswordThroughput> {
+  const hash = await argon2.hash(BENCH_USER.password, OWASP);
+  const sockets = await Promise.all(Array.from({ length: clients }, () => BenchClient.open(server.url)));
+  const probeClient = await BenchClient.open(server.url);
+  const probeFlow = await insecureFlow(probeClient);
+  const result = { logins: { count: 0, ms: 0 }, raw: { count: 0, ms: 0 }, shed: 0, failed: 0, probe: new Samples(), idleProbe: new Samples() };
+  let stopAt = 0;
+  const loop = async (client: BenchClient, count: boolean): Promise<void> => {
+    while (Date.now() < stopAt) {
+      const form = await client.result<{ flow_id: string }>({ type: 'login_flow/init', handler: ['password', null], client_id: CLIENT_ID });
+      const reply = await client.request({ type: 'login_flow/step', flow_id: form.flow_id, client_id: CLIENT_ID, user_input: BENCH_USER });
+      if (!count) continue;
+      if ((reply['result'] as { type?: string } | undefined)?.type === 'create_entry') result.logins.count += 1;
+      else if ((reply['error'] as { code?: string } | undefined)?.code === 'unavailable') result.shed += 1;
+      else result.failed += 1;
+    }
+  };
+  const probeLoop = async (into: Samples): Promise<void> => {
+    for (let i = 0; Date.now() < stopAt; i++) {
+      const started = process.hrtime.bigint();
+      await (i % 2 === 0 ? flowGet(probeClient, probeFlow) : insecureStep(probeClient, probeFlow));
+      into.add(Number(process.hrtime.bigint() - started) / 1000);
+      // Paced like other users' steps arriving, not a tight loop that would itself compete with the hashing.
+      await sleep(5);
+    }
+  };
+  try {
+    stopAt = Date.now() + windowMs;
+    await probeLoop(result.idleProbe);
+    for (let window = 0; window <= 2 * windows; window++) {
+      const probing = window % 2 === 1;
+      // Window 0 warms up; then probe and counted windows take turns.
+      const countLogins = window > 0 && !probing;
+      if (!probing) await rawArgon2(hash, windowMs, countLogins ? result.raw : { count: 0, ms: 0 });
+      const started = Date.now();
+      stopAt = started + windowMs;
+      // Until the last login in flight is answered: the queue keeps both cores hashing until then.
+      await Promise.all([...sockets.map((socket) => loop(socket, countLogins)), ...(probing ? [probeLoop(result.probe)] : [])]);
+      if (countLogins) result.logins.ms += Date.now() - started;
+    }
+  } finally {
+    for (const socket of [...sockets, probeClient]) socket.close();
+  }
+  return result;
+}
+
+export interface SocketMemory {
+  readonly sockets: number;
+  readonly flowgateBytes: number;
+  readonly bareBytes: number;
+}
+
+/** RSS growth of a server process per socket held, after a warm-up batch has been opened and closed once. */
+async function perSocket(pid: number, url: string, count: number, perProcess: number, token: string | null): Promise<[number, number]> {
+  const warm = await holdSockets(url, Math.min(200, count), perProcess, token);
+  await warm.release();
+  await sleep(500);
+  const before = rssBytes(pid);
+  const held = await holdSockets(url, count, perProcess, token);
+  await sleep(1_000);
+  const after = rssBytes(pid);
+  await held.release();
+  return [(after - before) / held.opened, held.opened];
+}
+
+/** Memory per idle authenticated Flowgate socket against a bare ws server holding as many. */
+export async function socketMemory(redisUrl: string, count: number, perProcess: number): Promise<SocketMemory> {
+  const server = await startFlowgate(redisUrl);
+  const bare = await startBareServer();
+  try {
+    const client = await BenchClient.open(server.url);
+    const flowId = await insecureFlow(client);
+    const entry = await client.result<{ result: string }>({
+      type: 'login_flow/step',
+      flow_id: flowId,
+      client_id: CLIENT_ID,
+      user_input: { username: 'alice', password: 'wonderland' },
+    });
+    const tokens = await client.result<{ access_token: string }>({ type: 'auth/token', grant_type: 'authorization_code', code: entry.result, client_id: CLIENT_ID });
+    client.close();
+    const [flowgateBytes, sockets] = await perSocket(server.pid, server.url, count, perProcess, tokens.access_token);
+    const [bareBytes] = await perSocket(bare.pid, bare.url, count, perProcess, null);
+    return { sockets, flowgateBytes, bareBytes };
+  } finally {
+    await Promise.all([server.stop(), bare.stop()]);
+  }
+}
+
+export interface CrossInstance {
+  readonly same: Samples;
+  readonly other: Samples;
+}
+
+/**
+ * Two flows, one started on each instance, each stepped alternately through the instance that started it and the other one.
+ * Both instances serve as many same- as other-instance steps, so a difference in their warmth (JIT) or load cancels out.
+ */
+export async function crossInstance(a: ServerProcess, b: ServerProcess, rounds: number, batch: number): Promise<CrossInstance> {
+  const onA = await BenchClient.open(a.url);
+  const onB = await BenchClient.open(b.url);
+  try {
+    const startedOnA = await insecureFlow(onA);
+    const startedOnB = await insecureFlow(onB);
+    const same = new Samples();
+    const other = new Samples();
+    for (let round = -1; round < rounds; round++) {
+      const keep = round >= 0;
+      await timeSequential(batch / 2, () => insecureStep(onA, startedOnA), keep ? same : new Samples());
+      await timeSequential(batch / 2, () => insecureStep(onB, startedOnA), keep ? other : new Samples());
+      await timeSequential(batch / 2, () => insecureStep(onB, startedOnB), keep ? same : new Samples());
+      await timeSequential(batch / 2, () => insecureStep(onA, startedOnB), keep ? other : new Samples());
+    }
+    return { same, other };
+  } finally {
+    onA.close();
+    onB.close();
+  }
+}

@@ -1,0 +1,158 @@
+/** The processes a run needs besides itself: Redis and Flowgate (the test helpers), a bare ws server, socket-holding children. */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXAMPLE_CONFIG, FLOWGATE_BIN } from '../../test/helpers/server-process.js';
+
+export { ensureRedisInstalled, startRedisServer, type RunningRedis } from '../../test/helpers/redis-server.js';
+export { runFlowgate } from '../../test/helpers/server-process.js';
+
+/** Both providers: `password` at OWASP's parameters (the defaults), and `insecure_example` for steps that hash nothing. */
+const BENCH_CONFIG = {
+  log_level: 'info',
+  auth_providers: [{ type: 'password' }, ...EXAMPLE_CONFIG.auth_providers],
+};
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly pid: number;
+  /** SIGTERM, then the exit (the server drains first, and writes its CPU profile when asked for one). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Flowgate instance (`node server/dist/cli/main.js serve`) on the shared Redis. Not the test helper's starter: that one cannot
+ * pass node flags (`--cpu-prof` is refused in NODE_OPTIONS) and keeps every log line in memory, here thousands per second.
+ */
+export async function startFlowgate(redisUrl: string, profileDir?: string): Promise<ServerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowgate-bench-'));
+  const configPath = join(dir, 'flowgate.yaml');
+  writeFileSync(configPath, JSON.stringify(BENCH_CONFIG)); // JSON is YAML
+  const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const args = [...nodeFlags, FLOWGATE_BIN, 'serve', '--config', configPath, '--store', redisUrl, '--port', '0', '--host', '127.0.0.1'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWGATE_LOG_LEVEL: 'info' } });
+  // A bench that crashes must not leave servers behind (the Redis helper has its own watchdog; 'exit' runs on every normal end).
+  const kill = (): void => void child.kill('SIGKILL');
+  process.once('exit', kill);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => process.off('exit', kill));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer): void => {
+      buffer += chunk.toString();
+      const match = /"port":(\d+)[^\n]*"msg":"flowgate listening"/.exec(buffer);
+      if (match === null) return;
+      // The rest of the log is drained unread: parsing it would load the process generating the load.
+      child.stdout.off('data', onData);
+      child.stdout.resume();
+      resolve(Number(match[1]));
+    };
+    child.stdout.on('data', onData);
+    void exited.then(() => reject(new Error(`flowgate exited before listening: ${stderr.trim()}`)));
+  });
+  return {
+    url: `ws://127.0.0.1:${port}/api/websocket`,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Resident memory of a process in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) * 1024;
+}
+
+/** The soft limit on open files that children inherit: each socket costs one on both ends. */
+export function openFileLimit(): number {
+  const result = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const value = result.stdout.trim();
+  return value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value);
+}
+
+interface ChildMessage {
+  readonly kind: string;
+  readonly [key: string]: unknown;
+}
+
+/** Runs a bench/lib TypeScript module as a child with an IPC channel (through tsx, like the bench itself). */
+function forkModule(name: string): ChildProcess {
+  const path = fileURLToPath(new URL(`./${name}`, import.meta.url));
+  return fork(path, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function nextMessage(child: ChildProcess, kind: string): Promise<ChildMessage> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: ChildMessage): void => {
+      if (message.kind !== kind) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`bench child exited (${code}) before "${kind}"`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export interface BareServer {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** The comparison server: `ws` alone, as Flowgate configures it, greeting and echoing. */
+export async function startBareServer(): Promise<BareServer> {
+  const child = forkModule('bare-ws-server.ts');
+  const ready = await nextMessage(child, 'listening');
+  return { url: `ws://127.0.0.1:${String(ready['port'])}/api/websocket`, pid: child.pid ?? 0, stop: () => stopChild(child) };
+}
+
+export interface HeldSockets {
+  readonly opened: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens `count` sockets to `url` spread over child processes of at most `perProcess` each (every socket is a file descriptor
+ * on the client side too), each sending `auth` with `accessToken` (or one echo frame to a bare server) and then staying idle.
+ */
+export async function holdSockets(url: string, count: number, perProcess: number, accessToken: string | null): Promise<HeldSockets> {
+  const children: ChildProcess[] = [];
+  try {
+    const parts: number[] = [];
+    for (let left = count; left > 0; left -= perProcess) parts.push(Math.min(left, perProcess));
+    const replies = await Promise.all(
+      parts.map(async (part) => {
+        const child = forkModule('socket-holder.ts');
+        children.push(child);
+        const done = nextMessage(child, 'held');
+        child.send({ kind: 'hold', url, count: part, accessToken });
+        return done;
+      }),
+    );
+    const failures = replies.map((r) => r['error']).filter((e) => e !== undefined);
+    if (failures.length > 0) throw new Error(`socket holders failed: ${failures.map(String).join('; ')}`);
+    const opened = replies.reduce((sum, r) => sum + Number(r['opened']), 0);
+    return { opened, release: async () => void (await Promise.all(children.map(stopChild))) };
+  } catch (error) {
+    await Promise.all(children.map(stopChild));
+    throw error;
+  }
+}
+
