@@ -1,10 +1,9 @@
 /** Redis pub/sub for the store's EventBus: publish on the command client, receive through one dedicated subscriber client. */
+import { ChannelListeners, type Listener } from '../listeners.js';
 import type { StoreLogger, Unsubscribe } from '../types.js';
 import { readyEvent, redisCall } from './client.js';
 import type { FlowgateRedis } from './cluster.js';
 import type { RedisKeys } from './keys.js';
-
-type Listener = (message: string) => void;
 
 /**
  * The wanted subscriptions are kept here and reconciled with the server, instead of leaving them to node-redis alone: node-redis
@@ -16,8 +15,8 @@ export class RedisEventBus {
   readonly #subscriber: FlowgateRedis;
   readonly #keys: RedisKeys;
   readonly #logger: StoreLogger;
-  /** Full channel name -> listeners. */
-  readonly #wanted = new Map<string, Set<Listener>>();
+  /** Listeners by full channel name: the channels wanted. */
+  readonly #wanted: ChannelListeners;
   /** Channels the server has confirmed (node-redis resubscribes exactly these after a reconnect). */
   readonly #confirmed = new Set<string>();
   /** Reconciliations run one after another so a SUBSCRIBE and an UNSUBSCRIBE of one channel never cross on the wire. */
@@ -28,6 +27,7 @@ export class RedisEventBus {
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.#logger = logger;
+    this.#wanted = new ChannelListeners(logger);
     // A cluster subscriber reports readiness per node; reconciling again when nothing is missing costs nothing.
     (subscriber as unknown as NodeJS.EventEmitter).on(readyEvent(cluster), () => void this.#reconcile());
   }
@@ -43,24 +43,10 @@ export class RedisEventBus {
    * delivery is at most once to live subscribers anyway, and a server must be able to start during an outage.
    */
   async subscribe(channel: string, listener: Listener): Promise<Unsubscribe> {
-    const fullChannel = this.#keys.channel(channel);
-    let listeners = this.#wanted.get(fullChannel);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#wanted.set(fullChannel, listeners);
-    }
-    // A fresh wrapper per call: subscribing one function twice gives two registrations, each removed by its own Unsubscribe.
-    const entry: Listener = (message) => listener(message);
-    listeners.add(entry);
+    const remove = this.#wanted.add(this.#keys.channel(channel), listener);
     await this.#reconcile();
-    let active = true;
     return async () => {
-      if (!active) return;
-      active = false;
-      const current = this.#wanted.get(fullChannel);
-      current?.delete(entry);
-      if (current?.size === 0) this.#wanted.delete(fullChannel);
-      await this.#reconcile();
+      if (remove()) await this.#reconcile();
     };
   }
 
@@ -69,17 +55,7 @@ export class RedisEventBus {
     this.#wanted.clear();
   }
 
-  readonly #dispatch = (message: string, channel: string): void => {
-    const listeners = this.#wanted.get(channel);
-    if (listeners === undefined) return;
-    for (const listener of [...listeners]) {
-      try {
-        listener(message);
-      } catch (error) {
-        this.#logger.warn({ channel, err: error instanceof Error ? error.message : String(error) }, 'event listener threw');
-      }
-    }
-  };
+  readonly #dispatch = (message: string, channel: string): void => this.#wanted.deliver(channel, message);
 
   #reconcile(): Promise<void> {
     this.#reconciling = this.#reconciling.then(() => this.#reconcileNow());
@@ -88,7 +64,7 @@ export class RedisEventBus {
 
   async #reconcileNow(): Promise<void> {
     if (!this.#subscriber.isReady) return; // the next 'ready' runs this again
-    const toAdd = [...this.#wanted.keys()].filter((channel) => !this.#confirmed.has(channel));
+    const toAdd = this.#wanted.channels().filter((channel) => !this.#confirmed.has(channel));
     const toRemove = [...this.#confirmed].filter((channel) => !this.#wanted.has(channel));
     try {
       if (toAdd.length > 0) {

@@ -1,6 +1,7 @@
 /** The EventBus for processes sharing one SQLite file: an `events` table written on publish and polled by subscribers. */
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
+import { ChannelListeners, type Listener } from '../listeners.js';
 import type { StoreLogger, Unsubscribe } from '../types.js';
 
 /** How often a process with subscribers looks for other processes' events: the delay a revocation may take to reach a socket. */
@@ -9,8 +10,6 @@ export const EVENT_POLL_INTERVAL_MS = 150;
 export const EVENT_RETENTION_MS = 60_000;
 /** Caps one poll's work after a long stall (a suspended laptop); the rest is read on the next tick. */
 const EVENT_POLL_BATCH = 1_000;
-
-type Listener = (message: string) => void;
 
 interface EventRow {
   id: number;
@@ -23,7 +22,7 @@ export class SqliteEventBus {
   /** Tells this connection's rows apart from other processes' (and other stores' in this process): those it delivered itself. */
   readonly #origin = randomUUID();
   readonly #logger: StoreLogger;
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #listeners: ChannelListeners;
   readonly #insert: Statement<[string, string, string, number]>;
   readonly #newerThan: Statement<[number, number], EventRow>;
   readonly #lastId: Statement<[], { id: number | null }>;
@@ -33,6 +32,7 @@ export class SqliteEventBus {
 
   constructor(db: Database, logger: StoreLogger) {
     this.#logger = logger;
+    this.#listeners = new ChannelListeners(logger);
     this.#insert = db.prepare('INSERT INTO events (origin, channel, message, created_at) VALUES (?, ?, ?, ?)');
     // Own rows are read too (and skipped): filtering them in SQL would leave the cursor behind them, rescanning them every tick.
     this.#newerThan = db.prepare<[number, number], EventRow>(
@@ -49,19 +49,9 @@ export class SqliteEventBus {
 
   subscribe(channel: string, listener: Listener): Unsubscribe {
     if (this.#timer === undefined) this.#startPolling();
-    let listeners = this.#listeners.get(channel);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#listeners.set(channel, listeners);
-    }
-    // A fresh wrapper per call: subscribing one function twice gives two registrations, each removed by its own Unsubscribe.
-    const entry: Listener = (message) => listener(message);
-    listeners.add(entry);
+    const remove = this.#listeners.add(channel, listener);
     return async () => {
-      const current = this.#listeners.get(channel);
-      if (current === undefined || !current.delete(entry)) return;
-      if (current.size === 0) this.#listeners.delete(channel);
-      if (this.#listeners.size === 0) this.#stopPolling();
+      if (remove() && this.#listeners.size === 0) this.#stopPolling();
     };
   }
 
@@ -101,14 +91,6 @@ export class SqliteEventBus {
   }
 
   #deliver(channel: string, message: string): void {
-    const listeners = this.#listeners.get(channel);
-    if (listeners === undefined) return;
-    for (const listener of [...listeners]) {
-      try {
-        listener(message);
-      } catch (error) {
-        this.#logger.warn({ channel, err: error instanceof Error ? error.message : String(error) }, 'event listener threw');
-      }
-    }
+    this.#listeners.deliver(channel, message);
   }
 }
