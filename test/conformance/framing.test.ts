@@ -1,5 +1,6 @@
 /** Raw-frame conformance: the hello, ids, batches, limits and close codes, against a real `flowgate serve` process. */
 import { expect } from 'chai';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-client.js';
 import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
@@ -34,6 +35,22 @@ describe('Transport (raw frames)', function () {
         socket.on('error', () => resolve(undefined));
       });
       expect(status).to.equal(404);
+    });
+
+    it('answers request targets that are not paths with 404, on plain HTTP and on upgrades, and keeps serving', async function () {
+      const raw = (request: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const socket = connect(fixture.server().port, '127.0.0.1', () => socket.end(request));
+          let reply = '';
+          socket.on('data', (chunk) => (reply += chunk.toString()));
+          socket.on('close', () => resolve(reply));
+          socket.on('error', reject);
+        });
+      expect(await raw('GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).to.match(/^HTTP\/1\.1 404/);
+      const upgrade = 'GET // HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+      expect(await raw(upgrade)).to.match(/^HTTP\/1\.1 404/);
+      await expectServerStillServes();
     });
 
     it('answers GET /healthz with 200 while the store is reachable', async function () {
@@ -206,9 +223,11 @@ describe('Transport (raw frames)', function () {
       track(client);
       // Keep the socket busy so the idle timeout is not what closes it.
       const keepBusy = setInterval(() => client.send({ id: Date.now(), type: 'ping' }), 100);
-      const closed = await client.closed;
-      clearInterval(keepBusy);
-      expect(closed.code).to.equal(1006);
+      try {
+        expect((await client.closed).code).to.equal(1006);
+      } finally {
+        clearInterval(keepBusy);
+      }
     });
   });
 });

@@ -1,5 +1,6 @@
 /** The flowgate command as a process: config errors, an unreachable store, and a graceful drain on SIGTERM. */
 import { expect } from 'chai';
+import { SignJWT } from 'jose';
 import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,19 @@ describe('flowgate serve (process)', function () {
       expect((await fetch(`${server.httpUrl}/healthz`)).status).to.equal(503);
       client.close();
       expect(server.child.exitCode).to.equal(null);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('closes an auth it cannot check while Redis is unreachable with 1013, not auth_invalid', async function () {
+    const server = await startServerProcess({ store: `redis://127.0.0.1:${await deadPort()}` });
+    try {
+      const { client } = await RawClient.open(server.url);
+      const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('a'.repeat(32))
+        .setIssuedAt().setExpirationTime('30m').sign(new TextEncoder().encode('any key'));
+      client.send({ type: 'auth', access_token: token });
+      expect(await client.closed).to.deep.equal({ code: 1013, reason: 'store unavailable' });
     } finally {
       await server.stop();
     }

@@ -1,7 +1,7 @@
 /** Codes, tokens and the authenticated socket, over raw frames against real server processes, on both stores. */
 import { expect } from 'chai';
 import { TEST_CLIENT_ID, authenticatedSocket, loginCode, loginTokens } from '../helpers/login.js';
-import { redisTestUrl } from '../helpers/stores.js';
+import { openServerStore, redisTestUrl } from '../helpers/stores.js';
 import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
 import { useServer } from '../helpers/server-fixture.js';
 
@@ -90,12 +90,31 @@ for (const backend of ['embedded', 'redis'] as const) {
       client.send({ type: 'auth', access_token: second.access_token });
       expect(await client.next()).to.deep.include({ type: 'auth_ok' });
       const observer = await open();
+      // A witness still on the first token: once it is closed, the revocation event has reached this server.
+      const witness = track(await authenticatedSocket(fixture.server().url, first.access_token));
       expect(await observer.result({ type: 'auth/revoke', token: first.refresh_token })).to.equal(null);
-      // Give the revocation event time to reach the socket (it would close it here if it still answered to the old token).
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await witness.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
       expect(await client.command({ type: 'ping' })).to.deep.include({ type: 'pong' });
       expect(await observer.result({ type: 'auth/revoke', token: second.refresh_token })).to.equal(null);
       expect(await client.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+    });
+
+    it('refuses phase-2 commands once the refresh token is gone, even if no revocation event arrived', async function () {
+      const client = await open();
+      const tokens = await loginTokens(client);
+      const socket = track(await authenticatedSocket(fixture.server().url, tokens.access_token));
+      const listed = (await socket.result({ type: 'auth/refresh_tokens' })) as unknown as Array<Record<string, unknown>>;
+      const currentId = String(listed.find((t) => t['is_current'] === true)?.['id']);
+      // Deleted straight in the store, without publishing: what a lost pub/sub message would leave behind.
+      const store = await openServerStore(backend, fixture.server().dir);
+      try {
+        expect(await store.deleteRefreshToken(currentId)).to.equal(true);
+      } finally {
+        await store.close();
+      }
+      const reply = (await socket.command({ type: 'auth/long_lived_access_token', client_name: 'stolen', lifespan: 3650 })) as any;
+      expect(reply.error.code).to.equal('unauthorized');
+      expect(await socket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
     });
 
     it('lists sessions with is_current and deletes one, closing its sockets', async function () {

@@ -158,8 +158,8 @@ describe('flowgate user (process)', function () {
         const started = Date.now();
         expect((await user(['remove', 'bob'])).code).to.equal(0);
         expect(await socket.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
-        // The command's own start-up is part of the elapsed time; the event itself crosses processes in one poll interval.
-        expect(Date.now() - started).to.be.below(3000);
+        // A bound, not a measurement: the command's own start-up (a Node process) is part of the elapsed time.
+        expect(Date.now() - started).to.be.below(10_000);
       } finally {
         client.close();
       }

@@ -14,7 +14,13 @@ export class RawClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      const message: unknown = JSON.parse(data.toString());
+      let message: unknown;
+      try {
+        message = JSON.parse(data.toString());
+      } catch {
+        // A server regression must fail the test that reads it, not throw out of a socket event into whichever test runs.
+        message = { raw: data.toString() };
+      }
       const waiter = this.waiters.shift();
       if (waiter === undefined) this.inbox.push(message);
       else waiter(message);

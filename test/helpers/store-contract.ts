@@ -28,8 +28,9 @@ export async function firstMessage(store: Store, channel: string, timeoutMs = 2_
 
 const HOUR = 3_600_000;
 /** Short enough to keep the suite fast, long enough that the write and the first read land well inside it. */
-const SHORT_TTL_MS = 150;
-const PAST_SHORT_TTL_MS = 300;
+// Long enough that a read right after the write lands inside the window on a loaded 2-core machine.
+const SHORT_TTL_MS = 600;
+const PAST_SHORT_TTL_MS = 900;
 
 const user = (id: string, createdAt = Date.now()) => ({ id, name: `user ${id}`, isAdmin: false, isActive: true, createdAt });
 
@@ -314,10 +315,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
 
       it('does not extend the window on later hits', async function () {
-        await store.incrementCounter('c', 250);
-        await sleep(150);
-        await store.incrementCounter('c', 250);
-        await sleep(200);
+        // Second hit 600 ms into a 1 s window; read at 1.2 s: gone, unless the second hit had restarted the window.
+        await store.incrementCounter('c', 1000);
+        await sleep(600);
+        await store.incrementCounter('c', 1000);
+        await sleep(600);
         expect(await store.getCounter('c')).to.equal(0);
       });
 

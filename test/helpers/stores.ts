@@ -26,3 +26,10 @@ export async function freshStore(backend: Backend): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), 'flowgate-store-'));
   return openStore(`sqlite:${join(dir, 'flowgate.db')}`, { dataDir: dir, logger: silentLogger });
 }
+
+/** The store a `flowgate serve` test process uses (its embedded file, or the test Redis with the default prefix). */
+export async function openServerStore(backend: 'embedded' | 'redis', serverDir: string): Promise<Store> {
+  return backend === 'redis'
+    ? openStore(redisTestUrl(), { dataDir: tmpdir(), logger: silentLogger })
+    : openStore(undefined, { dataDir: join(serverDir, 'flowgate-data'), logger: silentLogger });
+}

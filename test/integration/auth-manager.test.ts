@@ -46,6 +46,7 @@ for (const backend of BACKENDS) {
     it('reuses the credential on a second login', async function () {
       const first = await store.takeCode(await login(), CLIENT_ID);
       const second = await store.takeCode(await login(), CLIENT_ID);
+      expect(first?.['credential_id']).to.be.a('string');
       expect(second?.['credential_id']).to.equal(first?.['credential_id']);
     });
 

@@ -71,9 +71,19 @@ describe('@flowgate/client', function () {
     it('resumes a flow started elsewhere when given its flow id (a page reload)', async function () {
       const first = make(fixture.server().url);
       const flowIds: Array<string | undefined> = [];
-      const abandoned = first.login({ handler: 'insecure_example', onFlow: (id) => flowIds.push(id), answer: () => new Promise(() => undefined) });
+      let flowStarted!: () => void;
+      const started = new Promise<void>((resolve) => (flowStarted = resolve));
+      const abandoned = first.login({
+        handler: 'insecure_example',
+        onFlow: (id) => {
+          flowIds.push(id);
+          flowStarted();
+        },
+        answer: () => new Promise(() => undefined),
+      });
+      // Whichever comes first: the flow starting, or the login failing (which then fails this test instead of hanging it).
+      await Promise.race([started, abandoned]);
       abandoned.catch(() => undefined);
-      while (flowIds.length === 0) await new Promise((r) => setTimeout(r, 10));
       first.close();
       const second = make(fixture.server().url);
       const contexts: boolean[] = [];

@@ -50,8 +50,15 @@ describe('Form schema', function () {
     });
 
     it('does not treat inherited keys as input', function () {
-      const input = JSON.parse('{"__proto__": {"username": "x"}}') as Record<string, unknown>;
-      expect(validateInput(form.dataSchema, input)).to.deep.include({ ok: false });
+      const input = Object.create({ username: 'x' }) as Record<string, unknown>;
+      expect(validateInput(form.dataSchema, input)).to.deep.equal({ ok: false, errors: { username: 'required' } });
+    });
+
+    it('refuses a __proto__ key like any other unknown field', function () {
+      const input = JSON.parse('{"__proto__": {"a": 1}, "username": "a"}') as Record<string, unknown>;
+      const check = validateInput(form.dataSchema, input);
+      expect(check.ok).to.equal(false);
+      expect(JSON.parse(JSON.stringify(check))).to.deep.equal({ ok: false, errors: { ['__proto__']: 'unknown_field' } });
     });
   });
 });

@@ -280,21 +280,28 @@ export class FlowgateClient {
     let failures = 0;
     while (this.stopReason === undefined) {
       let error: Error | undefined;
+      let opened: Connection | undefined;
       try {
         const url = await this.nextUrl(failures);
         const { connection, hello } = await Connection.open(this.WebSocketImpl, url, this.options.connectTimeoutMs ?? 10_000, (e) =>
           this.events.emit('unexpected_frame', e),
         );
+        opened = connection;
         if (this.stopReason !== undefined) {
           connection.close();
           return;
         }
+        // Known from now on, so stop() closes it even while it is still re-authenticating.
+        this.connection = connection;
         this.lastInstance = hello.instance;
         this.epoch++;
         this.events.emit('connected', { url, instance: hello.instance, hello });
         if (this.currentTokens !== undefined) await this.reauthenticate(connection, this.currentTokens);
+        if (this.stopReason !== undefined) {
+          connection.close();
+          return;
+        }
         failures = 0;
-        this.connection = connection;
         this.ready.resolve(connection);
         const closed = await connection.closed;
         this.connection = undefined;
@@ -302,6 +309,9 @@ export class FlowgateClient {
         this.events.emit('disconnected', closed);
         if (closed.code === 4001) this.stop({ kind: 'revoked', error: new TokenRevokedError() });
       } catch (caught) {
+        // A socket that failed half-way (re-authentication refused, an unexpected frame) is not reused: close it.
+        opened?.close();
+        this.connection = undefined;
         error = caught instanceof Error ? caught : new Error(String(caught));
         if (this.stopReason !== undefined) return;
         failures++;

@@ -53,6 +53,18 @@ export class AuthManager implements TokenEndpointDependencies {
     return { userId: user.id, refreshTokenId: refreshToken.id };
   }
 
+  /**
+   * True while the session's refresh token exists and its user may log in. Revocations reach sockets by pub/sub, which is
+   * at most once (a message can be lost while a subscriber reconnects, or land while `auth` is still verifying): phase-2
+   * commands check this first, so a socket that missed its revocation cannot act on it.
+   */
+  async isSessionLive(session: Session): Promise<boolean> {
+    const refreshToken = await this.options.store.getRefreshToken(session.refreshTokenId);
+    if (refreshToken === null || refreshToken.userId !== session.userId) return false;
+    const user = await this.options.store.getUser(session.userId);
+    return user !== null && user.isActive;
+  }
+
   private async finishLogin(flow: FinishedFlow, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
     const provider = this.providersByKey.get(keyOf(flow.handler));
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');

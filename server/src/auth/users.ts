@@ -23,8 +23,8 @@ export async function getOrCreateUser(store: UserStore, provider: AuthProvider, 
   // Another exchange linked this credential first: use its user and drop ours.
   await store.removeUser(created.id);
   const linked = await store.getCredential(credential.id);
-  if (linked?.userId == null) throw new ServiceError('conflict', 'The account was being created concurrently; retry');
+  if (linked?.userId == null) throw new ServiceError('conflict', 'The account was being created by another login at the same moment; log in again');
   const user = await store.getUser(linked.userId);
-  if (user === null) throw new ServiceError('conflict', 'The account was being created concurrently; retry');
+  if (user === null) throw new ServiceError('conflict', 'The account was being created by another login at the same moment; log in again');
   return user;
 }

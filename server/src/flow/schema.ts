@@ -126,8 +126,9 @@ export type InputCheck = { ok: true; input: ValidInput } | { ok: false; errors: 
  * in `errors`; a key the form does not have is an error too (the first one only, so a client cannot make us echo a flood).
  */
 export function validateInput(schema: DataSchema, userInput: Record<string, unknown>): InputCheck {
-  const errors: Record<string, FieldErrorKey> = {};
-  const input: Record<string, string | number | boolean> = {};
+  // Null-prototype objects: a `__proto__` key from the client is then an ordinary key, never the prototype.
+  const errors: Record<string, FieldErrorKey> = Object.create(null) as Record<string, FieldErrorKey>;
+  const input: Record<string, string | number | boolean> = Object.create(null) as Record<string, string | number | boolean>;
   const known = new Set(schema.map((f) => f.name));
   const unknownKey = Object.keys(userInput).find((key) => !known.has(key));
   if (unknownKey !== undefined) errors[unknownKey.slice(0, 64)] = 'unknown_field';

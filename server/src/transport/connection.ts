@@ -209,6 +209,7 @@ export class Connection {
       return;
     }
     try {
+      if (spec.phase === 'authenticated' && !(await this.sessionStillLive(id))) return;
       const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session };
       const result = await spec.run(decoded.right, context);
       this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
@@ -229,22 +230,41 @@ export class Connection {
       this.close(CloseCode.normal, 'auth_invalid');
       return;
     }
-    let session: Session | null = null;
+    let session: Session | null;
+    const previous = this.session;
     try {
       session = await this.options.auth.authenticate(decoded.right.access_token);
+      if (session !== null) {
+        // Registered before the second look, so a revocation published from here on finds this socket; one published while
+        // the token was being verified is caught by the second look. (Until auth_ok no command runs: the queue waits.)
+        this.session = session;
+        this.options.onAuthenticated(this, session, previous);
+        if (!(await this.options.auth.isSessionLive(session))) session = null;
+      }
     } catch (error) {
+      if (error instanceof ServiceError && error.code === 'unavailable') {
+        // Not the token's fault: say "try again later" rather than auth_invalid, which makes clients forget their tokens.
+        this.close(CloseCode.tryAgainLater, 'store unavailable');
+        return;
+      }
       if (!(error instanceof ServiceError)) this.options.logger.error({ err: error }, 'token check failed');
+      session = null;
     }
     if (session === null) {
       this.send({ type: 'auth_invalid', message: INVALID_AUTH_MESSAGE });
       this.close(CloseCode.normal, 'auth_invalid');
       return;
     }
-    const previous = this.session;
-    this.session = session;
     clearTimeout(this.idleTimer);
-    this.options.onAuthenticated(this, session, previous);
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
+  }
+
+  /** Answers `unauthorized` and closes with 4001 when the socket's refresh token is gone (a revocation it did not hear of). */
+  private async sessionStillLive(id: number): Promise<boolean> {
+    if (this.session === null || (await this.options.auth.isSessionLive(this.session))) return true;
+    this.sendError(id, 'unauthorized', 'The refresh token behind this socket was revoked');
+    this.closeAfterCurrentCommand(CloseCode.tokenRevoked, 'token_revoked');
+    return false;
   }
 
   private sendError(id: number, code: ErrorCode, message: string): void {

@@ -36,8 +36,24 @@ const PAGE_HEADERS = {
   'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
 };
 
+/**
+ * The path of a request, or null when its target does not parse as a URL path (Node's parser accepts targets such as `//`
+ * that `new URL` refuses: they must get a 404, not an exception that ends the process).
+ */
+export function requestPath(requestUrl: string | undefined): string | null {
+  try {
+    return new URL(requestUrl ?? '/', 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
+}
+
 export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, health: HealthSource, webRoot = WEB_ROOT): void {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  const path = requestPath(request.url);
+  if (path === null) {
+    notFound(response);
+    return;
+  }
   if (path === '/healthz') {
     const ok = health.isAvailable();
     response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -6,6 +6,7 @@ import { CloseCode, HA_VERSION, PROTOCOL_VERSION, type AuthRequired } from '@flo
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
 import { Connection } from './connection.js';
+import { requestPath } from './http.js';
 import { DEFAULT_TRANSPORT_LIMITS, WEBSOCKET_PATH, type TransportLimits } from './limits.js';
 
 export interface TransportOptions {
@@ -53,7 +54,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestPath(request.url);
     if (path !== WEBSOCKET_PATH || !accepting) {
       const status = accepting ? '404 Not Found' : '503 Service Unavailable';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

@@ -31,6 +31,8 @@ export const CloseCode = {
   messageTooBig: 1009,
   /** The server is restarting: reconnect (to another instance). */
   serviceRestart: 1012,
+  /** The store could not be reached while checking an `auth` token: the token may be fine; retry shortly. */
+  tryAgainLater: 1013,
   /** A phase-1 socket stayed idle longer than the idle timeout. */
   idle: 4000,
   /** The refresh token behind this socket was deleted or revoked. */
