@@ -13,6 +13,8 @@ export { runFlowgate } from '../../test/helpers/server-process.js';
 const BENCH_CONFIG = {
   log_level: 'info',
   auth_providers: [{ type: 'password' }, ...EXAMPLE_CONFIG.auth_providers],
+  // Load generators start flows back to back on few sockets: the per-socket limit is for clients, not for them.
+  websocket: { max_flow_starts_per_minute: 0 },
 };
 
 export interface ServerProcess {

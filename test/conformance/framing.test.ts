@@ -8,7 +8,10 @@ import { useServer } from '../helpers/server-fixture.js';
 
 describe('Transport (raw frames)', function () {
   const fixture = useServer(() => ({
-    config: { ...EXAMPLE_CONFIG, websocket: { idle_timeout_seconds: 1, heartbeat_interval_seconds: 0.4, max_pending_commands: 16 } },
+    config: {
+      ...EXAMPLE_CONFIG,
+      websocket: { idle_timeout_seconds: 1, heartbeat_interval_seconds: 0.4, max_pending_commands: 16, max_flow_starts_per_minute: 5 },
+    },
   }));
   const { open, track } = fixture;
 
@@ -210,6 +213,19 @@ describe('Transport (raw frames)', function () {
       client.send(Array.from({ length: 17 }, (_, i) => ({ id: i + 1, type: 'ping' })));
       expect((await client.closed).code).to.equal(1008);
       await expectServerStillServes();
+    });
+
+    it('answers rate_limited past the flow starts allowed per socket and minute, and keeps the socket', async function () {
+      const client = await open();
+      const init = (id: number) => ({ id, type: 'login_flow/init', handler: ['insecure_example', null], client_id: 'https://app/' });
+      client.send(Array.from({ length: 6 }, (_, i) => init(i + 1)));
+      const replies = [];
+      for (let i = 0; i < 6; i += 1) replies.push((await client.next()) as any);
+      expect(replies.slice(0, 5).map((r) => r.success)).to.deep.equal([true, true, true, true, true]);
+      expect(replies[5].error.code).to.equal('rate_limited');
+      expect(await client.command({ id: 7, type: 'ping' })).to.deep.equal({ id: 7, type: 'pong' });
+      const other = await open();
+      expect((await other.command({ id: 1, type: 'login_flow/init', handler: ['insecure_example', null], client_id: 'https://app/' })).success).to.equal(true);
     });
 
     it('closes an idle unauthenticated socket with 4000 idle', async function () {

@@ -7,6 +7,8 @@ import { EXAMPLE_CONFIG } from './server-process.js';
 /** insecure_example for fast, deterministic flows; password (OWASP argon2 defaults) for slow, CPU-bound steps and the CLI. */
 export const SCALE_CONFIG = {
   auth_providers: [...EXAMPLE_CONFIG.auth_providers, { type: 'password' }],
+  // These tests drive many flows per socket as load generators do; the per-socket start limit is tested in framing.test.ts.
+  websocket: { max_flow_starts_per_minute: 0 },
 };
 
 export const EXAMPLE_HANDLER = ['insecure_example', null];

@@ -43,6 +43,7 @@ export const ConfigFile = closedObject(
         heartbeat_interval_seconds: PositiveSeconds,
         max_pending_commands: PositiveCount,
         max_frame_bytes: PositiveCount,
+        max_flow_starts_per_minute: t.refinement(t.Int, (n) => n >= 0, 'a whole number, 0 for no limit'),
       },
     ),
   },
@@ -69,6 +70,7 @@ export interface Config {
     readonly heartbeatIntervalMs?: number;
     readonly maxPendingCommands?: number;
     readonly maxFrameBytes?: number;
+    readonly maxFlowStartsPerMinute?: number;
   };
 }
 
@@ -154,6 +156,7 @@ export function loadConfig(sources: ConfigSources): Config {
       ...(ws.heartbeat_interval_seconds === undefined ? {} : { heartbeatIntervalMs: ws.heartbeat_interval_seconds * 1000 }),
       ...(ws.max_pending_commands === undefined ? {} : { maxPendingCommands: ws.max_pending_commands }),
       ...(ws.max_frame_bytes === undefined ? {} : { maxFrameBytes: ws.max_frame_bytes }),
+      ...(ws.max_flow_starts_per_minute === undefined ? {} : { maxFlowStartsPerMinute: ws.max_flow_starts_per_minute }),
     },
   };
 }

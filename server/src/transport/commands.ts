@@ -38,6 +38,8 @@ export interface CommandSpec<C> {
   readonly codec: t.Type<C, unknown, unknown>;
   /** `any`: both phases; `authenticated`: only after `auth_ok`. */
   readonly phase: 'any' | 'authenticated';
+  /** Counted against the socket's limit of flow starts per minute. */
+  readonly startsFlow?: true;
   /** How the answer is framed: a `result` (almost every command) or a bare `pong`. */
   readonly reply?: 'result' | 'pong';
   run(command: C, context: CommandContext): Promise<unknown>;
@@ -61,6 +63,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'login_flow/init': command({
     codec: LoginFlowInit,
     phase: 'any',
+    startsFlow: true,
     run: async (c, { auth, remoteAddress }) =>
       auth.loginFlows.init(c.handler, { clientId: c.client_id, redirectUri: c.redirect_uri ?? null, remoteAddress }),
   }),

@@ -45,6 +45,8 @@ export class Connection {
   private closeAfterCommand: { code: number; reason: string } | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private commandCount = 0;
+  /** When this socket's recent flow starts happened (at most the per-minute limit of them). */
+  private readonly flowStarts: number[] = [];
   private readonly openedAt = Date.now();
   private session: Session | null = null;
 
@@ -208,6 +210,10 @@ export class Connection {
       this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
       return;
     }
+    if (spec.startsFlow === true && !this.allowFlowStart()) {
+      this.sendError(id, 'rate_limited', 'Too many login flows started on this connection; wait a minute or finish one');
+      return;
+    }
     try {
       if (spec.phase === 'authenticated' && !(await this.sessionStillLive(id))) return;
       const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session };
@@ -257,6 +263,17 @@ export class Connection {
     }
     clearTimeout(this.idleTimer);
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
+  }
+
+  /** A sliding one-minute window over this socket's flow starts. */
+  private allowFlowStart(): boolean {
+    const limit = this.options.limits.maxFlowStartsPerMinute;
+    if (limit === 0) return true;
+    const now = Date.now();
+    while (this.flowStarts.length > 0 && (this.flowStarts[0] ?? now) <= now - 60_000) this.flowStarts.shift();
+    if (this.flowStarts.length >= limit) return false;
+    this.flowStarts.push(now);
+    return true;
   }
 
   /** Answers `unauthorized` and closes with 4001 when the socket's refresh token is gone (a revocation it did not hear of). */

@@ -12,6 +12,11 @@ export interface TransportLimits {
   readonly maxPendingCommands: number;
   /** Frames that are not JSON before the socket is closed with 1008: one is a bug, many are an attack. */
   readonly maxInvalidFrames: number;
+  /**
+   * Login flows one socket may start per minute (0: no limit). Each flow is kept in the shared store until it ends or
+   * expires, so without a bound one client could fill the store; a person needs a handful, a retrying client a few dozen.
+   */
+  readonly maxFlowStartsPerMinute: number;
   /** Bytes queued for a client that does not read them; beyond it the socket is dropped rather than grow server memory. */
   readonly maxBufferedBytes: number;
 }
@@ -21,6 +26,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   phaseOneIdleTimeoutMs: 60_000,
   heartbeatIntervalMs: 30_000,
   maxPendingCommands: 128,
+  maxFlowStartsPerMinute: 60,
   maxInvalidFrames: 10,
   maxBufferedBytes: 1024 * 1024,
 };
