@@ -1,4 +1,5 @@
 /** Shared pieces of the scale-out tests: the config they run, a private Redis per suite, and login steps over raw sockets. */
+import { startInstances, type Instances } from './instances.js';
 import { startRedisServer, type RunningRedis } from './redis-server.js';
 import { TEST_CLIENT_ID } from './login.js';
 import type { RawClient } from './raw-client.js';
@@ -28,6 +29,25 @@ export function usePrivateRedis(): () => RunningRedis {
   return () => {
     if (redis === undefined) throw new Error('the suite Redis is not started');
     return redis;
+  };
+}
+
+/** A suite's own Redis and `count` instances on it with SCALE_CONFIG, started before its tests and stopped after them. */
+export function useScaledOut(count: number): { redis: () => RunningRedis; instances: () => Instances } {
+  const redis = usePrivateRedis();
+  let instances: Instances | undefined;
+  before(async function () {
+    instances = await startInstances(count, redis().url, { config: SCALE_CONFIG });
+  });
+  after(async function () {
+    await instances?.stop();
+  });
+  return {
+    redis,
+    instances: () => {
+      if (instances === undefined) throw new Error('the suite instances are not started');
+      return instances;
+    },
   };
 }
 

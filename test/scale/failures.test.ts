@@ -5,7 +5,7 @@ import { eventually, startInstances, type Instances } from '../helpers/instances
 import { RawClient } from '../helpers/raw-client.js';
 import { startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { runFlowgate } from '../helpers/server-process.js';
-import { get, init, PASSWORD_HANDLER, redeem, RIGHT, SCALE_CONFIG, step, tokensOn, usePrivateRedis, WRONG } from '../helpers/scale.js';
+import { get, init, PASSWORD_HANDLER, redeem, RIGHT, SCALE_CONFIG, step, tokensOn, usePrivateRedis, useScaledOut, WRONG } from '../helpers/scale.js';
 
 /** "Within a few seconds of Redis returning": the reconnect backoff is capped at 2 s (+ jitter), so 5 s is generous. */
 const RECOVERY_PROMISE_MS = 5_000;
@@ -13,22 +13,15 @@ const RECOVERY_PROMISE_MS = 5_000;
 const OUTAGE_MS = 4_000;
 
 describe('Scale-out: an instance killed with SIGKILL mid-flow', function () {
-  const redis = usePrivateRedis();
-  let instances: Instances;
-  before(async function () {
-    instances = await startInstances(2, redis().url, { config: SCALE_CONFIG });
-  });
-  after(async function () {
-    await instances?.stop();
-  });
+  const { instances } = useScaledOut(2);
 
   it('loses nothing: the client reconnects to another instance, resumes with login_flow/get and finishes', async function () {
-    const a = await instances.open(0);
+    const a = await instances().open(0);
     const form = await init(a);
     await step(a, form['flow_id'], WRONG);
-    await instances.at(0).stop('SIGKILL');
+    await instances().at(0).stop('SIGKILL');
     expect((await a.closed).code).to.equal(1006);
-    const b = await instances.open(1);
+    const b = await instances().open(1);
     const resumed = (await get(b, form['flow_id'])) as any;
     expect(resumed.result).to.deep.include({ type: 'form', flow_id: form['flow_id'], errors: { base: 'invalid_auth' } });
     const done = (await step(b, form['flow_id'], RIGHT)) as any;

@@ -103,22 +103,20 @@ return redis.call('HGETALL', KEYS[1])`,
  * this slot. Tokens go even when the user is unknown: none may outlive a user that a racing removal already took.
  */
 const removeUser = luaScript(
-  `for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local token = ARGV[3] .. id
-  local index = redis.call('HGET', token, 'idx')
-  if index then redis.call('DEL', index) end
-  redis.call('DEL', token)
+  `-- Deletes every record whose id is in the set, each with the index key it names, then the set itself.
+local function deleteIndexed(set, prefix)
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do
+    local record = prefix .. id
+    local index = redis.call('HGET', record, 'idx')
+    if index then redis.call('DEL', index) end
+    redis.call('DEL', record)
+  end
+  redis.call('DEL', set)
 end
-redis.call('DEL', KEYS[4])
+deleteIndexed(KEYS[4], ARGV[3])
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local credential = ARGV[2] .. id
-  local index = redis.call('HGET', credential, 'idx')
-  if index then redis.call('DEL', index) end
-  redis.call('DEL', credential)
-end
-redis.call('DEL', KEYS[3])
+deleteIndexed(KEYS[3], ARGV[2])
 return 1`,
   4,
 );
