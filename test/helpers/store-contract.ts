@@ -275,6 +275,46 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('#createUserForCredential', function () {
+      it('creates the first user as owner and admin, bound to the credential, and later users as neither', async function () {
+        const alice = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        const first = await store.createUserForCredential(alice.id, user('u1', 1_000));
+        expect(first).to.deep.equal({ user: { ...user('u1', 1_000), isOwner: true, isAdmin: true }, created: true });
+        expect((await store.getCredential(alice.id))?.userId).to.equal('u1');
+        expect((await store.listCredentials('u1')).map((c) => c.id)).to.deep.equal([alice.id]);
+        const bob = await store.getOrCreateCredential('homeassistant', null, 'bob', {});
+        const second = await store.createUserForCredential(bob.id, user('u2'));
+        expect(second?.user).to.deep.include({ id: 'u2', isOwner: false, isAdmin: false });
+        expect(await store.getUser('u2')).to.deep.equal(second?.user);
+      });
+
+      it('returns the user a credential already has, creating nothing', async function () {
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        const made = await store.createUserForCredential(credential.id, user('u1'));
+        const again = await store.createUserForCredential(credential.id, user('u2'));
+        expect(again).to.deep.equal({ user: made?.user, created: false });
+        expect((await store.listUsers()).map((u) => u.id)).to.deep.equal(['u1']);
+      });
+
+      it('answers null for an unknown credential and creates no user or owner', async function () {
+        expect(await store.createUserForCredential('no-such-credential', user('u1'))).to.equal(null);
+        expect(await store.getUser('u1')).to.equal(null);
+        expect((await store.createUser(user('u2'))).isOwner).to.equal(true);
+      });
+
+      it('gives 10 concurrent first logins of one credential the same user, which is the owner', async function () {
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.createUserForCredential(credential.id, user(`u${i}`))),
+        );
+        expect(results.filter((result) => result?.created)).to.have.length(1);
+        expect(new Set(results.map((result) => result?.user.id)).size).to.equal(1);
+        const users = await store.listUsers();
+        expect(users).to.have.length(1);
+        expect(users[0]).to.deep.include({ isOwner: true, isAdmin: true });
+      });
+    });
+
     describe('#updateCredentialData', function () {
       it('replaces the data and keeps the rest of the credential', async function () {
         const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', { hash: 'old', extra: 1 });

@@ -1,6 +1,8 @@
 /** A finished login flow becomes a credential and a single-use authorization code bound to the client, kept in the store. */
 import { expect } from 'chai';
 import { AuthManager } from '../../server/src/auth/manager.js';
+import { getOrCreateUser } from '../../server/src/auth/users.js';
+import type { AuthProvider } from '../../server/src/providers/registry.js';
 import { insecureExample } from '../../server/src/providers/insecure-example.js';
 import type { Store } from '../../server/src/store/types.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
@@ -11,10 +13,11 @@ for (const backend of BACKENDS) {
   describe(`AuthManager with insecure_example (${backend} store)`, function () {
     let store: Store;
     let auth: AuthManager;
+    let provider: AuthProvider;
 
     beforeEach(async function () {
       store = await freshStore(backend);
-      const provider = insecureExample.create(
+      provider = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'wonderland', name: 'Alice' }] },
         { store },
       );
@@ -48,6 +51,16 @@ for (const backend of BACKENDS) {
       const second = await store.takeCode(await login(), CLIENT_ID);
       expect(first?.['credential_id']).to.be.a('string');
       expect(second?.['credential_id']).to.equal(first?.['credential_id']);
+    });
+
+    it('makes one user, the owner, when the first two logins of a credential are exchanged at the same moment', async function () {
+      const data = await store.takeCode(await login(), CLIENT_ID);
+      const credential = await store.getCredential(String(data?.['credential_id']));
+      if (credential === null) throw new Error('the code names no credential');
+      const users = await Promise.all(Array.from({ length: 5 }, () => getOrCreateUser(store, provider, credential)));
+      expect(new Set(users.map((user) => user.id)).size).to.equal(1);
+      expect(await store.listUsers()).to.deep.equal([users[0]]);
+      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
     });
 
     it('gives the display name from the config as user meta', async function () {

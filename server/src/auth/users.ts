@@ -11,7 +11,8 @@ export async function getOrCreateUser(store: UserStore, provider: AuthProvider, 
     return user;
   }
   const meta = await provider.userMetaForCredentials(credential);
-  const created = await store.createUser({
+  // Created and bound in one atomic step: two exchanges racing for one new credential end with the same user.
+  const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
     name: meta.name,
     // Users created from a login are administrators of their own account, as Home Assistant's admin group default.
@@ -19,12 +20,6 @@ export async function getOrCreateUser(store: UserStore, provider: AuthProvider, 
     isActive: meta.isActive,
     createdAt: Date.now(),
   });
-  if (await store.linkCredential(credential.id, created.id)) return created;
-  // Another exchange linked this credential first: use its user and drop ours.
-  await store.removeUser(created.id);
-  const linked = await store.getCredential(credential.id);
-  if (linked?.userId == null) throw new ServiceError('conflict', 'The account was being created by another login at the same moment; log in again');
-  const user = await store.getUser(linked.userId);
-  if (user === null) throw new ServiceError('conflict', 'The account was being created by another login at the same moment; log in again');
-  return user;
+  if (found === null) throw new ServiceError('invalid_grant', 'The account behind this code no longer exists');
+  return found.user;
 }

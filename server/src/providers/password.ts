@@ -247,7 +247,7 @@ async function existingCredential(store: UserStore, rawUsername: string): Promis
   return credential;
 }
 
-/** Creates a user with a password login; the store makes the first user ever created the owner. */
+/** Creates a user with a password login; the store makes the first user ever created the owner (and an admin). */
 export async function addPasswordUser(
   store: UserStore,
   options: PasswordOptions,
@@ -261,20 +261,16 @@ export async function addPasswordUser(
   // Two adds racing for one name: the store keeps one credential per subject, and only the one holding our hash is ours.
   const credential = await store.getOrCreateCredential(PASSWORD_PROVIDER_TYPE, null, username, { password_hash: hash });
   if (storedHash(credential) !== hash) throw taken();
-  const created = await store.createUser({
+  const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
     name: user.name ?? username,
     isAdmin: user.isAdmin ?? false,
     isActive: true,
     createdAt: Date.now(),
   });
-  if (!(await store.linkCredential(credential.id, created.id))) {
-    await store.removeUser(created.id);
-    throw taken();
-  }
-  // HA's owner is always an admin; the store picks the owner only at creation, so the flag follows here.
-  if (created.isOwner && !created.isAdmin) return (await store.updateUser(created.id, { isAdmin: true })) ?? created;
-  return created;
+  // Null: a racing remove took the credential; not created: it already had a user. Either way the name was not ours to add.
+  if (found === null || !found.created) throw taken();
+  return found.user;
 }
 
 export async function changePassword(

@@ -92,6 +92,19 @@ export interface UserStore {
   updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean>;
   /** Binds a credential to a user; false when the credential is unknown or already bound to another user. */
   linkCredential(credentialId: string, userId: string): Promise<boolean>;
+  /**
+   * The user a credential logs in as, created and bound in one atomic step when the credential has none yet: two logins
+   * racing for one new credential get the same user, and no half-made user (or owner marker) is left behind. A created user
+   * becomes the owner when it is the first user ever, and the owner is always an admin. Null when the credential is unknown
+   * or its user is gone.
+   */
+  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null>;
+}
+
+/** What `createUserForCredential` found: `created` is false when another login had already made the credential's user. */
+export interface UserForCredential {
+  readonly user: User;
+  readonly created: boolean;
 }
 
 export interface CounterStore {

@@ -10,6 +10,7 @@ import type {
   StoreLogger,
   Unsubscribe,
   User,
+  UserForCredential,
 } from '../types.js';
 import {
   connectInBackground,
@@ -230,6 +231,21 @@ export class RedisStore implements Store {
     const keys = [this.#keys.credential(credentialId), this.#keys.user(userId), this.#keys.userCredentials(userId)];
     const linked = await redisCall(() => this.#client.linkCredential(keys, [credentialId, userId]));
     return decodeInteger(linked) === 1;
+  }
+
+  async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+    const keys = [
+      this.#keys.credential(credentialId),
+      this.#keys.owner(),
+      this.#keys.user(user.id),
+      this.#keys.userIndex(),
+      this.#keys.userCredentials(user.id),
+    ];
+    const args = [credentialId, user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive), this.#keys.user('')];
+    const reply = await redisCall(() => this.#client.createUserForCredential(keys, args));
+    if (!Array.isArray(reply) || (reply[0] !== 'linked' && reply[0] !== 'created')) return null;
+    const found = decodeUser(toHash(reply.slice(1)));
+    return found === null ? null : { user: found, created: reply[0] === 'created' };
   }
 
   // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of

@@ -150,6 +150,30 @@ return 1`,
   3,
 );
 
+/**
+ * KEYS: credential, owner, user, userIndex, userCredentials. ARGV: credentialId, userId, createdAt, name, isAdmin, isActive,
+ * user key prefix. Returns {'none'} for an unknown credential (or one whose user is gone), {'linked', user hash...} when it
+ * already has a user, {'created', user hash...} after creating the user (owner and admin when first) and binding it.
+ */
+const createUserForCredential = luaScript(
+  `local current = redis.call('HGET', KEYS[1], 'user')
+if not current then return {'none'} end
+if current ~= '' then
+  local found = redis.call('HGETALL', ARGV[7] .. current)
+  if #found == 0 then return {'none'} end
+  return {'linked', unpack(found)}
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return redis.error_reply('user id already exists') end
+local owner, admin = 0, ARGV[5]
+if redis.call('SET', KEYS[2], ARGV[2], 'NX') then owner, admin = 1, '1' end
+redis.call('HSET', KEYS[3], 'id', ARGV[2], 'name', ARGV[4], 'admin', admin, 'active', ARGV[6], 'owner', owner, 'created', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[1], 'user', ARGV[2])
+redis.call('SADD', KEYS[5], ARGV[1])
+return {'created', unpack(redis.call('HGETALL', KEYS[3]))}`,
+  5,
+);
+
 /** KEYS: credential. ARGV: data. Returns 1, or 0 (writing nothing) when the credential is unknown. */
 const updateCredentialData = luaScript(
   `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -232,6 +256,7 @@ export const SCRIPTS = {
   removeUser,
   getOrCreateCredential,
   linkCredential,
+  createUserForCredential,
   updateCredentialData,
   createRefreshToken,
   touchRefreshToken,

@@ -14,6 +14,7 @@ import {
   type StoreLogger,
   type Unsubscribe,
   type User,
+  type UserForCredential,
 } from '../types.js';
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
 import { SqliteRefreshTokens } from './refresh-tokens.js';
@@ -245,6 +246,26 @@ export class SqliteStore implements Store {
 
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     return this.#run(() => this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1);
+  }
+
+  async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+    return this.#run(() =>
+      this.#db
+        .transaction((): UserForCredential | null => {
+          const credential = this.#sql.getCredential.get(credentialId);
+          if (credential === undefined) return null;
+          if (credential.user_id !== null) {
+            const linked = this.#sql.getUser.get(credential.user_id);
+            return linked === undefined ? null : { user: toUser(linked), created: false };
+          }
+          const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
+          const created = { ...user, isOwner, isAdmin: user.isAdmin || isOwner };
+          this.#sql.insertUser.run(user.id, user.name, +isOwner, +created.isAdmin, +user.isActive, user.createdAt);
+          this.#sql.linkCredential.run(user.id, credentialId, user.id, user.id);
+          return { user: created, created: true };
+        })
+        .immediate(),
+    );
   }
 
   async createRefreshToken(token: RefreshToken): Promise<boolean> {
