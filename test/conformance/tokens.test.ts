@@ -4,6 +4,7 @@ import { TEST_CLIENT_ID, authenticatedSocket, loginCode, loginTokens } from '../
 import { openServerStore, redisTestUrl } from '../helpers/stores.js';
 import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
 import { useServer } from '../helpers/server-fixture.js';
+import { MAX_REFRESH_TOKENS_PER_USER } from '../../server/src/tokens/refresh-tokens.js';
 
 for (const backend of ['embedded', 'redis'] as const) {
   describe(`Tokens and the authenticated socket (${backend} store)`, function () {
@@ -166,3 +167,18 @@ for (const backend of ['embedded', 'redis'] as const) {
     });
   });
 }
+
+describe('Refresh tokens per user (embedded store)', function () {
+  const fixture = useServer(() => ({ config: { ...EXAMPLE_CONFIG, websocket: { max_flow_starts_per_minute: 0 } } }));
+  const { open, track } = fixture;
+
+  it(`signs out the least recently used session (4001) when a login would pass ${MAX_REFRESH_TOKENS_PER_USER} tokens`, async function () {
+    const client = await open();
+    const oldest = track(await authenticatedSocket(fixture.server().url, (await loginTokens(client)).access_token));
+    for (let i = 1; i < MAX_REFRESH_TOKENS_PER_USER; i++) await loginTokens(client);
+    const newest = track(await authenticatedSocket(fixture.server().url, (await loginTokens(client)).access_token));
+    expect(await oldest.closed).to.deep.equal({ code: 4001, reason: 'token_revoked' });
+    const sessions = (await newest.result({ type: 'auth/refresh_tokens' })) as unknown as unknown[];
+    expect(sessions).to.have.length(MAX_REFRESH_TOKENS_PER_USER);
+  });
+});

@@ -38,9 +38,15 @@ const longLived = (id: string, clientName: string | null, userId = 'u1'): Refres
 
 const user = (id: string) => ({ id, name: `user ${id}`, isAdmin: false, isActive: true, createdAt: Date.now() });
 
+const CREATED = { outcome: 'created', evicted: [] };
+const NAME_TAKEN = { outcome: 'name_taken' };
+/** The per-user limit the tests run with, unless they test the limit itself. */
+const ROOMY_LIMIT = 100;
+
 export function describeRefreshTokenContract(getStore: () => Store): void {
   describe('refresh tokens', function () {
     let store: Store;
+    const create = (token: RefreshToken, maxPerUser = ROOMY_LIMIT) => store.createRefreshToken(token, maxPerUser);
     beforeEach(function () {
       store = getStore();
     });
@@ -48,7 +54,7 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
     describe('#createRefreshToken / #getRefreshToken / #findRefreshTokenByHash', function () {
       it('reads back every field by id and by hash', async function () {
         const token = refreshToken('t1');
-        expect(await store.createRefreshToken(token)).to.equal(true);
+        expect(await create(token)).to.deep.equal(CREATED);
         expect(await store.getRefreshToken('t1')).to.deep.equal(token);
         expect(await store.findRefreshTokenByHash(token.tokenHash)).to.deep.equal(token);
       });
@@ -62,13 +68,13 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
           lastUsedIp: null,
           expireAt: null,
         });
-        expect(await store.createRefreshToken(token)).to.equal(true);
+        expect(await create(token)).to.deep.equal(CREATED);
         expect(await store.getRefreshToken('t1')).to.deep.equal(token);
         expect(await store.findRefreshTokenByHash(token.tokenHash)).to.deep.equal(token);
       });
 
       it('answers null for an unknown id or hash', async function () {
-        await store.createRefreshToken(refreshToken('t1'));
+        await create(refreshToken('t1'));
         expect(await store.getRefreshToken('no-such-token')).to.equal(null);
         expect(await store.findRefreshTokenByHash(sha256('no-such-secret'))).to.equal(null);
       });
@@ -76,10 +82,10 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
 
     describe('#listRefreshTokens', function () {
       it("lists only the user's live tokens, oldest first", async function () {
-        await store.createRefreshToken(refreshToken('b', { createdAt: 3_000 }));
-        await store.createRefreshToken(refreshToken('a', { createdAt: 2_000 }));
-        await store.createRefreshToken(refreshToken('other', { userId: 'u2' }));
-        await store.createRefreshToken(refreshToken('expired', { createdAt: 1_000, expireAt: Date.now() - 1_000 }));
+        await create(refreshToken('b', { createdAt: 3_000 }));
+        await create(refreshToken('a', { createdAt: 2_000 }));
+        await create(refreshToken('other', { userId: 'u2' }));
+        await create(refreshToken('expired', { createdAt: 1_000, expireAt: Date.now() - 1_000 }));
         expect((await store.listRefreshTokens('u1')).map((token) => token.id)).to.deep.equal(['a', 'b']);
         expect((await store.listRefreshTokens('u2')).map((token) => token.id)).to.deep.equal(['other']);
         expect(await store.listRefreshTokens('nobody')).to.deep.equal([]);
@@ -89,7 +95,7 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
     describe('expiry', function () {
       it('reads an expired token as absent everywhere', async function () {
         const token = refreshToken('t1', { expireAt: Date.now() + SHORT_TTL_MS });
-        await store.createRefreshToken(token);
+        await create(token);
         expect(await store.getRefreshToken('t1')).to.deep.equal(token);
         await sleep(PAST_SHORT_TTL_MS);
         expect(await store.getRefreshToken('t1')).to.equal(null);
@@ -103,7 +109,7 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
     describe('#touchRefreshToken', function () {
       it('records the use and the new expiry, leaving the other fields alone', async function () {
         const token = refreshToken('t1', { lastUsedAt: null, lastUsedIp: null });
-        await store.createRefreshToken(token);
+        await create(token);
         const expireAt = Date.now() + 2 * HOUR;
         expect(await store.touchRefreshToken('t1', 5_000, '198.51.100.7', expireAt)).to.equal(true);
         const touched = { ...token, lastUsedAt: 5_000, lastUsedIp: '198.51.100.7', expireAt };
@@ -113,7 +119,7 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
 
       it('slides the expiry: the token outlives its old expireAt', async function () {
         const token = refreshToken('t1', { expireAt: Date.now() + SHORT_TTL_MS });
-        await store.createRefreshToken(token);
+        await create(token);
         expect(await store.touchRefreshToken('t1', Date.now(), null, Date.now() + HOUR)).to.equal(true);
         await sleep(PAST_SHORT_TTL_MS);
         expect((await store.getRefreshToken('t1'))?.id).to.equal('t1');
@@ -123,14 +129,14 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
 
       it('makes a token that it gives a null expireAt never expire', async function () {
         const token = refreshToken('t1', { expireAt: Date.now() + SHORT_TTL_MS });
-        await store.createRefreshToken(token);
+        await create(token);
         expect(await store.touchRefreshToken('t1', Date.now(), null, null)).to.equal(true);
         await sleep(PAST_SHORT_TTL_MS);
         expect((await store.findRefreshTokenByHash(token.tokenHash))?.expireAt).to.equal(null);
       });
 
       it('answers false for a deleted or unknown token and does not recreate it', async function () {
-        await store.createRefreshToken(refreshToken('t1'));
+        await create(refreshToken('t1'));
         await store.deleteRefreshToken('t1');
         expect(await store.touchRefreshToken('t1', Date.now(), '192.0.2.9', Date.now() + HOUR)).to.equal(false);
         expect(await store.touchRefreshToken('no-such-token', Date.now(), null, null)).to.equal(false);
@@ -141,8 +147,8 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
     describe('#deleteRefreshToken', function () {
       it('deletes the token with its hash index, and answers false the second time', async function () {
         const token = refreshToken('t1');
-        await store.createRefreshToken(token);
-        await store.createRefreshToken(refreshToken('t2'));
+        await create(token);
+        await create(refreshToken('t2'));
         expect(await store.deleteRefreshToken('t1')).to.equal(true);
         expect(await store.deleteRefreshToken('t1')).to.equal(false);
         expect(await store.getRefreshToken('t1')).to.equal(null);
@@ -157,47 +163,98 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
 
     describe('long-lived access token names', function () {
       it("refuses a second long-lived token with a name its user already uses, keeping the first", async function () {
-        expect(await store.createRefreshToken(longLived('t1', 'CI'))).to.equal(true);
+        expect(await create(longLived('t1', 'CI'))).to.deep.equal(CREATED);
         const second = longLived('t2', 'CI');
-        expect(await store.createRefreshToken(second)).to.equal(false);
+        expect(await create(second)).to.deep.equal(NAME_TAKEN);
         expect(await store.getRefreshToken('t2')).to.equal(null);
         expect(await store.findRefreshTokenByHash(second.tokenHash)).to.equal(null);
         expect((await store.listRefreshTokens('u1')).map((t) => t.id)).to.deep.equal(['t1']);
       });
 
       it('allows the same name for another user', async function () {
-        expect(await store.createRefreshToken(longLived('t1', 'CI', 'u1'))).to.equal(true);
-        expect(await store.createRefreshToken(longLived('t2', 'CI', 'u2'))).to.equal(true);
+        expect(await create(longLived('t1', 'CI', 'u1'))).to.deep.equal(CREATED);
+        expect(await create(longLived('t2', 'CI', 'u2'))).to.deep.equal(CREATED);
         expect((await store.getRefreshToken('t2'))?.userId).to.equal('u2');
       });
 
       it('allows the same name on normal tokens', async function () {
-        expect(await store.createRefreshToken(longLived('t1', 'CI'))).to.equal(true);
-        expect(await store.createRefreshToken(refreshToken('t2', { clientName: 'CI' }))).to.equal(true);
-        expect(await store.createRefreshToken(refreshToken('t3', { clientName: 'CI' }))).to.equal(true);
+        expect(await create(longLived('t1', 'CI'))).to.deep.equal(CREATED);
+        expect(await create(refreshToken('t2', { clientName: 'CI' }))).to.deep.equal(CREATED);
+        expect(await create(refreshToken('t3', { clientName: 'CI' }))).to.deep.equal(CREATED);
         expect((await store.listRefreshTokens('u1')).map((t) => t.id)).to.have.members(['t1', 't2', 't3']);
       });
 
       it('frees the name when the long-lived token is deleted', async function () {
-        await store.createRefreshToken(longLived('t1', 'CI'));
+        await create(longLived('t1', 'CI'));
         await store.deleteRefreshToken('t1');
-        expect(await store.createRefreshToken(longLived('t2', 'CI'))).to.equal(true);
+        expect(await create(longLived('t2', 'CI'))).to.deep.equal(CREATED);
       });
 
       it('frees the name when the long-lived token expired', async function () {
-        await store.createRefreshToken({ ...longLived('t1', 'CI'), expireAt: Date.now() + SHORT_TTL_MS });
-        expect(await store.createRefreshToken(longLived('t2', 'CI'))).to.equal(false);
+        await create({ ...longLived('t1', 'CI'), expireAt: Date.now() + SHORT_TTL_MS });
+        expect(await create(longLived('t2', 'CI'))).to.deep.equal(NAME_TAKEN);
         await sleep(PAST_SHORT_TTL_MS);
-        expect(await store.createRefreshToken(longLived('t3', 'CI'))).to.equal(true);
+        expect(await create(longLived('t3', 'CI'))).to.deep.equal(CREATED);
       });
 
       it('lets exactly one of 20 concurrent creators of one name succeed', async function () {
         const created = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => store.createRefreshToken(longLived(`t${i}`, 'CI'))),
+          Array.from({ length: 20 }, (_, i) => create(longLived(`t${i}`, 'CI'))),
         );
-        expect(created.filter((outcome) => outcome)).to.have.length(1);
-        const listed = await store.listRefreshTokens('u1');
-        expect(listed.map((t) => t.id)).to.deep.equal([`t${created.indexOf(true)}`]);
+        const winners = created.flatMap((creation, i) => (creation.outcome === 'created' ? [`t${i}`] : []));
+        expect(winners).to.have.length(1);
+        expect(created.filter((creation) => creation.outcome === 'name_taken')).to.have.length(19);
+        expect((await store.listRefreshTokens('u1')).map((t) => t.id)).to.deep.equal(winners);
+      });
+    });
+
+    describe('the per-user limit', function () {
+      const ids = async (userId = 'u1') => (await store.listRefreshTokens(userId)).map((t) => t.id).sort();
+
+      it('signs out the least recently used sessions to make room, and never a long-lived token', async function () {
+        await create(longLived('ll', 'CI'), 4);
+        await create(refreshToken('used-late', { lastUsedAt: 9_000 }), 4);
+        await create(refreshToken('never-used', { createdAt: 5_000, lastUsedAt: null }), 4);
+        await create(refreshToken('used-early', { lastUsedAt: 3_000 }), 4);
+        await create(refreshToken('other-user', { userId: 'u2', lastUsedAt: 1 }), 4);
+        expect(await create(refreshToken('new-1', { createdAt: 10_000, lastUsedAt: null }), 4)).to.deep.equal({
+          outcome: 'created',
+          evicted: ['used-early'],
+        });
+        expect(await ids()).to.deep.equal(['ll', 'never-used', 'new-1', 'used-late']);
+        expect(await store.findRefreshTokenByHash(sha256('secret-used-early'))).to.equal(null);
+        expect(await create(refreshToken('new-2', { createdAt: 11_000, lastUsedAt: null }), 2)).to.deep.equal({
+          outcome: 'created',
+          evicted: ['never-used', 'used-late', 'new-1'],
+        });
+        expect(await ids()).to.deep.equal(['ll', 'new-2']);
+        expect(await ids('u2')).to.deep.equal(['other-user']);
+      });
+
+      it('refuses, writing and deleting nothing, when only long-lived tokens could make room', async function () {
+        await create(longLived('ll-1', 'one'), 3);
+        await create(longLived('ll-2', 'two'), 3);
+        await create(refreshToken('session'), 3);
+        expect(await create(longLived('ll-3', 'three'), 2)).to.deep.equal({ outcome: 'limit_reached' });
+        expect(await ids()).to.deep.equal(['ll-1', 'll-2', 'session']);
+        expect(await create(refreshToken('new'), 3)).to.deep.equal({ outcome: 'created', evicted: ['session'] });
+        expect(await ids()).to.deep.equal(['ll-1', 'll-2', 'new']);
+      });
+
+      it('does not count expired tokens', async function () {
+        await create(refreshToken('expiring', { expireAt: Date.now() + SHORT_TTL_MS }), 1);
+        await sleep(PAST_SHORT_TTL_MS);
+        expect(await create(refreshToken('fresh'), 1)).to.deep.equal(CREATED);
+        expect(await ids()).to.deep.equal(['fresh']);
+      });
+
+      it('holds under 20 concurrent logins: the user ends with exactly the limit', async function () {
+        const created = await Promise.all(Array.from({ length: 20 }, (_, i) => create(refreshToken(`t${i}`, { createdAt: i }), 5)));
+        expect(created.every((creation) => creation.outcome === 'created')).to.equal(true);
+        const evicted = created.flatMap((creation) => (creation.outcome === 'created' ? creation.evicted : []));
+        expect(evicted).to.have.length(15);
+        expect(new Set(evicted).size).to.equal(15);
+        expect(await ids()).to.have.length(5);
       });
     });
 
@@ -206,9 +263,9 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
         await store.createUser(user('u1'));
         await store.createUser(user('u2'));
         const mine = refreshToken('t1');
-        await store.createRefreshToken(mine);
-        await store.createRefreshToken(longLived('t2', 'CI'));
-        await store.createRefreshToken(refreshToken('t3', { userId: 'u2' }));
+        await create(mine);
+        await create(longLived('t2', 'CI'));
+        await create(refreshToken('t3', { userId: 'u2' }));
         expect(await store.removeUser('u1')).to.equal(true);
         expect(await store.getRefreshToken('t1')).to.equal(null);
         expect(await store.getRefreshToken('t2')).to.equal(null);

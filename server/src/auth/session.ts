@@ -1,7 +1,7 @@
 /** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
 import { ServiceError } from '../errors.js';
 import type { RefreshToken, Store } from '../store/types.js';
-import type { TokenService } from '../tokens/refresh-tokens.js';
+import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 
 /** Who an authenticated socket belongs to. */
 export interface Session {
@@ -89,7 +89,8 @@ export async function createLongLivedToken(
     credentialId: null,
     accessTokenTtlMs: lifespanDays * 24 * 60 * 60 * 1000,
   });
-  if (issued === null) throw new ServiceError('invalid_request', `A long-lived access token named "${clientName}" already exists`);
+  if (issued === 'name_taken') throw new ServiceError('invalid_request', `A long-lived access token named "${clientName}" already exists`);
+  if (issued === 'limit_reached') throw tokenLimitReached();
   const accessToken = await tokens.issueAccessToken(issued.refreshToken, remoteAddress);
   if (accessToken === null) throw new ServiceError('not_found', 'The token was deleted while being created');
   return accessToken;

@@ -3,7 +3,7 @@ import type { AuthTokenCommand, TokenResponse } from '@flowgate/shared';
 import { ServiceError } from '../errors.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { Store } from '../store/types.js';
-import type { TokenService } from '../tokens/refresh-tokens.js';
+import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 import { getOrCreateUser } from './users.js';
 
 export interface TokenEndpointDependencies {
@@ -49,7 +49,8 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
     type: 'normal',
     credentialId: credential.id,
   });
-  if (issued === null) throw new ServiceError('unknown_error', 'Could not create a refresh token');
+  if (issued === 'limit_reached') throw tokenLimitReached();
+  if (issued === 'name_taken') throw new ServiceError('unknown_error', 'Could not create a refresh token');
   const accessToken = await deps.tokens.issueAccessToken(issued.refreshToken, remoteAddress);
   if (accessToken === null) throw invalidGrant('The refresh token was revoked while being created');
   return {

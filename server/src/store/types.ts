@@ -160,12 +160,20 @@ export interface RefreshToken {
   readonly expireAt: number | null;
 }
 
+export type RefreshTokenCreation =
+  | { readonly outcome: 'created'; readonly evicted: readonly string[] }
+  | { readonly outcome: 'name_taken' }
+  | { readonly outcome: 'limit_reached' };
+
 export interface RefreshTokenStore {
   /**
-   * Stores a new refresh token. A long-lived token whose client name its user already uses is refused (returns false),
-   * atomically, so two racing requests cannot both create one.
+   * Stores a new refresh token, atomically with its checks, so racing requests cannot get around them:
+   * - a long-lived token whose client name its user already uses is refused (`name_taken`);
+   * - a user keeps at most `maxPerUser` live tokens: past it, the user's least recently used `normal` tokens are deleted to
+   *   make room (their ids come back in `evicted`, for the caller to announce); when only long-lived tokens are left to
+   *   delete, nothing is written (`limit_reached`).
    */
-  createRefreshToken(token: RefreshToken): Promise<boolean>;
+  createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation>;
   /** The token, or null when unknown or expired. */
   getRefreshToken(id: string): Promise<RefreshToken | null>;
   /** The token whose secret hashes to `tokenHash`, or null when unknown or expired. */

@@ -1,6 +1,7 @@
 /** Refresh tokens: creation, lookup by secret, access-token minting and revocation that reaches every instance. */
 import { createHash, randomBytes } from 'node:crypto';
 import { randomId } from '../crypto.js';
+import { ServiceError } from '../errors.js';
 import type { EventBus, RefreshToken, RefreshTokenStore, RefreshTokenType, Unsubscribe } from '../store/types.js';
 import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken } from './access-tokens.js';
 
@@ -8,6 +9,12 @@ import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken 
 export const REFRESH_TOKEN_IDLE_EXPIRY_MS = 90 * 24 * 60 * 60 * 1000;
 /** Bytes of randomness in a refresh token's secret and in its JWT key (512 bits, as HA's `token_hex(64)`). */
 const SECRET_BYTES = 64;
+/**
+ * Refresh tokens (sessions and long-lived tokens) one user may hold. Every login makes one, so without a bound a client
+ * looping over logins would grow the user's token list (and the scan that guards long-lived names) without end; past it the
+ * user's least recently used sessions are signed out. HA has no bound; 100 leaves room for every device a person owns.
+ */
+export const MAX_REFRESH_TOKENS_PER_USER = 100;
 /** The event channel on which a revoked refresh token's id is announced to every instance. */
 export const REVOCATION_CHANNEL = 'refresh_token_revoked';
 
@@ -28,14 +35,28 @@ export interface IssuedRefreshToken {
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
 
+/** The error for `limit_reached`: only long-lived tokens were left to delete, and those are never deleted behind a user's back. */
+export const tokenLimitReached = (): ServiceError =>
+  new ServiceError(
+    'not_allowed',
+    `This user already holds ${MAX_REFRESH_TOKENS_PER_USER} long-lived access tokens, the most one user may have; delete one first`,
+  );
+
+/** Why `TokenService.create` made no token. */
+export type RefreshTokenRefusal = 'name_taken' | 'limit_reached';
+
 export class TokenService {
   constructor(
     private readonly store: RefreshTokenStore & EventBus,
     private readonly now: () => number = Date.now,
+    private readonly maxPerUser: number = MAX_REFRESH_TOKENS_PER_USER,
   ) {}
 
-  /** Creates a refresh token; null when a long-lived token of that name already exists for the user. */
-  async create(request: NewRefreshToken): Promise<IssuedRefreshToken | null> {
+  /**
+   * Creates a refresh token. Refused when a long-lived token of that name already exists for the user, or when the user's
+   * token limit could only be kept by deleting long-lived tokens; sessions deleted to keep it are revoked like any other.
+   */
+  async create(request: NewRefreshToken): Promise<IssuedRefreshToken | RefreshTokenRefusal> {
     const secret = randomBytes(SECRET_BYTES).toString('hex');
     const now = this.now();
     const refreshToken: RefreshToken = {
@@ -53,7 +74,10 @@ export class TokenService {
       lastUsedIp: null,
       expireAt: request.type === 'normal' ? now + REFRESH_TOKEN_IDLE_EXPIRY_MS : null,
     };
-    return (await this.store.createRefreshToken(refreshToken)) ? { refreshToken, secret } : null;
+    const created = await this.store.createRefreshToken(refreshToken, this.maxPerUser);
+    if (created.outcome !== 'created') return created.outcome;
+    await Promise.all(created.evicted.map((id) => this.store.publish(REVOCATION_CHANNEL, id)));
+    return { refreshToken, secret };
   }
 
   findBySecret(secret: string): Promise<RefreshToken | null> {

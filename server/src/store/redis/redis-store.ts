@@ -5,6 +5,7 @@ import type {
   Credential,
   JsonObject,
   RefreshToken,
+  RefreshTokenCreation,
   Store,
   StoredFlow,
   StoreLogger,
@@ -251,7 +252,7 @@ export class RedisStore implements Store {
   // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of
   // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts.
 
-  async createRefreshToken(token: RefreshToken): Promise<boolean> {
+  async createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation> {
     const keys = [
       this.#keys.refreshToken(token.id),
       this.#keys.refreshTokenIndex(token.tokenHash),
@@ -264,11 +265,21 @@ export class RedisStore implements Store {
       token.type,
       JSON.stringify(token.clientName),
       encodeOptionalInteger(token.expireAt),
+      String(maxPerUser),
       ...encodeRefreshTokenFields(token),
     ];
-    const outcome = decodeInteger(await redisCall(() => this.#client.createRefreshToken(keys, args)));
-    if (outcome === -1) throw new Error(`Refresh token ${token.id} (or its hash) already exists`);
-    return outcome === 1;
+    const reply = await redisCall(() => this.#client.createRefreshToken(keys, args));
+    const [outcome, ...evicted] = Array.isArray(reply) ? reply : [];
+    switch (decodeInteger(outcome)) {
+      case 1:
+        return { outcome: 'created', evicted: evicted.map(String) };
+      case 0:
+        return { outcome: 'name_taken' };
+      case 2:
+        return { outcome: 'limit_reached' };
+      default:
+        throw new Error(`Refresh token ${token.id} (or its hash) already exists`);
+    }
   }
 
   async getRefreshToken(id: string): Promise<RefreshToken | null> {

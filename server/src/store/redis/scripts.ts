@@ -184,29 +184,55 @@ return 1`,
 
 /**
  * KEYS: token, tokenIndex, userRefreshTokens. ARGV: token key prefix, now, id, type, clientName (JSON), expireAt ('' = never),
- * then the other fields as field, value pairs. Returns 1 when stored, 0 when the user already has a live long-lived token of
- * that client name, -1 when the id or the hash is taken. Ids in the user's set whose hash Redis expired are pruned on the way.
+ * maxPerUser, then the other fields as field, value pairs. Returns {1, evicted ids...} when stored, {0} when the user already
+ * has a live long-lived token of that client name, {2} when the limit could only be kept by deleting long-lived tokens, {-1}
+ * when the id or the hash is taken. Ids in the user's set whose hash Redis expired are pruned on the way. The user's set is
+ * bounded by maxPerUser, so the scan is too.
  */
 const createRefreshToken = luaScript(
-  `if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+  `if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 local now = tonumber(ARGV[2])
+local live, normals = 0, {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local other = redis.call('HMGET', ARGV[1] .. id, 'type', 'cname', 'exp')
+  local other = redis.call('HMGET', ARGV[1] .. id, 'type', 'cname', 'exp', 'used', 'created')
   if not other[1] then
     redis.call('SREM', KEYS[3], id)
-  elseif ARGV[4] == 'long_lived_access_token' and other[1] == ARGV[4] and other[2] == ARGV[5]
-    and (other[3] == '' or tonumber(other[3]) > now) then
-    return 0
+  elseif other[3] == '' or tonumber(other[3]) > now then
+    if ARGV[4] == 'long_lived_access_token' and other[1] == ARGV[4] and other[2] == ARGV[5] then return {0} end
+    live = live + 1
+    if other[1] == 'normal' then
+      local created = tonumber(other[5])
+      normals[#normals + 1] = {other[4] ~= '' and tonumber(other[4]) or created, created, id}
+    end
   end
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'type', ARGV[4], 'cname', ARGV[5], 'exp', ARGV[6], 'idx', KEYS[2], unpack(ARGV, 7))
+local excess = live + 1 - tonumber(ARGV[7])
+if excess > #normals then return {2} end
+local reply = {1}
+if excess > 0 then
+  -- Least recently used first (never used counts as used when created), then oldest, then by id.
+  table.sort(normals, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    return a[3] < b[3]
+  end)
+  for i = 1, excess do
+    local id = normals[i][3]
+    local index = redis.call('HGET', ARGV[1] .. id, 'idx')
+    if index then redis.call('DEL', index) end
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('SREM', KEYS[3], id)
+    reply[#reply + 1] = id
+  end
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'type', ARGV[4], 'cname', ARGV[5], 'exp', ARGV[6], 'idx', KEYS[2], unpack(ARGV, 8))
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[3])
 if ARGV[6] ~= '' then
   redis.call('PEXPIREAT', KEYS[1], ARGV[6])
   redis.call('PEXPIREAT', KEYS[2], ARGV[6])
 end
-return 1`,
+return reply`,
   3,
 );
 

@@ -1,6 +1,6 @@
 /** Refresh tokens on SQLite: the `refresh_tokens` table (schema.ts, migration 2) behind SqliteStore's RefreshTokenStore methods. */
 import type { Database, Statement } from 'better-sqlite3';
-import type { RefreshToken, RefreshTokenType } from '../types.js';
+import type { RefreshToken, RefreshTokenCreation, RefreshTokenType } from '../types.js';
 
 interface RefreshTokenRow {
   id: string;
@@ -51,20 +51,25 @@ export class SqliteRefreshTokens {
   }
 
   /**
-   * IMMEDIATE, so the long-lived name check and the insert hold the write lock together, across processes too. Expired tokens of
-   * the user go first: they read as absent, so they must not keep their name taken (nor trip the partial unique index).
+   * IMMEDIATE, so the checks, the evictions and the insert hold the write lock together, across processes too. Expired tokens
+   * of the user go first: they read as absent, so they must not keep their name taken (nor trip the partial unique index) nor
+   * count against the limit.
    */
-  create(token: RefreshToken): boolean {
+  create(token: RefreshToken, maxPerUser: number): RefreshTokenCreation {
     return this.#db
-      .transaction((): boolean => {
+      .transaction((): RefreshTokenCreation => {
         const now = Date.now();
         this.#sql.deleteExpiredOfUser.run({ userId: token.userId, now });
         if (
           token.type === 'long_lived_access_token' &&
           this.#sql.findLongLived.get({ userId: token.userId, clientName: token.clientName }) !== undefined
         ) {
-          return false;
+          return { outcome: 'name_taken' };
         }
+        const excess = (this.#sql.countOfUser.get(token.userId)?.count ?? 0) + 1 - maxPerUser;
+        const evicted = excess > 0 ? this.#sql.leastRecentlyUsedNormal.all({ userId: token.userId, limit: excess }) : [];
+        if (evicted.length < excess) return { outcome: 'limit_reached' };
+        for (const { id } of evicted) this.#sql.deleteById.run(id);
         this.#sql.insert.run({
           id: token.id,
           userId: token.userId,
@@ -80,7 +85,7 @@ export class SqliteRefreshTokens {
           lastUsedIp: token.lastUsedIp,
           expireAt: token.expireAt,
         });
-        return true;
+        return { outcome: 'created', evicted: evicted.map(({ id }) => id) };
       })
       .immediate();
   }
@@ -132,6 +137,13 @@ function prepareStatements(db: Database) {
     findLongLived: query<[{ userId: string; clientName: string | null }], { id: string }>(
       `SELECT id FROM refresh_tokens WHERE user_id = @userId AND type = 'long_lived_access_token' AND client_name IS @clientName`,
     ),
+    countOfUser: query<[string], { count: number }>('SELECT count(*) AS count FROM refresh_tokens WHERE user_id = ?'),
+    // A token never used counts as used when it was created; ties go to the older id order, so the choice is deterministic.
+    leastRecentlyUsedNormal: query<[{ userId: string; limit: number }], { id: string }>(
+      `SELECT id FROM refresh_tokens WHERE user_id = @userId AND type = 'normal'
+       ORDER BY COALESCE(last_used_at, created_at), created_at, id LIMIT @limit`,
+    ),
+    deleteById: run<[string]>('DELETE FROM refresh_tokens WHERE id = ?'),
     deleteExpiredOfUser: run<[{ userId: string; now: number }]>(
       'DELETE FROM refresh_tokens WHERE user_id = @userId AND expire_at <= @now',
     ),

@@ -9,6 +9,7 @@ import {
   type Credential,
   type JsonObject,
   type RefreshToken,
+  type RefreshTokenCreation,
   type Store,
   type StoredFlow,
   type StoreLogger,
@@ -268,8 +269,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  async createRefreshToken(token: RefreshToken): Promise<boolean> {
-    return this.#run(() => this.#tokens.create(token));
+  async createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation> {
+    return this.#run(() => this.#tokens.create(token, maxPerUser));
   }
 
   async getRefreshToken(id: string): Promise<RefreshToken | null> {
