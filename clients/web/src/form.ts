@@ -43,10 +43,11 @@ function inputFor(field: SchemaField, id: string, describedBy: string, previous:
     case 'boolean':
       return h('input', { ...common, required: false, type: 'checkbox', checked: initial === true });
     case 'select':
+      // Nothing chosen yet: a placeholder, so the first option is never sent unasked (an optional select may stay empty).
       return h(
         'select',
         common,
-        field.required === true && initial === undefined ? h('option', { value: '', disabled: true, selected: true }, 'Choose…') : null,
+        initial === undefined ? h('option', { value: '', disabled: field.required === true, selected: true }, field.required === true ? 'Choose…' : 'None') : null,
         ...field.options.map(([value, label]) => h('option', { value, selected: value === initial }, label || value)),
       );
   }
