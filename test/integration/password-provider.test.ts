@@ -74,6 +74,14 @@ for (const backend of BACKENDS) {
         expect(credential).to.deep.include({ providerType: 'password', providerId: null, subject: 'alice' });
       });
 
+      it('folds case fully, as casefold does: "STRASSE" and "Ｓtraße" log in as the user added as "Straße" (kept as "strasse")', async function () {
+        await addPasswordUser(store, FAST, { username: 'Straße', password: 'wonderland' });
+        for (const spelling of ['STRASSE', 'strasse', 'Ｓtraße']) {
+          expect((await attempt(authWith(), spelling, 'wonderland')).type, spelling).to.equal('create_entry');
+        }
+        expect((await listPasswordUsers(store)).map((row) => row.username)).to.deep.equal(['strasse']);
+      });
+
       it('does not normalize passwords', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'Wonderland' });
         expect((await attempt(authWith(), 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });

@@ -65,12 +65,14 @@ export type VerifyPassword = (hash: string, password: string) => Promise<boolean
 export const verifyPassword: VerifyPassword = (hash, password) => argon2.verify(hash, password);
 
 /**
- * The username a login or an account is keyed by: trimmed, NFKC-normalised (full-width and compatibility forms fold to
- * one spelling), then lower-cased. This approximates Python's `strip().casefold()` in HA; it does not fold `ß` to `ss`.
- * Passwords are never normalised.
+ * The username a login or an account is keyed by, HA's `strip().casefold()` with Unicode's full case folding: trimmed,
+ * NFKC-normalised (full-width and compatibility forms fold to one spelling), then upper- and lower-cased, which folds what
+ * lower-casing alone keeps apart (`Straße` and `STRASSE`, `ﬁ` and `fi`, final and medial sigma), then NFKC again for the
+ * forms folding produced. Where it differs from Python's casefold it only merges more (dotless `ı` with `i`): never two
+ * accounts that HA would keep as one. Passwords are never normalised.
  */
 export function normalizeUsername(username: string): string {
-  return username.trim().normalize('NFKC').toLowerCase();
+  return username.trim().normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 }
 
 /** An account-management refusal; `code` follows HA's error keys, the message is one line for a person. */
