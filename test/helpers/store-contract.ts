@@ -323,6 +323,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.findCredential('homeassistant', null, 'alice'))?.data).to.deep.equal({ hash: 'new' });
       });
 
+      it('given the expected data, writes only while the data is still exactly that', async function () {
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', { hash: 'old', extra: 1 });
+        expect(await store.updateCredentialData(credential.id, { hash: 'changed' }, { hash: 'old' })).to.equal(false);
+        expect(await store.updateCredentialData(credential.id, { hash: 'rehashed', extra: 1 }, credential.data)).to.equal(true);
+        expect(await store.updateCredentialData(credential.id, { hash: 'stale', extra: 1 }, credential.data)).to.equal(false);
+        expect((await store.getCredential(credential.id))?.data).to.deep.equal({ hash: 'rehashed', extra: 1 });
+        expect(await store.updateCredentialData('no-such-credential', { hash: 'x' }, { hash: 'x' })).to.equal(false);
+      });
+
       it('answers false for an unknown credential and does not create it', async function () {
         expect(await store.updateCredentialData('no-such-credential', { hash: 'x' })).to.equal(false);
         expect(await store.getCredential('no-such-credential')).to.equal(null);

@@ -40,8 +40,8 @@ for (const backend of BACKENDS) {
     });
     afterEach(async () => store.close());
 
-    function authWith(verify?: VerifyPassword): AuthManager {
-      const provider = passwordProvider.create({ type: 'password', ...FAST }, { store, ...(verify === undefined ? {} : { verify }) });
+    function authWith(verify?: VerifyPassword, params: typeof FAST = FAST): AuthManager {
+      const provider = passwordProvider.create({ type: 'password', ...params }, { store, ...(verify === undefined ? {} : { verify }) });
       return new AuthManager({ store, providers: [provider] });
     }
 
@@ -80,6 +80,21 @@ for (const backend of BACKENDS) {
           expect((await attempt(authWith(), spelling, 'wonderland')).type, spelling).to.equal('create_entry');
         }
         expect((await listPasswordUsers(store)).map((row) => row.username)).to.deep.equal(['strasse']);
+      });
+
+      it('re-hashes a password with the configured parameters when they changed, at its next right login only', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        const storedHash = async () => String((await store.findCredential('password', null, 'alice'))?.data['password_hash']);
+        const before = await storedHash();
+        const raised = { argon2: { memory_kib: 2048, time_cost: 2 } };
+        expect((await attempt(authWith(undefined, raised), 'alice', 'nope')).errors).to.deep.equal({ base: 'invalid_auth' });
+        expect(await storedHash()).to.equal(before);
+        expect((await attempt(authWith(undefined, raised), 'alice', 'wonderland')).type).to.equal('create_entry');
+        const after = await storedHash();
+        expect(hashParams(after)).to.deep.equal({ type: 'argon2id', m: 2048, t: 2, p: 1 });
+        expect(await verifyPassword(after, 'wonderland')).to.equal(true);
+        expect((await attempt(authWith(undefined, raised), 'alice', 'wonderland')).type).to.equal('create_entry');
+        expect(await storedHash()).to.equal(after);
       });
 
       it('does not normalize passwords', async function () {

@@ -49,6 +49,12 @@ export function argon2Params(config: PasswordOptions = {}): Argon2Params {
   };
 }
 
+/** True when `hash` was not made with exactly these parameters (argon2id, current version): a login should re-hash it. */
+export function needsRehash(hash: string, params: Argon2Params): boolean {
+  if (!hash.startsWith('$argon2id$')) return true;
+  return argon2.needsRehash(hash, { memoryCost: params.memoryKib, timeCost: params.timeCost, parallelism: params.parallelism });
+}
+
 /** The one place that calls argon2.hash, so every hash Flowgate makes is argon2id with the configured parameters. */
 export function hashPassword(password: string, params: Argon2Params): Promise<string> {
   return argon2.hash(password, {
@@ -168,7 +174,23 @@ export const passwordProvider = {
         await verify(await dummyHash, password);
         return null;
       }
-      return (await verify(hash, password)) ? credential : null;
+      if (!(await verify(hash, password))) return null;
+      if (needsRehash(hash, params)) await rehash(credential, password);
+      return credential;
+    }
+
+    /**
+     * Re-hashes a password whose hash was made with other parameters (raised in the config since), at the one moment the
+     * password is known. Until then such a verify costs less than an unknown user's, which would tell usernames apart. Best
+     * effort: a failure or a password changed meanwhile leaves the stored hash alone, and the login goes on.
+     */
+    async function rehash(credential: Credential, password: string): Promise<void> {
+      try {
+        const fresh = await verifyGate.run(() => hashPassword(password, params));
+        await store.updateCredentialData(credential.id, { ...credential.data, password_hash: fresh }, credential.data);
+      } catch {
+        // The old hash still verifies; the next login tries again.
+      }
     }
 
     return {

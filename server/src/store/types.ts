@@ -88,8 +88,11 @@ export interface UserStore {
   getCredential(id: string): Promise<Credential | null>;
   findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null>;
   listCredentials(userId: string): Promise<Credential[]>;
-  /** Replaces a credential's data (a new password hash); false when the credential is unknown. */
-  updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean>;
+  /**
+   * Replaces a credential's data (a new password hash); false when the credential is unknown, or, given `expected`, when its
+   * data is no longer exactly that (a compare-and-set: a rehash at login must not undo a password changed meanwhile).
+   */
+  updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean>;
   /** Binds a credential to a user; false when the credential is unknown or already bound to another user. */
   linkCredential(credentialId: string, userId: string): Promise<boolean>;
   /**

@@ -222,9 +222,10 @@ export class RedisStore implements Store {
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean> {
+  async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
     const key = this.#keys.credential(credentialId);
-    const updated = await redisCall(() => this.#client.updateCredentialData([key], [JSON.stringify(data)]));
+    const args = [JSON.stringify(data), ...(expected === undefined ? [] : [JSON.stringify(expected)])];
+    const updated = await redisCall(() => this.#client.updateCredentialData([key], args));
     return decodeInteger(updated) === 1;
   }
 

@@ -174,9 +174,14 @@ return {'created', unpack(redis.call('HGETALL', KEYS[3]))}`,
   5,
 );
 
-/** KEYS: credential. ARGV: data. Returns 1, or 0 (writing nothing) when the credential is unknown. */
+/**
+ * KEYS: credential. ARGV: data[, expected data]. Returns 1, or 0 (writing nothing) when the credential is unknown or its data
+ * is not the expected JSON (compared as the string stored: Flowgate writes it with JSON.stringify, which round-trips).
+ */
 const updateCredentialData = luaScript(
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+  `local current = redis.call('HGET', KEYS[1], 'data')
+if not current then return 0 end
+if ARGV[2] and current ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1])
 return 1`,
   1,

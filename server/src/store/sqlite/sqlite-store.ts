@@ -241,8 +241,15 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#sql.listCredentials.all(userId)).map(toCredential);
   }
 
-  async updateCredentialData(credentialId: string, data: JsonObject): Promise<boolean> {
-    return this.#run(() => this.#sql.updateCredentialData.run(JSON.stringify(data), credentialId).changes === 1);
+  async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
+    const json = JSON.stringify(data);
+    return this.#run(
+      () =>
+        (expected === undefined
+          ? this.#sql.updateCredentialData.run(json, credentialId)
+          : this.#sql.replaceCredentialData.run(json, credentialId, JSON.stringify(expected))
+        ).changes === 1,
+    );
   }
 
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
@@ -392,6 +399,7 @@ function prepareStatements(db: Database) {
       `SELECT ${credentialColumns} FROM credentials WHERE user_id = ? ORDER BY created_at, id`,
     ),
     updateCredentialData: run<[string, string]>('UPDATE credentials SET data = ? WHERE id = ?'),
+    replaceCredentialData: run<[string, string, string]>('UPDATE credentials SET data = ? WHERE id = ? AND data = ?'),
     // Binds only an unbound credential (or re-binds to the same user), and only to a user that exists.
     linkCredential: run<[string, string, string, string]>(
       `UPDATE credentials SET user_id = ?
