@@ -55,14 +55,18 @@ export function terminalPrompter(input: Readable, out: NodeJS.WritableStream): P
       return new Promise((resolve) => {
         const onClose = (): void => resolve(undefined);
         rl.once('close', onClose);
-        out.write(`${label} `);
-        muted = options.hidden === true;
-        rl.question('', (answer) => {
+        // The label's last line is readline's own prompt: readline clears its line to redraw it as keys are typed, so a
+        // label written around it would vanish from the screen at once.
+        const lastLine = label.lastIndexOf('\n') + 1;
+        out.write(label.slice(0, lastLine));
+        rl.question(`${label.slice(lastLine)} `, (answer) => {
           rl.off('close', onClose);
           if (muted) out.write('\n');
           muted = false;
           resolve(answer);
         });
+        // Muted only once question() has drawn the prompt: from here on, nothing typed is echoed.
+        muted = options.hidden === true;
       });
     },
     close: () => rl.close(),
