@@ -39,7 +39,7 @@ const SCRIPT: PeerScript = {
   init: (flow) => form(flow, FIELDS),
   step(flow, userInput, attempt) {
     expect(userInput, `user_input of attempt ${attempt}`).to.deep.equal(EXPECTED_INPUT[attempt]);
-    if (attempt === 1) return form(flow, FIELDS, { threshold: 'out_of_range', base: 'invalid_auth' });
+    if (attempt === 1) return form(flow, FIELDS, { threshold: 'out_of_range', base: 'invalid_auth', favourite_colour: 'unknown_field' });
     return abort(flow, 'too_many_retry');
   },
 };
@@ -146,12 +146,16 @@ describe('The dashboard renders any login form (scripted peer)', function () {
     expect(await page.locator('.field-error').count(), 'only the bad field shows an error').to.equal(1);
 
     const base = page.locator('form').getByRole('alert');
-    expect((await base.textContent())?.trim()).to.equal('Wrong username or password.');
+    // Errors of no shown field go above the form: base alone, another field named by its label.
+    expect(await base.locator('p').allTextContents()).to.deep.equal([
+      'Wrong username or password.',
+      'Favourite colour: The server does not know this field.',
+    ]);
     const [alertBox, firstFieldBox] = await Promise.all([base.boundingBox(), fieldOf('username').boundingBox()]);
     expect(alertBox!.y + alertBox!.height, 'the base error sits above the fields').to.be.at.most(firstFieldBox!.y);
 
     const text = await page.locator('body').innerText();
-    for (const rawKey of ['out_of_range', 'invalid_auth']) expect(text).not.to.contain(rawKey);
+    for (const rawKey of ['out_of_range', 'invalid_auth', 'unknown_field']) expect(text).not.to.contain(rawKey);
     // The answer is kept for the retry (but never the secret), and focus goes to the field to fix.
     await page.locator('input[name=threshold]:focus').waitFor();
     expect(await control.inputValue()).to.equal('0.75');

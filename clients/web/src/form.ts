@@ -70,7 +70,9 @@ export function renderForm(form: FormResult, previous: Record<string, unknown>, 
   // Errors that belong to no field of this form (base, or a field the form does not show) go above the form.
   const shown = new Set(form.data_schema.map((f) => f.name));
   const general = Object.entries(errors).filter(([name]) => !shown.has(name));
-  const alert = general.length === 0 ? null : h('div', { class: 'alert', role: 'alert' }, ...general.map(([name, key]) => h('p', {}, describeFieldError(name, key))));
+  // A field the form does not show is named, so its message is not left without a subject.
+  const generalLine = (name: string, key: string): string => (name === 'base' ? '' : `${labelOf(name)}: `) + describeFieldError(name, key);
+  const alert = general.length === 0 ? null : h('div', { class: 'alert', role: 'alert' }, ...general.map(([name, key]) => h('p', {}, generalLine(name, key))));
   const element = h(
     'form',
     { novalidate: true, 'aria-label': 'Sign-in form' },
