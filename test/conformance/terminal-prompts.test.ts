@@ -21,6 +21,8 @@ interface Terminal {
   waitFor(text: string): Promise<void>;
   /** Waits for the prompt `text`, then types `line` and Enter, as a person would. */
   answer(text: string, line: string): Promise<void>;
+  /** Waits for the prompt `text`, then presses Ctrl-C. */
+  interrupt(text: string): Promise<void>;
   /** Everything the terminal received, escape sequences included. */
   transcript(): string;
   /** The command's exit status (script -e passes it on). */
@@ -72,6 +74,10 @@ function startInTerminal(script: string, args: string[], stdoutFile?: string): T
     async answer(text, line) {
       await waitFor(text);
       child.stdin.write(`${line}\r`);
+    },
+    async interrupt(text) {
+      await waitFor(text);
+      child.stdin.write('\u0003');
     },
     transcript: () => transcript,
     exited,
@@ -166,6 +172,18 @@ describe('terminal prompts (on a real pty)', function () {
     expect(login.transcript()).not.to.include('not-the-password').and.not.to.include('wonderland');
     const tokens = expectTokens(tokensFile);
     (await authenticatedSocket(server.url, String(tokens['access_token']))).close();
+  });
+
+  it('flowgate login stops on Ctrl-C with one line of its own, printing no tokens', async function () {
+    const server = await startServerProcess({ config: EXAMPLE_CONFIG });
+    servers.push(server);
+    const tokensFile = join(dir, 'tokens.json');
+    const login = run(['login', '--url', server.url], tokensFile);
+    await login.answer('Username: ', 'alice');
+    await login.interrupt('Password: ');
+    expect(await login.exited, login.transcript()).to.equal(1);
+    expect(screen(login.transcript())).to.deep.equal(['Username: alice', 'Password:', 'flowgate login: Cancelled.']);
+    expect(readFileSync(tokensFile, 'utf8')).to.equal('');
   });
 
   it('flowgate user add hides the password and refuses a confirmation that does not match, in one line', async function () {

@@ -70,7 +70,9 @@ export async function askForm(form: FormResult, prompter: Prompter, out: NodeJS.
   for (const field of form.data_schema) {
     for (;;) {
       const line = await prompter.ask(promptFor(field), { hidden: isHidden(field) });
-      if (line === undefined) throw new AnswerError(`The input ended before ${labelOf(field)} was answered.`);
+      if (line === undefined) {
+        throw new AnswerError(prompter.cancelled ? 'Cancelled.' : `The input ended before ${labelOf(field)} was answered.`);
+      }
       try {
         const value = parseAnswer(field, line);
         if (value !== undefined) input[field.name] = value;

@@ -4,6 +4,8 @@ import { Writable, type Readable } from 'node:stream';
 
 export interface Prompter {
   readonly interactive: boolean;
+  /** True once the person pressed Ctrl-C at a prompt (the input then ends). */
+  readonly cancelled: boolean;
   /** Shows `label` and returns the line typed (undefined when the input ended). */
   ask(label: string, options?: { hidden?: boolean }): Promise<string | undefined>;
   close(): void;
@@ -26,6 +28,7 @@ export function pipePrompter(input: Readable): Prompter {
   });
   return {
     interactive: false,
+    cancelled: false,
     ask() {
       const line = lines.shift();
       if (line !== undefined) return Promise.resolve(line);
@@ -47,9 +50,19 @@ export function terminalPrompter(input: Readable, out: NodeJS.WritableStream): P
   });
   const rl: Interface = createInterface({ input, output, terminal: true });
   let closed = false;
+  let cancelled = false;
   rl.on('close', () => (closed = true));
+  // Ctrl-C: end the line the prompt is on, so the message that follows starts on its own.
+  rl.on('SIGINT', () => {
+    cancelled = true;
+    out.write('\n');
+    rl.close();
+  });
   return {
     interactive: true,
+    get cancelled() {
+      return cancelled;
+    },
     ask(label, options = {}) {
       if (closed) return Promise.resolve(undefined);
       return new Promise((resolve) => {
