@@ -231,7 +231,7 @@ describe('openStore', function () {
   it('refuses an unsupported scheme in one line, without the password', async function () {
     const error = await rejectionOf(openStore('mysql://root:hunter2@db/flowgate', { dataDir: tempDir(), logger: recordingLogger() }));
     expect((error as Error).message).to.equal(
-      'Unsupported store URL "mysql://root:***@db/flowgate": use redis://, rediss:// or sqlite:PATH',
+      'Unsupported store URL "mysql://root:***@db/flowgate": use redis://, rediss://, redis+cluster://, redis+sentinel:// or sqlite:PATH',
     );
   });
 

@@ -16,8 +16,8 @@ Commands:
 
 Options for serve:
   --config FILE   YAML config file (or FLOWGATE_CONFIG)
-  --store URL     redis://HOST:PORT, rediss://..., redis+cluster://H:P,H:P, or sqlite:PATH
-                  (or FLOWGATE_STORE);
+  --store URL     redis://HOST:PORT, rediss://..., redis+cluster://H:P,H:P,
+                  redis+sentinel://H:P,H:P/MASTER, or sqlite:PATH (or FLOWGATE_STORE);
                   default: the embedded store in flowgate-data/ beside the config file
   --port N        port to listen on (or FLOWGATE_PORT; default 8123)
   --host H        address to listen on (or FLOWGATE_HOST; default 0.0.0.0)

@@ -1,7 +1,12 @@
-/** Picks and opens the Store backend named by a store URL: redis://, rediss://, redis+cluster:// (shared) or sqlite: (embedded, the default). */
+/**
+ * Picks and opens the Store backend named by a store URL: redis://, rediss://, redis+cluster://, redis+sentinel:// (shared) or
+ * sqlite: (embedded, the default).
+ */
 import { isAbsolute, join, resolve } from 'node:path';
+import type { RedisMode } from './redis/client.js';
 import { CLUSTER_SCHEMES, parseClusterUrl } from './redis/cluster.js';
 import { openRedisStore } from './redis/redis-store.js';
+import { parseSentinelUrl, SENTINEL_SCHEMES } from './redis/sentinel.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store, StoreLogger } from './types.js';
 
@@ -31,6 +36,12 @@ function sqlitePath(url: string): string | undefined {
   return isAbsolute(rest) ? rest : resolve(process.cwd(), rest);
 }
 
+/** The Redis modes whose URL lists several hosts, which a WHATWG URL cannot parse. */
+const hostListModes: ReadonlyArray<{ mode: RedisMode; schemes: readonly string[]; parse(url: string): { description: string } }> = [
+  { mode: 'cluster', schemes: CLUSTER_SCHEMES, parse: parseClusterUrl },
+  { mode: 'sentinel', schemes: SENTINEL_SCHEMES, parse: parseSentinelUrl },
+];
+
 export async function openStore(url: string | undefined, options: OpenStoreOptions): Promise<Store> {
   // An empty variable (FLOWGATE_STORE_URL= in an env file) means "not set", as shells and compose files treat it.
   if (url === undefined || url.trim() === '') {
@@ -53,17 +64,18 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
       ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     });
   }
-  if ((CLUSTER_SCHEMES as readonly string[]).includes(scheme)) {
+  const hostList = hostListModes.find((candidate) => candidate.schemes.includes(scheme));
+  if (hostList !== undefined) {
     let description: string;
     try {
-      description = parseClusterUrl(url).description;
+      description = hostList.parse(url).description;
     } catch (error) {
       throw new Error(`Invalid store URL "${maskStoreUrl(url)}": ${(error as Error).message}`, { cause: error });
     }
     return openRedisStore({
       url,
       description,
-      cluster: true,
+      mode: hostList.mode,
       logger: options.logger,
       ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     });
@@ -75,5 +87,5 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
     }
     return openSqliteStore({ path, logger: options.logger });
   }
-  throw new Error(`Unsupported store URL "${maskStoreUrl(url)}": use redis://, rediss:// or sqlite:PATH`);
+  throw new Error(`Unsupported store URL "${maskStoreUrl(url)}": use redis://, rediss://, redis+cluster://, redis+sentinel:// or sqlite:PATH`);
 }

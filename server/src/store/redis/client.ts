@@ -12,7 +12,9 @@ import {
   TimeoutError,
 } from 'redis';
 import { StoreUnavailableError, type StoreLogger } from '../types.js';
+import type { FlowgateRedisCluster } from './cluster.js';
 import { SCRIPTS } from './scripts.js';
+import type { FlowgateRedisSentinel } from './sentinel.js';
 
 /** Upper bound of the reconnect backoff: an outage is noticed within this much of Redis coming back. */
 export const MAX_RECONNECT_DELAY_MS = 2_000;
@@ -24,7 +26,7 @@ function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 }
 
-/** The settings shared by single-node and cluster connections (a cluster applies them to every node it connects to). */
+/** The settings shared by every connection (a cluster or sentinel client applies them to every node it connects to). */
 export function clientBehaviour(connectTimeoutMs: number) {
   return {
     // Without this, commands issued during an outage queue up in memory and every caller hangs until Redis returns; the store
@@ -45,12 +47,25 @@ export function createRedisClient(url: string, connectTimeoutMs: number) {
 }
 
 export type FlowgateRedisClient = ReturnType<typeof createRedisClient>;
+export type FlowgateRedis = FlowgateRedisClient | FlowgateRedisCluster | FlowgateRedisSentinel;
 
-/** Server replies that mean "not now" rather than "wrong": a loading replica, a cluster mid-failover. */
-const TRANSIENT_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY) /;
+/** One Redis (`redis://`), a Redis Cluster (`redis+cluster://`) or a master found through Sentinel (`redis+sentinel://`). */
+export type RedisMode = 'single' | 'cluster' | 'sentinel';
+
+/**
+ * Server replies that mean "not now" rather than "wrong": a loading replica, a cluster mid-failover, a master demoted to a
+ * replica by a failover that the client has not caught up with yet (READONLY).
+ */
+const TRANSIENT_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|READONLY) /;
+/**
+ * What node-redis' sentinel client rejects a command with when the topology refresh it waited for found no master to use: the
+ * sentinels hold the master down, or a failover is in progress, or no sentinel answered. Plain Errors, told apart by message.
+ */
+const SENTINEL_NO_MASTER = /^(no valid master node|None of the sentinels are available)$/;
 
 function isConnectionError(error: unknown): boolean {
   if (error instanceof ErrorReply) return TRANSIENT_REPLY.test(error.message);
+  if (error instanceof Error && SENTINEL_NO_MASTER.test(error.message)) return true;
   if (
     error instanceof ClientOfflineError ||
     error instanceof ClientClosedError ||
@@ -68,8 +83,12 @@ function isConnectionError(error: unknown): boolean {
   return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
-/** Runs one Redis call, turning every "cannot reach Redis" failure into the store's StoreUnavailableError. */
-export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
+/**
+ * Runs one Redis call, turning every "cannot reach Redis" failure into the store's StoreUnavailableError. Given the `client` the
+ * call goes to, a call that client cannot send now (isUsable) fails at once, unsent.
+ */
+export async function redisCall<T>(call: () => Promise<T>, client?: FlowgateRedis): Promise<T> {
+  if (client !== undefined && !isUsable(client)) throw new StoreUnavailableError(undefined, { cause: new ClientOfflineError() });
   try {
     return await call();
   } catch (error) {
@@ -78,18 +97,31 @@ export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What both a single-node client and a cluster client are to the functions below: event emitters with a connect(). */
+/** What every client is to the functions below: event emitters with a connect() (and, for a sentinel client, a master). */
 interface Connectable {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
+  readonly isReady: boolean;
+  getMasterNode?(): unknown;
 }
 
-/** A single-node client says 'ready' once usable; a cluster client has no such event, only one per node ('node-ready'). */
-export function readyEvent(cluster: boolean): string {
-  return cluster ? 'node-ready' : 'ready';
+/**
+ * A single-node client says 'ready' once usable, a sentinel client once it has found (a new) master and connected to it; a
+ * cluster client has no such event, only one per node ('node-ready').
+ */
+export function readyEvent(mode: RedisMode): string {
+  return mode === 'cluster' ? 'node-ready' : 'ready';
+}
+
+/**
+ * Whether a call can be sent now. A sentinel client stays "ready" while the master it knows is unreachable (until the sentinels
+ * elect another), and would hold every command until one answers: its master connection is what tells.
+ */
+export function isUsable(client: Connectable): boolean {
+  return client.isReady && (client.getMasterNode === undefined || client.getMasterNode() !== undefined);
 }
 
 /**
@@ -101,10 +133,17 @@ export function watchConnection(
   role: 'commands' | 'subscriber',
   description: string,
   logger: StoreLogger,
-  cluster = false,
+  mode: RedisMode = 'single',
 ): void {
   let healthy = true;
   let everReady = false;
+  let recoveryPoll: NodeJS.Timeout | undefined;
+  const ready = (): void => {
+    if (!healthy) logger.info({ store: description, client: role }, 'Redis connection ready again');
+    healthy = true;
+    everReady = true;
+    clearInterval(recoveryPoll);
+  };
   client.on('error', (error: unknown) => {
     if (!healthy) return;
     healthy = false;
@@ -115,12 +154,15 @@ export function watchConnection(
         ? 'Redis connection lost; store calls answer unavailable until it is back'
         : 'Redis is not reachable; store calls answer unavailable while it keeps retrying in the background',
     );
+    // A sentinel client says 'ready' after a failover only: a master back at its address (a restart shorter than the
+    // sentinels' down-after-milliseconds) is used again without a word, so its return is looked for here.
+    if (mode === 'sentinel') {
+      recoveryPoll = setInterval(() => (isUsable(client) ? ready() : undefined), MAX_RECONNECT_DELAY_MS);
+      recoveryPoll.unref();
+    }
   });
-  client.on(readyEvent(cluster), () => {
-    if (!healthy) logger.info({ store: description, client: role }, 'Redis connection ready again');
-    healthy = true;
-    everReady = true;
-  });
+  client.on(readyEvent(mode), ready);
+  client.on('end', () => clearInterval(recoveryPoll));
 }
 
 /**
@@ -130,7 +172,7 @@ export function watchConnection(
 export async function connectInBackground(
   client: Connectable,
   connectTimeoutMs: number,
-  cluster = false,
+  mode: RedisMode = 'single',
   wanted: () => boolean = () => true,
 ): Promise<void> {
   let onSettled = (): void => {};
@@ -138,9 +180,10 @@ export async function connectInBackground(
     onSettled = resolve;
   });
   const timer = setTimeout(onSettled, connectTimeoutMs + 100);
-  if (cluster) {
-    // A cluster is usable once connect() resolved (slots discovered), not at its first node's 'node-ready'.
-    connectClusterUntilUp(client, onSettled, 0, wanted);
+  if (mode !== 'single') {
+    // A cluster is usable once connect() resolved (slots discovered), not at its first node's 'node-ready'; a sentinel client
+    // once it has found and connected the master.
+    connectUntilUp(client, onSettled, 0, wanted);
     await firstAttempt;
     clearTimeout(timer);
     return;
@@ -160,13 +203,14 @@ export async function connectInBackground(
 
 /**
  * A single-node client retries its first connection by itself; a cluster client's connect() gives up when no seed node answers
- * the topology discovery. It is retried here with the same backoff, so a server started during an outage still heals.
+ * the topology discovery, a sentinel client's when no sentinel answers or names a reachable master. It is retried here with the
+ * same backoff, so a server started during an outage still heals.
  */
-function connectClusterUntilUp(client: Connectable, onSettled: () => void, attempt: number, wanted: () => boolean): void {
+function connectUntilUp(client: Connectable, onSettled: () => void, attempt: number, wanted: () => boolean): void {
   client.connect().then(onSettled, () => {
     onSettled();
     const retry = setTimeout(() => {
-      if (wanted() && !client.isOpen) connectClusterUntilUp(client, onSettled, attempt + 1, wanted);
+      if (wanted() && !client.isOpen) connectUntilUp(client, onSettled, attempt + 1, wanted);
     }, reconnectDelay(attempt));
     retry.unref();
   });

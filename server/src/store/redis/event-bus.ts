@@ -1,8 +1,7 @@
 /** Redis pub/sub for the store's EventBus: publish on the command client, receive through one dedicated subscriber client. */
 import { ChannelListeners, type Listener } from '../listeners.js';
 import type { StoreLogger, Unsubscribe } from '../types.js';
-import { readyEvent, redisCall } from './client.js';
-import type { FlowgateRedis } from './cluster.js';
+import { isUsable, readyEvent, redisCall, type FlowgateRedis, type RedisMode } from './client.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -22,19 +21,20 @@ export class RedisEventBus {
   /** Reconciliations run one after another so a SUBSCRIBE and an UNSUBSCRIBE of one channel never cross on the wire. */
   #reconciling: Promise<void> = Promise.resolve();
 
-  constructor(publisher: FlowgateRedis, subscriber: FlowgateRedis, keys: RedisKeys, logger: StoreLogger, cluster = false) {
+  constructor(publisher: FlowgateRedis, subscriber: FlowgateRedis, keys: RedisKeys, logger: StoreLogger, mode: RedisMode = 'single') {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.#logger = logger;
     this.#wanted = new ChannelListeners(logger);
-    // A cluster subscriber reports readiness per node; reconciling again when nothing is missing costs nothing.
-    (subscriber as unknown as NodeJS.EventEmitter).on(readyEvent(cluster), () => void this.#reconcile());
+    // A cluster subscriber reports readiness per node; reconciling again when nothing is missing costs nothing. A sentinel
+    // subscriber is ready again after a failover, once node-redis has moved its subscriptions to the new master.
+    (subscriber as unknown as NodeJS.EventEmitter).on(readyEvent(mode), () => void this.#reconcile());
   }
 
   async publish(channel: string, message: string): Promise<void> {
     const fullChannel = this.#keys.channel(channel);
-    await redisCall(() => this.#publisher.publish(fullChannel, message));
+    await redisCall(() => this.#publisher.publish(fullChannel, message), this.#publisher);
   }
 
   /**
@@ -55,7 +55,9 @@ export class RedisEventBus {
     this.#wanted.clear();
   }
 
-  readonly #dispatch = (message: string, channel: string): void => this.#wanted.deliver(channel, message);
+  // Never subscribed in buffer mode, so strings arrive; node-redis types a sentinel's unsubscribe listener as either.
+  readonly #dispatch = (message: string | Buffer, channel: string | Buffer): void =>
+    this.#wanted.deliver(String(channel), String(message));
 
   #reconcile(): Promise<void> {
     this.#reconciling = this.#reconciling.then(() => this.#reconcileNow());
@@ -63,7 +65,7 @@ export class RedisEventBus {
   }
 
   async #reconcileNow(): Promise<void> {
-    if (!this.#subscriber.isReady) return; // the next 'ready' runs this again
+    if (!isUsable(this.#subscriber)) return; // the next 'ready' runs this again
     const toAdd = this.#wanted.channels().filter((channel) => !this.#confirmed.has(channel));
     const toRemove = [...this.#confirmed].filter((channel) => !this.#wanted.has(channel));
     try {

@@ -17,10 +17,13 @@ import {
   connectInBackground,
   createRedisClient,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  isUsable,
   redisCall,
   watchConnection,
+  type FlowgateRedis,
+  type RedisMode,
 } from './client.js';
-import { createRedisClusterClient, parseClusterUrl, type FlowgateRedis } from './cluster.js';
+import { createRedisClusterClient, parseClusterUrl } from './cluster.js';
 import {
   decodeCasOutcome,
   decodeCredential,
@@ -36,9 +39,10 @@ import {
 } from './codec.js';
 import { RedisEventBus } from './event-bus.js';
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
+import { createRedisSentinelClient, parseSentinelUrl } from './sentinel.js';
 
 export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL, credentials included. */
+  /** `redis://` or `rediss://` URL, credentials included (or, by `mode`, a `redis+cluster://` or `redis+sentinel://` one). */
   readonly url: string;
   /** What logs and `description` show; must not contain the password. */
   readonly description: string;
@@ -46,29 +50,39 @@ export interface RedisStoreOptions {
   /** Namespaces every key and channel (`flowgate:<prefix>:...`), so deployments or test runs can share one Redis. */
   readonly keyPrefix?: string;
   readonly connectTimeoutMs?: number;
-  /** `url` is a `redis+cluster://` URL naming seed nodes of a Redis Cluster. */
-  readonly cluster?: boolean;
+  /** 'cluster': `url` names seed nodes of a Redis Cluster; 'sentinel': sentinels and the name of the master they watch. */
+  readonly mode?: RedisMode;
+}
+
+function clientFor(mode: RedisMode, url: string, connectTimeoutMs: number): FlowgateRedis {
+  switch (mode) {
+    case 'cluster':
+      return createRedisClusterClient(parseClusterUrl(url), connectTimeoutMs);
+    case 'sentinel':
+      return createRedisSentinelClient(parseSentinelUrl(url), connectTimeoutMs);
+    default:
+      return createRedisClient(url, connectTimeoutMs);
+  }
 }
 
 /** Opens the store without waiting for Redis to be reachable: calls answer StoreUnavailableError until it is. */
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const keys = redisKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const cluster = options.cluster === true;
-  const client: FlowgateRedis = cluster
-    ? createRedisClusterClient(parseClusterUrl(options.url), connectTimeoutMs)
-    : createRedisClient(options.url, connectTimeoutMs);
+  const mode = options.mode ?? 'single';
+  const client = clientFor(mode, options.url, connectTimeoutMs);
   // A connection in subscriber mode cannot be shared with ordinary commands in RESP2, and a separate one keeps a burst of
   // commands from delaying event delivery in either protocol. A cluster subscriber needs no connection to every master: it
-  // subscribes through one node (PUBLISH reaches every node of a cluster).
+  // subscribes through one node (PUBLISH reaches every node of a cluster). A sentinel client's duplicate finds the master on
+  // its own and tells when that master is reachable, which is what the subscriber's readiness is about.
   const subscriber: FlowgateRedis = 'getSlotRandomNode' in client ? client.duplicate({ minimizeConnections: true }) : client.duplicate();
-  watchConnection(client, 'commands', options.description, options.logger, cluster);
-  watchConnection(subscriber, 'subscriber', options.description, options.logger, cluster);
-  const store = new RedisStore(client, subscriber, keys, options.description, options.logger, cluster);
+  watchConnection(client, 'commands', options.description, options.logger, mode);
+  watchConnection(subscriber, 'subscriber', options.description, options.logger, mode);
+  const store = new RedisStore(client, subscriber, keys, options.description, options.logger, mode);
   const wanted = (): boolean => !store.closed;
   await Promise.all([
-    connectInBackground(client, connectTimeoutMs, cluster, wanted),
-    connectInBackground(subscriber, connectTimeoutMs, cluster, wanted),
+    connectInBackground(client, connectTimeoutMs, mode, wanted),
+    connectInBackground(subscriber, connectTimeoutMs, mode, wanted),
   ]);
   return store;
 }
@@ -87,51 +101,56 @@ export class RedisStore implements Store {
     keys: RedisKeys,
     description: string,
     logger: StoreLogger,
-    cluster = false,
+    mode: RedisMode = 'single',
   ) {
     this.#client = client;
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.description = description;
-    this.#events = new RedisEventBus(client, subscriber, keys, logger, cluster);
+    this.#events = new RedisEventBus(client, subscriber, keys, logger, mode);
+  }
+
+  /** Every call goes through here: it fails fast while the client cannot send, and maps connection failures (client.ts). */
+  #call<T>(call: () => Promise<T>): Promise<T> {
+    return redisCall(call, this.#client);
   }
 
   // Flows: one hash per flow (v = version, d = JSON data, x = expiresAt) with PEXPIREAT, so Redis itself forgets expired flows.
 
   async createFlow(id: string, data: JsonObject, expiresAt: number): Promise<StoredFlow> {
     const key = this.#keys.flow(id);
-    const created = await redisCall(() => this.#client.createFlow([key], [JSON.stringify(data), String(expiresAt)]));
+    const created = await this.#call(() => this.#client.createFlow([key], [JSON.stringify(data), String(expiresAt)]));
     if (decodeInteger(created) !== 1) throw new Error(`Flow ${id} already exists`);
     return { id, version: 1, data, expiresAt };
   }
 
   async getFlow(id: string): Promise<StoredFlow | null> {
     const key = this.#keys.flow(id);
-    const [version, data, expiresAt] = await redisCall(() => this.#client.hmGet(key, ['v', 'd', 'x']));
+    const [version, data, expiresAt] = await this.#call(() => this.#client.hmGet(key, ['v', 'd', 'x']));
     return decodeFlow(id, version, data, expiresAt);
   }
 
   async replaceFlow(id: string, expectedVersion: number, data: JsonObject, expiresAt: number): Promise<CasOutcome> {
     const key = this.#keys.flow(id);
     const args = [String(expectedVersion), JSON.stringify(data), String(expiresAt)];
-    return decodeCasOutcome(await redisCall(() => this.#client.replaceFlow([key], args)));
+    return decodeCasOutcome(await this.#call(() => this.#client.replaceFlow([key], args)));
   }
 
   async deleteFlow(id: string, expectedVersion: number): Promise<CasOutcome> {
     const key = this.#keys.flow(id);
-    return decodeCasOutcome(await redisCall(() => this.#client.deleteFlow([key], [String(expectedVersion)])));
+    return decodeCasOutcome(await this.#call(() => this.#client.deleteFlow([key], [String(expectedVersion)])));
   }
 
   // Codes: a hash (c = client id, d = data) with PEXPIREAT; taking is a Lua script so two redemptions cannot both succeed.
 
   async putCode(code: string, clientId: string, data: JsonObject, expiresAt: number): Promise<void> {
     const key = this.#keys.code(code);
-    await redisCall(() => this.#client.putCode([key], [clientId, JSON.stringify(data), String(expiresAt)]));
+    await this.#call(() => this.#client.putCode([key], [clientId, JSON.stringify(data), String(expiresAt)]));
   }
 
   async takeCode(code: string, clientId: string): Promise<JsonObject | null> {
     const key = this.#keys.code(code);
-    const data = await redisCall(() => this.#client.takeCode([key], [clientId]));
+    const data = await this.#call(() => this.#client.takeCode([key], [clientId]));
     return data === null ? null : decodeJsonObject(data);
   }
 
@@ -140,20 +159,20 @@ export class RedisStore implements Store {
   async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
     const keys = [this.#keys.owner(), this.#keys.user(user.id), this.#keys.userIndex()];
     const args = [user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive)];
-    const outcome = decodeInteger(await redisCall(() => this.#client.createUser(keys, args)));
+    const outcome = decodeInteger(await this.#call(() => this.#client.createUser(keys, args)));
     if (outcome === -1) throw new Error(`User ${user.id} already exists`);
     return { ...user, isOwner: outcome === 1 };
   }
 
   async getUser(id: string): Promise<User | null> {
     const key = this.#keys.user(id);
-    return decodeUser(await redisCall(() => this.#client.hGetAll(key)));
+    return decodeUser(await this.#call(() => this.#client.hGetAll(key)));
   }
 
   async listUsers(): Promise<User[]> {
     const index = this.#keys.userIndex();
     // ZRANGE orders by createdAt (the score), then by id for equal timestamps.
-    const ids = await redisCall(() => this.#client.zRange(index, 0, -1));
+    const ids = await this.#call(() => this.#client.zRange(index, 0, -1));
     const users = await Promise.all(ids.map((id) => this.getUser(id)));
     return users.filter((user): user is User => user !== null);
   }
@@ -164,7 +183,7 @@ export class RedisStore implements Store {
     if (patch.isAdmin !== undefined) fields.push('admin', flag(patch.isAdmin));
     if (patch.isActive !== undefined) fields.push('active', flag(patch.isActive));
     const key = this.#keys.user(id);
-    const reply = await redisCall(() => this.#client.updateUser([key], fields));
+    const reply = await this.#call(() => this.#client.updateUser([key], fields));
     return reply === null ? null : decodeUser(toHash(reply));
   }
 
@@ -176,7 +195,7 @@ export class RedisStore implements Store {
       this.#keys.userRefreshTokens(id),
     ];
     const args = [id, this.#keys.credential(''), this.#keys.refreshToken('')];
-    const removed = await redisCall(() => this.#client.removeUser(keys, args));
+    const removed = await this.#call(() => this.#client.removeUser(keys, args));
     return decodeInteger(removed) === 1;
   }
 
@@ -197,25 +216,25 @@ export class RedisStore implements Store {
       JSON.stringify(data),
       String(Date.now()),
     ];
-    const credential = decodeCredential(toHash(await redisCall(() => this.#client.getOrCreateCredential(keys, args))));
+    const credential = decodeCredential(toHash(await this.#call(() => this.#client.getOrCreateCredential(keys, args))));
     if (credential === null) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
     return credential;
   }
 
   async getCredential(id: string): Promise<Credential | null> {
     const key = this.#keys.credential(id);
-    return decodeCredential(await redisCall(() => this.#client.hGetAll(key)));
+    return decodeCredential(await this.#call(() => this.#client.hGetAll(key)));
   }
 
   async findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
     const index = this.#keys.credentialIndex(providerType, providerId, subject);
-    const id = await redisCall(() => this.#client.get(index));
+    const id = await this.#call(() => this.#client.get(index));
     return id === null ? null : this.getCredential(id);
   }
 
   async listCredentials(userId: string): Promise<Credential[]> {
     const key = this.#keys.userCredentials(userId);
-    const ids = await redisCall(() => this.#client.sMembers(key));
+    const ids = await this.#call(() => this.#client.sMembers(key));
     const credentials = await Promise.all(ids.map((id) => this.getCredential(id)));
     return credentials
       .filter((credential): credential is Credential => credential !== null)
@@ -225,13 +244,13 @@ export class RedisStore implements Store {
   async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
     const key = this.#keys.credential(credentialId);
     const args = [JSON.stringify(data), ...(expected === undefined ? [] : [JSON.stringify(expected)])];
-    const updated = await redisCall(() => this.#client.updateCredentialData([key], args));
+    const updated = await this.#call(() => this.#client.updateCredentialData([key], args));
     return decodeInteger(updated) === 1;
   }
 
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     const keys = [this.#keys.credential(credentialId), this.#keys.user(userId), this.#keys.userCredentials(userId)];
-    const linked = await redisCall(() => this.#client.linkCredential(keys, [credentialId, userId]));
+    const linked = await this.#call(() => this.#client.linkCredential(keys, [credentialId, userId]));
     return decodeInteger(linked) === 1;
   }
 
@@ -244,7 +263,7 @@ export class RedisStore implements Store {
       this.#keys.userCredentials(user.id),
     ];
     const args = [credentialId, user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive), this.#keys.user('')];
-    const reply = await redisCall(() => this.#client.createUserForCredential(keys, args));
+    const reply = await this.#call(() => this.#client.createUserForCredential(keys, args));
     if (!Array.isArray(reply) || (reply[0] !== 'linked' && reply[0] !== 'created')) return null;
     const found = decodeUser(toHash(reply.slice(1)));
     return found === null ? null : { user: found, created: reply[0] === 'created' };
@@ -269,7 +288,7 @@ export class RedisStore implements Store {
       String(maxPerUser),
       ...encodeRefreshTokenFields(token),
     ];
-    const reply = await redisCall(() => this.#client.createRefreshToken(keys, args));
+    const reply = await this.#call(() => this.#client.createRefreshToken(keys, args));
     const [outcome, ...evicted] = Array.isArray(reply) ? reply : [];
     switch (decodeInteger(outcome)) {
       case 1:
@@ -285,12 +304,12 @@ export class RedisStore implements Store {
 
   async getRefreshToken(id: string): Promise<RefreshToken | null> {
     const key = this.#keys.refreshToken(id);
-    return decodeRefreshToken(await redisCall(() => this.#client.hGetAll(key)), Date.now());
+    return decodeRefreshToken(await this.#call(() => this.#client.hGetAll(key)), Date.now());
   }
 
   async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
     const index = this.#keys.refreshTokenIndex(tokenHash);
-    const id = await redisCall(() => this.#client.get(index));
+    const id = await this.#call(() => this.#client.get(index));
     if (id === null) return null;
     const token = await this.getRefreshToken(id);
     // The index and the token are written and dropped together; the check only guards against a hand-edited database.
@@ -299,7 +318,7 @@ export class RedisStore implements Store {
 
   async listRefreshTokens(userId: string): Promise<RefreshToken[]> {
     const key = this.#keys.userRefreshTokens(userId);
-    const ids = await redisCall(() => this.#client.sMembers(key));
+    const ids = await this.#call(() => this.#client.sMembers(key));
     const tokens = await Promise.all(ids.map((id) => this.getRefreshToken(id)));
     return tokens
       .filter((token): token is RefreshToken => token !== null)
@@ -309,31 +328,31 @@ export class RedisStore implements Store {
   async touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
     const key = this.#keys.refreshToken(id);
     const args = [String(Date.now()), String(usedAt), JSON.stringify(usedIp), encodeOptionalInteger(expireAt)];
-    return decodeInteger(await redisCall(() => this.#client.touchRefreshToken([key], args))) === 1;
+    return decodeInteger(await this.#call(() => this.#client.touchRefreshToken([key], args))) === 1;
   }
 
   async deleteRefreshToken(id: string): Promise<boolean> {
     const key = this.#keys.refreshToken(id);
     const args = [String(Date.now()), id, this.#keys.userRefreshTokens('')];
-    return decodeInteger(await redisCall(() => this.#client.deleteRefreshToken([key], args))) === 1;
+    return decodeInteger(await this.#call(() => this.#client.deleteRefreshToken([key], args))) === 1;
   }
 
   // Counters: INCR, with the window's PEXPIRE set by the first hit, in one script.
 
   async incrementCounter(key: string, windowMs: number): Promise<number> {
     const counter = this.#keys.counter(key);
-    return decodeInteger(await redisCall(() => this.#client.incrementCounter([counter], [String(windowMs)])));
+    return decodeInteger(await this.#call(() => this.#client.incrementCounter([counter], [String(windowMs)])));
   }
 
   async getCounter(key: string): Promise<number> {
     const counter = this.#keys.counter(key);
-    const value = await redisCall(() => this.#client.get(counter));
+    const value = await this.#call(() => this.#client.get(counter));
     return value === null ? 0 : decodeInteger(value);
   }
 
   async resetCounter(key: string): Promise<void> {
     const counter = this.#keys.counter(key);
-    await redisCall(() => this.#client.del(counter));
+    await this.#call(() => this.#client.del(counter));
   }
 
   publish(channel: string, message: string): Promise<void> {
@@ -345,10 +364,10 @@ export class RedisStore implements Store {
   }
 
   isAvailable(): boolean {
-    return this.#client.isReady;
+    return isUsable(this.#client);
   }
 
-  /** True once close() was called (a cluster's background connect retries stop then). */
+  /** True once close() was called (a cluster's or sentinel's background connect retries stop then). */
   get closed(): boolean {
     return this.#closing !== undefined;
   }
