@@ -20,6 +20,7 @@ import {
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
 import { SqliteRefreshTokens } from './refresh-tokens.js';
 import { configureConnection, migrate } from './schema.js';
+import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
 
 /** Expired rows already read as absent; sweeping only reclaims their space, so it can be lazy. */
 export const SWEEP_INTERVAL_MS = 30_000;
@@ -42,44 +43,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     throw error;
   }
 }
-
-interface UserRow {
-  id: string;
-  name: string;
-  is_owner: number;
-  is_admin: number;
-  is_active: number;
-  created_at: number;
-}
-
-interface CredentialRow {
-  id: string;
-  provider_type: string;
-  provider_id: string | null;
-  subject: string;
-  data: string;
-  user_id: string | null;
-  created_at: number;
-}
-
-const toUser = (row: UserRow): User => ({
-  id: row.id,
-  name: row.name,
-  isOwner: row.is_owner === 1,
-  isAdmin: row.is_admin === 1,
-  isActive: row.is_active === 1,
-  createdAt: row.created_at,
-});
-
-const toCredential = (row: CredentialRow): Credential => ({
-  id: row.id,
-  providerType: row.provider_type,
-  providerId: row.provider_id,
-  subject: row.subject,
-  data: JSON.parse(row.data) as JsonObject,
-  userId: row.user_id,
-  createdAt: row.created_at,
-});
 
 /** Another process holding the write lock past busy_timeout is an outage of the store, not a bug: answer `unavailable`. */
 function isBusy(error: unknown): boolean {
