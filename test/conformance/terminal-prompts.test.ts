@@ -145,16 +145,21 @@ describe('terminal prompts (on a real pty)', function () {
     dir = mkdtempSync(join(tmpdir(), 'flowgate-tty-'));
   });
 
+  /** A server with the example config, and `flowgate login` against it on a terminal, its stdout going to tokensFile. */
+  async function exampleLogin(): Promise<{ server: ServerProcess; login: Terminal; tokensFile: string }> {
+    const server = await startServerProcess({ config: EXAMPLE_CONFIG });
+    servers.push(server);
+    const tokensFile = join(dir, 'tokens.json');
+    return { server, login: run(['login', '--url', server.url], tokensFile), tokensFile };
+  }
+
   afterEach(async function () {
     terminals.splice(0).forEach((t) => t.kill());
     await Promise.all(servers.splice(0).map((s) => s.stop()));
   });
 
   it('flowgate login shows each prompt, echoes the username but not the password, asks again after a wrong password', async function () {
-    const server = await startServerProcess({ config: EXAMPLE_CONFIG });
-    servers.push(server);
-    const tokensFile = join(dir, 'tokens.json');
-    const login = run(['login', '--url', server.url], tokensFile);
+    const { server, login, tokensFile } = await exampleLogin();
     await login.answer('Username: ', 'alice');
     await login.answer('Password: ', 'not-the-password');
     await login.waitFor('Wrong username or password.');
@@ -175,10 +180,7 @@ describe('terminal prompts (on a real pty)', function () {
   });
 
   it('flowgate login stops on Ctrl-C with one line of its own, printing no tokens', async function () {
-    const server = await startServerProcess({ config: EXAMPLE_CONFIG });
-    servers.push(server);
-    const tokensFile = join(dir, 'tokens.json');
-    const login = run(['login', '--url', server.url], tokensFile);
+    const { login, tokensFile } = await exampleLogin();
     await login.answer('Username: ', 'alice');
     await login.interrupt('Password: ');
     expect(await login.exited, login.transcript()).to.equal(1);
