@@ -46,7 +46,7 @@ const ROOMY_LIMIT = 100;
 export function describeRefreshTokenContract(getStore: () => Store): void {
   describe('refresh tokens', function () {
     let store: Store;
-    const create = (token: RefreshToken, maxPerUser = ROOMY_LIMIT) => store.createRefreshToken(token, maxPerUser);
+    const create = (token: RefreshToken, maxPerUser = ROOMY_LIMIT, keepId?: string) => store.createRefreshToken(token, maxPerUser, keepId);
     beforeEach(function () {
       store = getStore();
     });
@@ -239,6 +239,15 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
         expect(await ids()).to.deep.equal(['ll-1', 'll-2', 'session']);
         expect(await create(refreshToken('new'), 3)).to.deep.equal({ outcome: 'created', evicted: ['session'] });
         expect(await ids()).to.deep.equal(['ll-1', 'll-2', 'new']);
+      });
+
+      it('never signs out the session asking for the new token', async function () {
+        await create(longLived('ll-1', 'one'), 3);
+        await create(refreshToken('asking', { lastUsedAt: 1_000 }), 3);
+        await create(refreshToken('other', { lastUsedAt: 9_000 }), 3);
+        expect(await create(longLived('ll-2', 'two'), 3, 'asking')).to.deep.equal({ outcome: 'created', evicted: ['other'] });
+        expect(await create(longLived('ll-3', 'three'), 3, 'asking')).to.deep.equal({ outcome: 'limit_reached' });
+        expect(await ids()).to.deep.equal(['asking', 'll-1', 'll-2']);
       });
 
       it('does not count expired tokens', async function () {

@@ -88,6 +88,7 @@ export async function createLongLivedToken(
     type: 'long_lived_access_token',
     credentialId: null,
     accessTokenTtlMs: lifespanDays * 24 * 60 * 60 * 1000,
+    requestedBy: session.refreshTokenId,
   });
   if (issued === 'name_taken') throw new ServiceError('invalid_request', `A long-lived access token named "${clientName}" already exists`);
   if (issued === 'limit_reached') throw tokenLimitReached();

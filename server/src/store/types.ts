@@ -174,9 +174,9 @@ export interface RefreshTokenStore {
    * - a long-lived token whose client name its user already uses is refused (`name_taken`);
    * - a user keeps at most `maxPerUser` live tokens: past it, the user's least recently used `normal` tokens are deleted to
    *   make room (their ids come back in `evicted`, for the caller to announce); when only long-lived tokens are left to
-   *   delete, nothing is written (`limit_reached`).
+   *   delete, nothing is written (`limit_reached`). `keepId` (the session asking for the token) is never deleted to make room.
    */
-  createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation>;
+  createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation>;
   /** The token, or null when unknown or expired. */
   getRefreshToken(id: string): Promise<RefreshToken | null>;
   /** The token whose secret hashes to `tokenHash`, or null when unknown or expired. */

@@ -25,6 +25,8 @@ export interface NewRefreshToken {
   readonly type: RefreshTokenType;
   readonly credentialId: string | null;
   readonly accessTokenTtlMs?: number;
+  /** The refresh token of the session asking for this one: never signed out to make room for it. */
+  readonly requestedBy?: string;
 }
 
 export interface IssuedRefreshToken {
@@ -39,7 +41,7 @@ export const hashSecret = (secret: string): string => createHash('sha256').updat
 export const tokenLimitReached = (): ServiceError =>
   new ServiceError(
     'not_allowed',
-    `This user already holds ${MAX_REFRESH_TOKENS_PER_USER} long-lived access tokens, the most one user may have; delete one first`,
+    `This user already holds ${MAX_REFRESH_TOKENS_PER_USER} tokens, the most one user may have, and only long-lived ones could make room; delete one first`,
   );
 
 /** Why `TokenService.create` made no token. */
@@ -74,7 +76,7 @@ export class TokenService {
       lastUsedIp: null,
       expireAt: request.type === 'normal' ? now + REFRESH_TOKEN_IDLE_EXPIRY_MS : null,
     };
-    const created = await this.store.createRefreshToken(refreshToken, this.maxPerUser);
+    const created = await this.store.createRefreshToken(refreshToken, this.maxPerUser, request.requestedBy);
     if (created.outcome !== 'created') return created.outcome;
     await Promise.all(created.evicted.map((id) => this.store.publish(REVOCATION_CHANNEL, id)));
     return { refreshToken, secret };

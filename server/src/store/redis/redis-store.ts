@@ -272,7 +272,7 @@ export class RedisStore implements Store {
   // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of
   // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts.
 
-  async createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation> {
+  async createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
     const keys = [
       this.#keys.refreshToken(token.id),
       this.#keys.refreshTokenIndex(token.tokenHash),
@@ -286,6 +286,7 @@ export class RedisStore implements Store {
       JSON.stringify(token.clientName),
       encodeOptionalInteger(token.expireAt),
       String(maxPerUser),
+      keepId ?? '',
       ...encodeRefreshTokenFields(token),
     ];
     const reply = await this.#call(() => this.#client.createRefreshToken(keys, args));

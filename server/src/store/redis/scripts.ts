@@ -189,7 +189,7 @@ return 1`,
 
 /**
  * KEYS: token, tokenIndex, userRefreshTokens. ARGV: token key prefix, now, id, type, clientName (JSON), expireAt ('' = never),
- * maxPerUser, then the other fields as field, value pairs. Returns {1, evicted ids...} when stored, {0} when the user already
+ * maxPerUser, keepId ('' = none), then the other fields as field, value pairs. Returns {1, evicted ids...} when stored, {0} when the user already
  * has a live long-lived token of that client name, {2} when the limit could only be kept by deleting long-lived tokens, {-1}
  * when the id or the hash is taken. Ids in the user's set whose hash Redis expired are pruned on the way. The user's set is
  * bounded by maxPerUser, so the scan is too.
@@ -205,7 +205,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   elseif other[3] == '' or tonumber(other[3]) > now then
     if ARGV[4] == 'long_lived_access_token' and other[1] == ARGV[4] and other[2] == ARGV[5] then return {0} end
     live = live + 1
-    if other[1] == 'normal' then
+    if other[1] == 'normal' and id ~= ARGV[8] then
       local created = tonumber(other[5])
       normals[#normals + 1] = {other[4] ~= '' and tonumber(other[4]) or created, created, id}
     end
@@ -230,7 +230,7 @@ if excess > 0 then
     reply[#reply + 1] = id
   end
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'type', ARGV[4], 'cname', ARGV[5], 'exp', ARGV[6], 'idx', KEYS[2], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'type', ARGV[4], 'cname', ARGV[5], 'exp', ARGV[6], 'idx', KEYS[2], unpack(ARGV, 9))
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[3])
 if ARGV[6] ~= '' then

@@ -55,7 +55,7 @@ export class SqliteRefreshTokens {
    * of the user go first: they read as absent, so they must not keep their name taken (nor trip the partial unique index) nor
    * count against the limit.
    */
-  create(token: RefreshToken, maxPerUser: number): RefreshTokenCreation {
+  create(token: RefreshToken, maxPerUser: number, keepId: string | null): RefreshTokenCreation {
     return this.#db
       .transaction((): RefreshTokenCreation => {
         const now = Date.now();
@@ -67,7 +67,7 @@ export class SqliteRefreshTokens {
           return { outcome: 'name_taken' };
         }
         const excess = (this.#sql.countOfUser.get(token.userId)?.count ?? 0) + 1 - maxPerUser;
-        const evicted = excess > 0 ? this.#sql.leastRecentlyUsedNormal.all({ userId: token.userId, limit: excess }) : [];
+        const evicted = excess > 0 ? this.#sql.leastRecentlyUsedNormal.all({ userId: token.userId, limit: excess, keepId }) : [];
         if (evicted.length < excess) return { outcome: 'limit_reached' };
         for (const { id } of evicted) this.#sql.deleteById.run(id);
         this.#sql.insert.run({
@@ -139,8 +139,8 @@ function prepareStatements(db: Database) {
     ),
     countOfUser: query<[string], { count: number }>('SELECT count(*) AS count FROM refresh_tokens WHERE user_id = ?'),
     // A token never used counts as used when it was created; ties go to the older id order, so the choice is deterministic.
-    leastRecentlyUsedNormal: query<[{ userId: string; limit: number }], { id: string }>(
-      `SELECT id FROM refresh_tokens WHERE user_id = @userId AND type = 'normal'
+    leastRecentlyUsedNormal: query<[{ userId: string; limit: number; keepId: string | null }], { id: string }>(
+      `SELECT id FROM refresh_tokens WHERE user_id = @userId AND type = 'normal' AND id IS NOT @keepId
        ORDER BY COALESCE(last_used_at, created_at), created_at, id LIMIT @limit`,
     ),
     deleteById: run<[string]>('DELETE FROM refresh_tokens WHERE id = ?'),

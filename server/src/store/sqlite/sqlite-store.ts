@@ -239,8 +239,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  async createRefreshToken(token: RefreshToken, maxPerUser: number): Promise<RefreshTokenCreation> {
-    return this.#run(() => this.#tokens.create(token, maxPerUser));
+  async createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
+    return this.#run(() => this.#tokens.create(token, maxPerUser, keepId ?? null));
   }
 
   async getRefreshToken(id: string): Promise<RefreshToken | null> {
