@@ -51,7 +51,6 @@ export class TokenService {
   constructor(
     private readonly store: RefreshTokenStore & EventBus,
     private readonly now: () => number = Date.now,
-    private readonly maxPerUser: number = MAX_REFRESH_TOKENS_PER_USER,
   ) {}
 
   /**
@@ -76,7 +75,7 @@ export class TokenService {
       lastUsedIp: null,
       expireAt: request.type === 'normal' ? now + REFRESH_TOKEN_IDLE_EXPIRY_MS : null,
     };
-    const created = await this.store.createRefreshToken(refreshToken, this.maxPerUser, request.requestedBy);
+    const created = await this.store.createRefreshToken(refreshToken, MAX_REFRESH_TOKENS_PER_USER, request.requestedBy);
     if (created.outcome !== 'created') return created.outcome;
     await Promise.all(created.evicted.map((id) => this.store.publish(REVOCATION_CHANNEL, id)));
     return { refreshToken, secret };

@@ -115,6 +115,21 @@ export class RedisStore implements Store {
     return redisCall(call, this.#client);
   }
 
+  /**
+   * The records whose ids a per-user set holds, oldest first (then by id). Ids whose record is gone (expired, or removed by a
+   * racing call) are skipped; the reads go out together, which node-redis pipelines.
+   */
+  async #listMembers<T extends { readonly id: string; readonly createdAt: number }>(
+    setKey: string,
+    read: (id: string) => Promise<T | null>,
+  ): Promise<T[]> {
+    const ids = await this.#call(() => this.#client.sMembers(setKey));
+    const records: Array<T | null> = await Promise.all(ids.map(read));
+    return records
+      .filter((record): record is T => record !== null)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   // Flows: one hash per flow (v = version, d = JSON data, x = expiresAt) with PEXPIREAT, so Redis itself forgets expired flows.
 
   async createFlow(id: string, data: JsonObject, expiresAt: number): Promise<StoredFlow> {
@@ -232,13 +247,8 @@ export class RedisStore implements Store {
     return id === null ? null : this.getCredential(id);
   }
 
-  async listCredentials(userId: string): Promise<Credential[]> {
-    const key = this.#keys.userCredentials(userId);
-    const ids = await this.#call(() => this.#client.sMembers(key));
-    const credentials = await Promise.all(ids.map((id) => this.getCredential(id)));
-    return credentials
-      .filter((credential): credential is Credential => credential !== null)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  listCredentials(userId: string): Promise<Credential[]> {
+    return this.#listMembers(this.#keys.userCredentials(userId), (id) => this.getCredential(id));
   }
 
   async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
@@ -317,13 +327,8 @@ export class RedisStore implements Store {
     return token?.tokenHash === tokenHash ? token : null;
   }
 
-  async listRefreshTokens(userId: string): Promise<RefreshToken[]> {
-    const key = this.#keys.userRefreshTokens(userId);
-    const ids = await this.#call(() => this.#client.sMembers(key));
-    const tokens = await Promise.all(ids.map((id) => this.getRefreshToken(id)));
-    return tokens
-      .filter((token): token is RefreshToken => token !== null)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  listRefreshTokens(userId: string): Promise<RefreshToken[]> {
+    return this.#listMembers(this.#keys.userRefreshTokens(userId), (id) => this.getRefreshToken(id));
   }
 
   async touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
