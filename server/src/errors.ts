@@ -6,8 +6,12 @@ export class ServiceError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+
+  /** Sent as the error's `retry_after` (with `rate_limited`): whole seconds until the request may succeed. */
+  readonly retryAfterSeconds: number | undefined;
 }

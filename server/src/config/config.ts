@@ -21,6 +21,8 @@ export const DATA_DIR_NAME = 'flowgate-data';
 const Port = t.refinement(t.Int, (n) => n >= 0 && n <= 65535, 'port number (0-65535)');
 const PositiveSeconds = t.refinement(t.number, (n) => n > 0 && Number.isFinite(n), 'a positive number of seconds');
 const PositiveCount = t.refinement(t.Int, (n) => n > 0, 'a positive integer');
+const NonNegativeCount = t.refinement(t.Int, (n) => n >= 0, 'a whole number, 0 for no limit');
+const PositiveMs = t.refinement(t.Int, (n) => n > 0, 'a positive number of milliseconds');
 const LogLevel = t.keyof({ fatal: null, error: null, warn: null, info: null, debug: null, trace: null, silent: null });
 
 const ProviderEntry = t.intersection([t.type({ type: t.string }), t.UnknownRecord]);
@@ -43,9 +45,41 @@ export const ConfigFile = closedObject(
         heartbeat_interval_seconds: PositiveSeconds,
         max_pending_commands: PositiveCount,
         max_frame_bytes: PositiveCount,
-        max_flow_starts_per_minute: t.refinement(t.Int, (n) => n >= 0, 'a whole number, 0 for no limit'),
+        max_flow_starts_per_minute: NonNegativeCount,
+        max_unauthenticated_seconds: PositiveSeconds,
+        max_unauthenticated_sockets_per_address: NonNegativeCount,
+        max_sockets: NonNegativeCount,
       },
     ),
+    /** Home Assistant's `http:` keys that concern Flowgate: who the client is behind proxies, and bans. */
+    http: closedObject(
+      'http',
+      {},
+      {
+        use_x_forwarded_for: t.boolean,
+        trusted_proxies: t.array(t.string),
+        proxy_protocol: t.boolean,
+        ip_ban_enabled: t.boolean,
+        login_attempts_threshold: t.Int,
+      },
+    ),
+    login_limits: closedObject(
+      'login_limits',
+      {},
+      {
+        address_failures: NonNegativeCount,
+        address_window_seconds: PositiveSeconds,
+        account_failures: NonNegativeCount,
+        account_window_seconds: PositiveSeconds,
+        device_failures: NonNegativeCount,
+        device_window_seconds: PositiveSeconds,
+        device_token_days: PositiveSeconds,
+        open_flows_per_address: NonNegativeCount,
+      },
+    ),
+    store_timeout_ms: PositiveMs,
+    shutdown_timeout_seconds: PositiveSeconds,
+    metrics: closedObject('metrics', {}, { port: Port, host: t.string, token: t.string }),
   },
 );
 export type ConfigFile = t.TypeOf<typeof ConfigFile>;
@@ -71,8 +105,57 @@ export interface Config {
     readonly maxPendingCommands?: number;
     readonly maxFrameBytes?: number;
     readonly maxFlowStartsPerMinute?: number;
+    readonly maxUnauthenticatedMs?: number;
+    readonly maxUnauthenticatedSocketsPerAddress?: number;
+    readonly maxSockets?: number;
   };
+  readonly http: HttpConfig;
+  /** Only the keys the file sets; the defense module fills in the defaults. */
+  readonly loginLimits: LoginLimitsConfig;
+  /** Deadline of every store call, past which the command answers `unavailable`. */
+  readonly storeTimeoutMs: number;
+  /** SIGTERM ends the process within this long, even when draining cannot finish (a hung store). */
+  readonly shutdownTimeoutMs: number;
+  readonly metrics: MetricsConfig;
 }
+
+export interface HttpConfig {
+  /** Believe X-Forwarded-For, but only from a trusted proxy. */
+  readonly useXForwardedFor: boolean;
+  /** Addresses or CIDRs of the proxies in front of Flowgate. */
+  readonly trustedProxies: readonly string[];
+  /** Read a PROXY protocol (v1 or v2) header from connections of trusted proxies (haproxy `send-proxy-v2`). */
+  readonly proxyProtocol: boolean;
+  /** HA's permanent ban list; only bans when `loginAttemptsThreshold` is positive. */
+  readonly ipBanEnabled: boolean;
+  readonly loginAttemptsThreshold: number;
+}
+
+export interface LoginLimitsConfig {
+  readonly addressFailures?: number;
+  readonly addressWindowMs?: number;
+  readonly accountFailures?: number;
+  readonly accountWindowMs?: number;
+  readonly deviceFailures?: number;
+  readonly deviceWindowMs?: number;
+  readonly deviceTokenTtlMs?: number;
+  readonly openFlowsPerAddress?: number;
+}
+
+export interface MetricsConfig {
+  /** A separate listener for `/metrics` (off when absent). */
+  readonly port: number | undefined;
+  /** Where that listener binds; loopback by default. */
+  readonly host: string;
+  /** When set, `/metrics` is also served on the public port to requests with `Authorization: Bearer <token>`. */
+  readonly token: string | undefined;
+}
+
+/** Home Assistant's default deadline is none; 2 s is far above a healthy Redis round trip (~50 us) and far below a client's patience. */
+export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
+/** What an orchestrator waits by default before SIGKILL is 30 s (Kubernetes, compose's stop_grace_period here): finish well inside it. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 export interface ConfigSources {
   readonly configPath?: string | undefined;
@@ -129,6 +212,11 @@ function parsePort(value: string, origin: string): number {
   return port;
 }
 
+/** Drops the keys whose value is undefined (exactOptionalPropertyTypes keeps "absent" and "undefined" apart). */
+function withoutUndefined<T extends object>(value: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
 /** Merges flags over environment over the config file over defaults. */
 export function loadConfig(sources: ConfigSources): Config {
   const { env } = sources;
@@ -141,6 +229,9 @@ export function loadConfig(sources: ConfigSources): Config {
   const logLevel = logLevelEnv === undefined ? file.log_level ?? 'info' : LogLevel.is(logLevelEnv) ? logLevelEnv : undefined;
   if (logLevel === undefined) throw new ConfigError(`FLOWGATE_LOG_LEVEL must be one of ${Object.keys(LogLevel.keys).join(', ')}`);
   const ws = file.websocket ?? {};
+  const http = file.http ?? {};
+  const limits = file.login_limits ?? {};
+  const seconds = (value: number | undefined): number | undefined => (value === undefined ? undefined : value * 1000);
   return {
     configPath,
     port: portFlag === undefined || portFlag === '' ? file.port ?? DEFAULT_PORT : parsePort(portFlag, origin),
@@ -157,6 +248,31 @@ export function loadConfig(sources: ConfigSources): Config {
       ...(ws.max_pending_commands === undefined ? {} : { maxPendingCommands: ws.max_pending_commands }),
       ...(ws.max_frame_bytes === undefined ? {} : { maxFrameBytes: ws.max_frame_bytes }),
       ...(ws.max_flow_starts_per_minute === undefined ? {} : { maxFlowStartsPerMinute: ws.max_flow_starts_per_minute }),
+      ...(ws.max_unauthenticated_seconds === undefined ? {} : { maxUnauthenticatedMs: ws.max_unauthenticated_seconds * 1000 }),
+      ...(ws.max_unauthenticated_sockets_per_address === undefined
+        ? {}
+        : { maxUnauthenticatedSocketsPerAddress: ws.max_unauthenticated_sockets_per_address }),
+      ...(ws.max_sockets === undefined ? {} : { maxSockets: ws.max_sockets }),
     },
+    http: {
+      useXForwardedFor: http.use_x_forwarded_for ?? false,
+      trustedProxies: http.trusted_proxies ?? [],
+      proxyProtocol: http.proxy_protocol ?? false,
+      ipBanEnabled: http.ip_ban_enabled ?? false,
+      loginAttemptsThreshold: http.login_attempts_threshold ?? -1,
+    },
+    loginLimits: withoutUndefined({
+      addressFailures: limits.address_failures,
+      addressWindowMs: seconds(limits.address_window_seconds),
+      accountFailures: limits.account_failures,
+      accountWindowMs: seconds(limits.account_window_seconds),
+      deviceFailures: limits.device_failures,
+      deviceWindowMs: seconds(limits.device_window_seconds),
+      deviceTokenTtlMs: limits.device_token_days === undefined ? undefined : limits.device_token_days * 24 * 60 * 60 * 1000,
+      openFlowsPerAddress: limits.open_flows_per_address,
+    }),
+    storeTimeoutMs: file.store_timeout_ms ?? DEFAULT_STORE_TIMEOUT_MS,
+    shutdownTimeoutMs: seconds(file.shutdown_timeout_seconds) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    metrics: { port: file.metrics?.port, host: file.metrics?.host ?? DEFAULT_METRICS_HOST, token: file.metrics?.token },
   };
 }

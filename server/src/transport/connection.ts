@@ -221,7 +221,7 @@ export class Connection {
       this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
     } catch (error) {
       if (error instanceof ServiceError) {
-        this.sendError(id, error.code, error.message);
+        this.sendError(id, error.code, error.message, error.retryAfterSeconds);
       } else {
         this.options.logger.error({ err: error, command: type }, 'command failed');
         this.sendError(id, 'unknown_error', 'Unknown error');
@@ -284,8 +284,9 @@ export class Connection {
     return false;
   }
 
-  private sendError(id: number, code: ErrorCode, message: string): void {
-    this.send({ id, type: 'result', success: false, error: { code, message } });
+  private sendError(id: number, code: ErrorCode, message: string, retryAfterSeconds?: number): void {
+    const error = retryAfterSeconds === undefined ? { code, message } : { code, message, retry_after: retryAfterSeconds };
+    this.send({ id, type: 'result', success: false, error });
   }
 
   private send(message: unknown): void {

@@ -19,7 +19,8 @@ export const SupportedFeaturesCommand = t.intersection([
 ]);
 export type SupportedFeaturesCommand = t.TypeOf<typeof SupportedFeaturesCommand>;
 
-export const ErrorBody = t.type({ code: ErrorCode, message: t.string });
+/** `retry_after` (whole seconds) comes with `rate_limited`: when the refused request may be tried again. */
+export const ErrorBody = t.intersection([t.type({ code: ErrorCode, message: t.string }), t.partial({ retry_after: t.number })]);
 export type ErrorBody = t.TypeOf<typeof ErrorBody>;
 
 export const ResultSuccess = t.type({ id: t.number, type: t.literal('result'), success: t.literal(true), result: t.unknown });
