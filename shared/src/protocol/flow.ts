@@ -5,6 +5,7 @@ import {
   MAX_HANDLER_PART_LENGTH,
   MAX_OPAQUE_ID_LENGTH,
   MAX_REDIRECT_URI_LENGTH,
+  MAX_TOKEN_LENGTH,
 } from './limits.js';
 import { boundedString, nullable, PositiveInt, StringMap } from './primitives.js';
 import { DataSchema } from './schema.js';
@@ -59,7 +60,11 @@ export type KnownAbortReason = t.TypeOf<typeof KnownAbortReason>;
 
 export const LoginFlowInit = t.intersection([
   t.type({ id: PositiveInt, type: t.literal('login_flow/init'), handler: HandlerKey, client_id: ClientId }),
-  t.partial({ redirect_uri: boundedString(MAX_REDIRECT_URI_LENGTH) }),
+  t.partial({
+    redirect_uri: boundedString(MAX_REDIRECT_URI_LENGTH),
+    /** The device token an earlier login on this device got (OWASP's device cookie): it exempts the device from account lockout. */
+    device_token: boundedString(MAX_TOKEN_LENGTH),
+  }),
 ]);
 export type LoginFlowInit = t.TypeOf<typeof LoginFlowInit>;
 

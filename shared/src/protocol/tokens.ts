@@ -20,7 +20,11 @@ export type AuthTokenCommand = t.TypeOf<typeof AuthTokenCommand>;
 
 export const TokenResponse = t.intersection([
   t.type({ access_token: t.string, token_type: t.literal('Bearer'), expires_in: t.number }),
-  t.partial({ refresh_token: t.string }),
+  /**
+   * `device_token` comes with an authorization-code grant: keep it (per user, on this device) and present it to later
+   * `login_flow/init`s, so an attack on the account elsewhere does not lock this device out.
+   */
+  t.partial({ refresh_token: t.string, device_token: t.string }),
 ]);
 export type TokenResponse = t.TypeOf<typeof TokenResponse>;
 
