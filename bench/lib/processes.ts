@@ -13,8 +13,10 @@ export { runFlowgate } from '../../test/helpers/server-process.js';
 const BENCH_CONFIG = {
   log_level: 'info',
   auth_providers: [{ type: 'password' }, ...EXAMPLE_CONFIG.auth_providers],
-  // Load generators start flows back to back on few sockets: the per-socket limit is for clients, not for them.
-  websocket: { max_flow_starts_per_minute: 0 },
+  // Load generators start flows back to back on few sockets, hold many sockets and log in from one address: the per-socket,
+  // per-address and brute-force limits are for clients, not for them (each is tested as a limit in test/).
+  websocket: { max_flow_starts_per_minute: 0, max_unauthenticated_sockets_per_address: 0 },
+  login_limits: { address_failures: 0, account_failures: 0, open_flows_per_address: 0 },
 };
 
 export interface ServerProcess {

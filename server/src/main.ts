@@ -1,15 +1,22 @@
 /** The composition root: builds the store, the providers, the auth manager and the transport from a Config. */
 import { createServer, type Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { AuthManager } from './auth/manager.js';
+import { auditLog } from './observability/audit.js';
 import type { Config } from './config/config.js';
 import { randomId } from './crypto.js';
+import { clientAddressPolicy } from './defense/client-address.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { providerFactory } from './providers/registry.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { attachTransport, type Transport } from './transport/server.js';
 import { handleHttpRequest } from './transport/http.js';
+import { createProxyProtocolListener } from './transport/proxy-protocol.js';
+import { startMetricsListener, type MetricsListener } from './transport/metrics-endpoint.js';
+import { Readiness } from './transport/readiness.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface RunningServer {
@@ -17,7 +24,12 @@ export interface RunningServer {
   readonly port: number;
   readonly store: Store;
   readonly logger: Logger;
-  /** Drains sockets (close 1012), stops listening and closes the store. */
+  readonly metrics: Metrics;
+  /** What `/readyz` answers from. */
+  readonly readiness: Readiness;
+  /** The separate `/metrics` listener's port, when `metrics.port` is set. */
+  readonly metricsPort: number | undefined;
+  /** Says `draining` on /readyz, drains sockets (close 1012), stops listening and closes the store. */
   close(): Promise<void>;
 }
 
@@ -30,9 +42,19 @@ export function createLogger(level: Config['logLevel']): Logger {
   });
 }
 
-export async function startServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(config: Config, baseLogger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const instanceId = `${hostname().slice(0, 24)}-${randomId(4)}`;
-  const store = await openStore(config.storeUrl, { dataDir: config.dataDir, logger });
+  // Every line names its instance, so the logs of a scaled-out deployment can be read together.
+  const logger = baseLogger.child({ instance: instanceId });
+  // First, so a bad http.trusted_proxies entry stops the start before anything is opened.
+  const clientAddress = clientAddressPolicy(config.http);
+  const metrics = createMetrics();
+  const store = await openStore(config.storeUrl, {
+    dataDir: config.dataDir,
+    logger,
+    timeoutMs: config.storeTimeoutMs,
+    onFailure: () => metrics.storeErrors.inc(),
+  });
   const providers = config.authProviders.map((providerConfig) => {
     const factory = providerFactory(providerConfig.type);
     if (factory === undefined) throw new Error(`Unknown provider type ${providerConfig.type}`);
@@ -42,6 +64,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     store,
     providers,
     ...(config.flowTtlMs === undefined ? {} : { flowTtlMs: config.flowTtlMs }),
+    metrics,
+    loginLimits: config.loginLimits,
+    bans: { enabled: config.http.ipBanEnabled, threshold: config.http.loginAttemptsThreshold },
+    audit: auditLog(logger),
+    onBackgroundError: (error) => logger.error({ err: error }, 'after-step work failed'),
     onFlowFinished: (flow, result) =>
       logger.info(
         {
@@ -55,7 +82,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         'login flow finished',
       ),
   });
-  const httpServer: Server = createServer((request, response) => handleHttpRequest(request, response, store));
+  const readiness = new Readiness(store);
+  const metricsAccess = { source: metrics.registry, token: config.metrics.token };
+  const httpServer: Server = createServer((request, response) =>
+    handleHttpRequest(request, response, { readiness, metrics: metricsAccess }),
+  );
   httpServer.on('clientError', (_error, socket) => socket.destroy());
   const transport: Transport = await attachTransport({
     httpServer,
@@ -64,15 +95,30 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     serverVersion: SERVER_VERSION,
     logger,
     limits: config.websocket,
+    metrics,
+    clientAddress,
   });
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => {
-      httpServer.off('error', reject);
-      resolve();
+  // With the PROXY protocol a TCP listener reads the header of trusted proxies first and hands the rest to HTTP.
+  const listener: NetServer = clientAddress.proxyProtocol
+    ? createProxyProtocolListener({ httpServer, policy: clientAddress, logger })
+    : httpServer;
+  const metricsListener: MetricsListener | undefined =
+    config.metrics.port === undefined
+      ? undefined
+      : await startMetricsListener(metricsAccess, { host: config.metrics.host, port: config.metrics.port, logger });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.port, config.host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const address = httpServer.address();
+  } catch (error) {
+    await metricsListener?.close();
+    throw error;
+  }
+  const address = listener.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   logger.info({ instance: instanceId, port, host: config.host, store: store.description }, 'flowgate listening');
   return {
@@ -80,9 +126,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     port,
     store,
     logger,
+    metrics,
+    readiness,
+    metricsPort: metricsListener?.port,
     async close() {
+      readiness.startDraining();
       await transport.shutdown();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await Promise.all(
+        [...new Set([httpServer, listener])].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+      );
+      await metricsListener?.close();
+      readiness.stop();
       await store.close();
     },
   };

@@ -45,14 +45,15 @@ describe('flowgate serve (process)', function () {
     expect(stderr).to.contain('mysql://db/flowgate');
   });
 
-  it('stays up while Redis is unreachable, answering unavailable and failing its health check', async function () {
+  it('stays up while Redis is unreachable, answering unavailable and failing its readiness check', async function () {
     const server = await startServerProcess({ store: `redis://127.0.0.1:${await deadPort()}` });
     try {
       const { client } = await RawClient.open(server.url);
       const reply = (await client.command({ type: 'login_flow/init', handler: ['insecure_example', null], client_id: 'https://a/' })) as any;
       expect(reply.error.code).to.equal('unavailable');
       expect(await client.command({ type: 'ping' })).to.deep.include({ type: 'pong' });
-      expect((await fetch(`${server.httpUrl}/healthz`)).status).to.equal(503);
+      expect((await fetch(`${server.httpUrl}/healthz`)).status).to.equal(200);
+      expect((await fetch(`${server.httpUrl}/readyz`)).status).to.equal(503);
       client.close();
       expect(server.child.exitCode).to.equal(null);
     } finally {

@@ -14,8 +14,10 @@ for (const backend of ['embedded', 'redis'] as const) {
     it('logs in, exchanges the code, authenticates the same socket and reads the current user', async function () {
       const client = await open();
       const tokens = await loginTokens(client);
-      expect(tokens).to.have.all.keys('access_token', 'token_type', 'refresh_token', 'expires_in');
+      expect(tokens).to.have.all.keys('access_token', 'token_type', 'refresh_token', 'expires_in', 'device_token');
       expect(tokens).to.include({ token_type: 'Bearer', expires_in: 1800 });
+      // A JWT the client keeps for later logins on this device (docs/protocol.md, "Device tokens").
+      expect(tokens.device_token).to.match(/^[\w-]+\.[\w-]+\.[\w-]+$/);
       expect(tokens.refresh_token).to.match(/^[0-9a-f]{128}$/);
       client.send({ type: 'auth', access_token: tokens.access_token });
       expect(await client.next()).to.deep.equal({ type: 'auth_ok', ha_version: '2024.1.0' });

@@ -8,6 +8,7 @@ export interface Tokens {
   readonly refresh_token: string;
   readonly token_type: string;
   readonly expires_in: number;
+  readonly device_token?: string;
 }
 
 /** Runs the insecure_example (or any username/password) flow and returns the authorization code. */

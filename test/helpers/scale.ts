@@ -9,7 +9,11 @@ import { EXAMPLE_CONFIG } from './server-process.js';
 export const SCALE_CONFIG = {
   auth_providers: [...EXAMPLE_CONFIG.auth_providers, { type: 'password' }],
   // These tests drive many flows per socket as load generators do; the per-socket start limit is tested in framing.test.ts.
-  websocket: { max_flow_starts_per_minute: 0 },
+  // Load generators hold a hundred sockets from one address: the per-address socket cap is tested in connection-limits.test.ts.
+  websocket: { max_flow_starts_per_minute: 0, max_unauthenticated_sockets_per_address: 0 },
+  // Load generators fail logins by the thousand from one address on purpose (races of wrong passwords); the limits that would
+  // stop them are tested as limits, in login-limits.test.ts.
+  login_limits: { address_failures: 0, account_failures: 0, open_flows_per_address: 0 },
 };
 
 export const EXAMPLE_HANDLER = ['insecure_example', null];

@@ -65,6 +65,13 @@ const COMMAND_CODECS: Record<string, t.Decoder<unknown, unknown>> = {
   'login_flow/abort': LoginFlowAbort,
 };
 
+/** Thrown by a script to answer the command with this error, as a real server may (e.g. `rate_limited`); not a problem. */
+export class ScriptedError extends Error {
+  constructor(readonly body: { code: ErrorCode; message: string; retry_after?: number }) {
+    super(body.message);
+  }
+}
+
 /** Thrown for a command a real server would refuse: answered with this error code (and recorded as a problem). */
 class Refusal extends Error {
   constructor(readonly code: ErrorCode, message: string) {
@@ -96,7 +103,7 @@ export class ScriptedPeer {
   }
 
   static async start(script: PeerScript): Promise<ScriptedPeer> {
-    const http = createServer((request, response) => handleHttpRequest(request, response, { isAvailable: () => true }));
+    const http = createServer((request, response) => handleHttpRequest(request, response));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const peer = new ScriptedPeer(script, http, `http://127.0.0.1:${(http.address() as AddressInfo).port}/`);
     http.on('upgrade', (request, socket, head) => {
@@ -159,6 +166,10 @@ export class ScriptedPeer {
           this.received.push(command);
           this.answer(socket, command);
         } catch (error) {
+          if (error instanceof ScriptedError) {
+            this.send(socket, { id, type: 'result', success: false, error: error.body });
+            continue;
+          }
           this.problem(error);
           // Answered as the real server would: a refusal with its code, anything else (a script assertion too) as unknown_error.
           const body = error instanceof Refusal ? { code: error.code, message: error.message } : { code: 'unknown_error', message: 'Unknown error' };

@@ -10,6 +10,8 @@ import { openStore } from '../../server/src/store/open.js';
 import { StoreUnavailableError, type Store, type StoreLogger } from '../../server/src/store/types.js';
 import { findFreePort, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { describeStoreContract, firstMessage, rejectionOf, sleep } from '../helpers/store-contract.js';
+import { describeLoginDefenseContract } from '../helpers/store-contract-defense.js';
+import { describeLeaseContract } from '../helpers/store-contract-leases.js';
 
 const SQLITE_PEER = fileURLToPath(new URL('../helpers/sqlite-peer.ts', import.meta.url));
 
@@ -65,6 +67,19 @@ const isUnavailable = async (store: Store): Promise<boolean> =>
 
 describeStoreContract('redis', () => openRedis(redisTestUrl()));
 describeStoreContract('sqlite', () => openSqlite(join(tempDir(), 'flowgate.db')));
+/** `count` stores on the same data, as that many server instances would have. */
+const openRedisGroup = (count: number): Promise<Store[]> => {
+  const keyPrefix = `test-${randomId(6)}`;
+  return Promise.all(Array.from({ length: count }, () => openStore(redisTestUrl(), { dataDir: tempDir(), logger: recordingLogger(), keyPrefix })));
+};
+const openSqliteGroup = (count: number): Promise<Store[]> => {
+  const file = join(tempDir(), 'flowgate.db');
+  return Promise.all(Array.from({ length: count }, () => openSqlite(file)));
+};
+describeLeaseContract('redis', openRedisGroup);
+describeLeaseContract('sqlite', openSqliteGroup);
+describeLoginDefenseContract('redis', openRedisGroup);
+describeLoginDefenseContract('sqlite', openSqliteGroup);
 
 describe('RedisStore', function () {
   it('keeps stores with different key prefixes apart', async function () {

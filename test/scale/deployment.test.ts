@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { HAPROXY_CFG } from '../helpers/haproxy.js';
 
 const COMPOSE = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
+const FLOWGATE_YAML = fileURLToPath(new URL('../../deploy/flowgate.yaml', import.meta.url));
 
 interface Service {
   command?: string[];
@@ -13,10 +14,15 @@ interface Service {
   ports?: string[];
   healthcheck?: { test?: string[] };
   volumes?: string[];
+  networks?: Record<string, { ipv4_address?: string } | null>;
 }
 
 // The instances share one definition through a YAML merge key (<<: *flowgate), which the yaml package applies only on request.
-const compose = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  networks?: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }>;
+};
+const flowgateConfig = parse(readFileSync(FLOWGATE_YAML, 'utf8')) as { http?: { proxy_protocol?: boolean; trusted_proxies?: string[] } };
 const haproxy = readFileSync(HAPROXY_CFG, 'utf8');
 /** The config's lines without comments, so a word in a comment ("No cookie") is not read as a directive. */
 const directives = haproxy
@@ -63,8 +69,8 @@ describe('Deployment files (docker-compose.yml, deploy/haproxy.cfg)', function (
     expect(compose.services['haproxy']?.volumes?.some((volume) => volume.startsWith('./deploy/haproxy.cfg:'))).to.equal(true);
   });
 
-  it('health-checks /healthz in both files', function () {
-    expect(directives.some((line) => /^http-check send .*\buri \/healthz\b/.test(line))).to.equal(true);
+  it('routes by readiness (/readyz) in haproxy and checks liveness (/healthz) in compose', function () {
+    expect(directives.some((line) => /^http-check send .*\buri \/readyz\b/.test(line))).to.equal(true);
     for (const name of flowgateServices) {
       expect(compose.services[name]?.healthcheck?.test?.join(' '), name).to.match(/\/healthz\b/);
     }
@@ -74,6 +80,21 @@ describe('Deployment files (docker-compose.yml, deploy/haproxy.cfg)', function (
     expect(directives).to.include('balance roundrobin');
     expect(directives.filter((line) => /^(cookie|stick|stick-table|hash-type|appsession)\b/.test(line))).to.deep.equal([]);
     expect(directives.some((line) => /\bcookie\b/.test(line))).to.equal(false);
+  });
+
+  it('sends PROXY v2 to every instance, health checks included, and the instances trust exactly haproxy for it', function () {
+    const defaultServer = directives.find((line) => line.startsWith('default-server ')) ?? '';
+    expect(defaultServer.split(/\s+/)).to.include.members(['send-proxy-v2', 'check-send-proxy']);
+    expect(flowgateConfig.http?.proxy_protocol).to.equal(true);
+    const haproxyAddress = compose.services['haproxy']?.networks?.['default']?.ipv4_address;
+    expect(haproxyAddress).to.be.a('string');
+    expect(flowgateConfig.http?.trusted_proxies).to.deep.equal([haproxyAddress]);
+    // The fixed address must lie in the compose network's fixed subnet, or Docker refuses to start haproxy.
+    const subnet = compose.networks?.['default']?.ipam?.config?.[0]?.subnet ?? '';
+    expect(String(haproxyAddress).split('.').slice(0, 3)).to.deep.equal(subnet.split('/')[0]?.split('.').slice(0, 3));
+    for (const name of flowgateServices) {
+      expect(compose.services[name]?.volumes?.some((volume) => volume.startsWith('./deploy/flowgate.yaml:')), name).to.equal(true);
+    }
   });
 
   it('gives every instance the same Redis, the compose redis service, which persists with AOF', function () {

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { authenticatedSocket } from '../helpers/login.js';
 import { eventually, startInstances, type Instances } from '../helpers/instances.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { readyzStatus } from '../helpers/readiness.js';
 import { startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { runFlowgate } from '../helpers/server-process.js';
 import { get, init, PASSWORD_HANDLER, redeem, RIGHT, SCALE_CONFIG, step, tokensOn, usePrivateRedis, useScaledOut, WRONG } from '../helpers/scale.js';
@@ -52,7 +53,7 @@ describe('Scale-out: Redis goes away and comes back', function () {
         await step(client, flowId, RIGHT),
         await redeem(client, 'f'.repeat(32)),
       );
-      during.health.push((await fetch(`${instances.at(index).httpUrl}/healthz`)).status);
+      during.health.push(await readyzStatus(instances.at(index).httpUrl));
     }
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
     redis = await startRedisServer({ port: redis.port });
@@ -64,7 +65,7 @@ describe('Scale-out: Redis goes away and comes back', function () {
     );
     after_.recoveredInMs = Date.now() - back;
     for (const [index, client] of clients.entries()) {
-      after_.health.push((await fetch(`${instances.at(index).httpUrl}/healthz`)).status);
+      after_.health.push(await readyzStatus(instances.at(index).httpUrl, RECOVERY_PROMISE_MS));
       const form = await init(client);
       after_.login.push(((await step(client, form['flow_id'], RIGHT)) as any).result?.type);
     }
@@ -99,7 +100,7 @@ describe('Scale-out: Redis goes away and comes back', function () {
     expect(during.replies.map((reply) => (reply as any).error?.code)).to.deep.equal(Array(12).fill('unavailable'));
   });
 
-  it('fails the health check of every instance while Redis is down', function () {
+  it('fails the readiness check of every instance while Redis is down', function () {
     expect(during.health).to.deep.equal([503, 503, 503]);
   });
 
@@ -116,7 +117,7 @@ describe('Scale-out: Redis goes away and comes back', function () {
     expect(after_.eventsInMs).to.be.below(RECOVERY_PROMISE_MS);
   });
 
-  it('passes the health check and finishes logins after the recovery', function () {
+  it('passes the readiness check and finishes logins after the recovery', function () {
     expect(after_.health).to.deep.equal([200, 200, 200]);
     expect(after_.login).to.deep.equal(['create_entry', 'create_entry', 'create_entry']);
   });

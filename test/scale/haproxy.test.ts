@@ -1,21 +1,25 @@
 /** The docker-compose topology with real processes: redis-server, three `flowgate serve` and haproxy with deploy/haproxy.cfg. */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { ensureHaproxyInstalled, HAPROXY_CFG, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
+import { BEHIND_HAPROXY, ensureHaproxyInstalled, HAPROXY_CFG, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
+import { startInstances, type Instances } from '../helpers/instances.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { findFreePort } from '../helpers/redis-server.js';
 import { TEST_CLIENT_ID } from '../helpers/login.js';
-import { EXAMPLE_HANDLER, get, redeem, RIGHT, step, useScaledOut, WRONG } from '../helpers/scale.js';
+import { EXAMPLE_HANDLER, get, redeem, RIGHT, SCALE_CONFIG, step, usePrivateRedis, WRONG } from '../helpers/scale.js';
 
 describe('Scale-out: three instances behind haproxy (deploy/haproxy.cfg)', function () {
   this.timeout(60_000);
-  const { instances } = useScaledOut(3);
+  const redis = usePrivateRedis();
+  let instances: Instances | undefined;
   let haproxy: RunningHaproxy;
   before(async function () {
-    haproxy = await startHaproxy(await findFreePort(), instances().all.map((instance) => instance.port));
+    instances = await startInstances(3, redis().url, { config: { ...SCALE_CONFIG, http: BEHIND_HAPROXY } });
+    haproxy = await startHaproxy(await findFreePort(), instances.all.map((instance) => instance.port));
   });
   after(async function () {
     await haproxy?.stop();
+    await instances?.stop();
   });
 
   it('accepts the repository config as it is (haproxy -c)', function () {
@@ -44,7 +48,7 @@ describe('Scale-out: three instances behind haproxy (deploy/haproxy.cfg)', funct
     expect(done.result.type).to.equal('create_entry');
     const tokens = (await redeem(viaOnce, done.result.result)) as any;
     expect(tokens.result.token_type).to.equal('Bearer');
-    expect(new Set(landed)).to.deep.equal(new Set(instances().all.map((instance) => instance.instanceId)));
+    expect(new Set(landed)).to.deep.equal(new Set(instances!.all.map((instance) => instance.instanceId)));
     landed.slice(1).forEach((instance, i) => expect(instance, `connection ${i + 2}`).to.not.equal(landed[i]));
   });
 });

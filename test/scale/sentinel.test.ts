@@ -7,6 +7,7 @@ import { parseSentinelUrl } from '../../server/src/store/redis/sentinel.js';
 import { eventually, startInstances, type Instances } from '../helpers/instances.js';
 import { authenticatedSocket } from '../helpers/login.js';
 import type { RawClient } from '../helpers/raw-client.js';
+import { readyzStatus } from '../helpers/readiness.js';
 import { findFreePort } from '../helpers/redis-server.js';
 import { redisCommand, startRedisSentinel, type RedisAddress, type RunningSentinel } from '../helpers/redis-sentinel.js';
 import { get, init, redeem, RIGHT, SCALE_CONFIG, step, tokensOn, WRONG } from '../helpers/scale.js';
@@ -114,7 +115,7 @@ describe('Redis Sentinel store (redis+sentinel://, a master, a replica, 3 sentin
         const { reply, slowestMs } = await waitForUnavailable(client, flowId);
         during.slowestReplyMs = Math.max(during.slowestReplyMs, slowestMs);
         during.replies.push(reply);
-        during.health.push((await fetch(`${instances.at(index).httpUrl}/healthz`)).status);
+        during.health.push(await readyzStatus(instances.at(index).httpUrl));
       }
 
       newMaster = await deployment().waitForNewMaster(oldMaster, FAILOVER_TIMEOUT_MS);
@@ -131,7 +132,7 @@ describe('Redis Sentinel store (redis+sentinel://, a master, a replica, 3 sentin
       after_.resumed = await get(b, flowId);
       after_.finished = await step(b, flowId, RIGHT);
       after_.redeemed = await redeem(b, (after_.finished as any).result?.result);
-      after_.health = await Promise.all(instances.all.map(async (instance) => (await fetch(`${instance.httpUrl}/healthz`)).status));
+      after_.health = await Promise.all(instances.all.map((instance) => readyzStatus(instance.httpUrl, RECOVERY_PROMISE_MS)));
 
       // Events: each subscriber moves to the new master on its own schedule, so the first attempts may go unheard (delivery is
       // at most once). Once a fresh revocation crosses from A to B, the one of the login made before the failover must too.

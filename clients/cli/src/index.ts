@@ -5,24 +5,32 @@ import {
   ClientClosedError,
   CommandError,
   describeAbortReason,
+  describeRateLimit,
   FlowAbortedError,
   FlowgateError,
+  RateLimitedError,
   type ProviderInfo,
 } from '@flowgate/client';
 import { createNodeClient } from '@flowgate/client/node';
+import { cliDeviceTokenStore, deviceTokensOptedOut, NO_DEVICE_TOKEN_ENV } from './device-tokens.js';
 import { AnswerError, askForm, formErrorLines } from './form.js';
 import { pipePrompter, terminalPrompter, type Prompter } from './prompt.js';
 
 export { HIDDEN_FIELD, isHidden, parseAnswer } from './form.js';
 
-export const LOGIN_USAGE = `Usage: flowgate login --url ws://HOST:PORT/api/websocket [--provider TYPE[:ID]] [--client-id URL]
+export const LOGIN_USAGE = `Usage: flowgate login --url ws://HOST:PORT/api/websocket [--provider TYPE[:ID]] [--client-id URL] [--no-device-token]
 
   Logs in on a Flowgate server and prints the tokens as JSON on stdout (prompts go to stderr).
   Without a terminal, reads one line per prompted field from stdin, in the form's order.
 
   --url URL          the server's WebSocket endpoint (or FLOWGATE_URL)
   --provider TYPE    the login provider, e.g. password or insecure_example (needed when there are several)
-  --client-id URL    the client id the tokens are bound to (default ${'https://flowgate.invalid/cli'})`;
+  --client-id URL    the client id the tokens are bound to (default ${'https://flowgate.invalid/cli'})
+  --no-device-token  neither present nor keep this machine's device token (or ${NO_DEVICE_TOKEN_ENV}=1)
+
+  A successful login keeps a device token for the server in ${'$XDG_CONFIG_HOME/flowgate/device-tokens.json'}
+  (default ~/.config/flowgate/, readable by you only) and presents it on later logins, so this machine can still
+  log in while someone else is guessing your password elsewhere.`;
 
 export const DEFAULT_CLI_CLIENT_ID = 'https://flowgate.invalid/cli';
 
@@ -57,15 +65,35 @@ export async function runLogin(argv: string[], io: LoginIo): Promise<number> {
   }
 }
 
-function parse(argv: string[]): { url?: string | undefined; provider?: string | undefined; clientId?: string | undefined; help: boolean } {
+interface LoginArgs {
+  readonly url?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly noDeviceToken: boolean;
+  readonly help: boolean;
+}
+
+function parse(argv: string[]): LoginArgs {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { url: { type: 'string' }, provider: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        url: { type: 'string' },
+        provider: { type: 'string' },
+        'client-id': { type: 'string' },
+        'no-device-token': { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
       strict: true,
       allowPositionals: false,
     });
-    return { url: values.url, provider: values.provider, clientId: values['client-id'], help: values.help === true };
+    return {
+      url: values.url,
+      provider: values.provider,
+      clientId: values['client-id'],
+      noDeviceToken: values['no-device-token'] === true,
+      help: values.help === true,
+    };
   } catch (error) {
     throw new LoginFailure(`${(error as Error).message}. Run "flowgate login --help".`, 2);
   }
@@ -84,6 +112,7 @@ async function login(argv: string[], io: LoginIo): Promise<void> {
     url,
     clientId: args.clientId ?? DEFAULT_CLI_CLIENT_ID,
     reconnect: { initialDelayMs: 250, maxDelayMs: 2_000, maxAttempts: 3 },
+    deviceTokens: deviceTokensOptedOut(args.noDeviceToken, io.env) ? false : cliDeviceTokenStore(io.env, io.stderr),
   });
   const prompter: Prompter = io.isTTY ? terminalPrompter(io.stdin, io.stderr) : pipePrompter(io.stdin);
   try {
@@ -132,6 +161,7 @@ async function chooseProvider(providers: ProviderInfo[], wanted: string | undefi
 }
 
 function describe(error: unknown): string {
+  if (error instanceof RateLimitedError) return describeRateLimit(error);
   if (error instanceof FlowAbortedError) return describeAbortReason(error.reason);
   if (error instanceof AnswerError) return error.message;
   if (error instanceof ClientClosedError && error.cause !== undefined) return describe(error.cause);

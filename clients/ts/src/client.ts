@@ -23,6 +23,7 @@ import {
   type FlowgateError,
   type UnexpectedFrameError,
 } from './errors.js';
+import { deviceTokenKey, DeviceTokens, type DeviceTokenStore } from './device-tokens.js';
 import { runLogin, type LoginOptions, type LoginResult } from './login.js';
 
 /** Tokens as the client keeps them: `expires_at` is when the access token runs out, in ms since the epoch (local clock). */
@@ -56,6 +57,16 @@ export interface ClientOptions {
   readonly refreshMarginMs?: number;
   /** How long one connection attempt may take to reach the hello (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Where the device token of each login is kept, to be presented by later logins (default: in memory, for the client's
+   * life); `false` neither presents nor keeps one.
+   */
+  readonly deviceTokens?: DeviceTokenStore | false;
+  /**
+   * The server's name in `deviceTokens` (default: `url` when it is one URL, the first of a list, since instances of one
+   * deployment share their store; with a function, the URL of the connection the login runs on).
+   */
+  readonly deviceTokenKey?: string;
 }
 
 export type StopReason =
@@ -99,6 +110,8 @@ export class FlowgateClient {
   private running = false;
   private urlCursor = 0;
   private lastInstance: string | undefined;
+  private lastUrl: string | undefined;
+  private readonly deviceTokens: DeviceTokens;
   /** Incremented on every new connection, so a login can tell that its form came from an earlier socket. */
   epoch = 0;
 
@@ -107,6 +120,8 @@ export class FlowgateClient {
     const impl = options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
     if (impl === undefined) throw new TypeError('No WebSocket class: pass options.WebSocket, or import @flowgate/client/node');
     this.WebSocketImpl = impl as WebSocketConstructor;
+    const key = deviceTokenKey(options.url, options.deviceTokenKey);
+    this.deviceTokens = new DeviceTokens(options.deviceTokens, () => key ?? this.lastUrl);
     this.ready = deferred();
   }
 
@@ -151,8 +166,16 @@ export class FlowgateClient {
   providers() {
     return this.call('auth/providers', {}, ProviderList);
   }
-  initFlow(handler: HandlerKey, redirectUri?: string) {
-    const fields = { handler, client_id: this.clientId, ...(redirectUri === undefined ? {} : { redirect_uri: redirectUri }) };
+  /** `login_flow/init`, presenting the device token kept for this server (if any). */
+  async initFlow(handler: HandlerKey, redirectUri?: string) {
+    await this.connectionForCall();
+    const deviceToken = await this.deviceTokens.present();
+    const fields = {
+      handler,
+      client_id: this.clientId,
+      ...(redirectUri === undefined ? {} : { redirect_uri: redirectUri }),
+      ...(deviceToken === undefined ? {} : { device_token: deviceToken }),
+    };
     return this.call('login_flow/init', fields, FlowResult);
   }
   stepFlow(flowId: string, userInput: Record<string, unknown>) {
@@ -169,6 +192,7 @@ export class FlowgateClient {
     const fields = { grant_type: 'authorization_code', code, client_id: this.clientId };
     const response = await this.call('auth/token', fields, TokenResponse);
     if (response.refresh_token === undefined) throw new CommandError('auth/token', 'unknown_error', 'no refresh_token in the answer');
+    if (response.device_token !== undefined) await this.deviceTokens.keep(response.device_token);
     return withExpiry({ ...response, refresh_token: response.refresh_token });
   }
   /** `auth/token` with a refresh token: a new access token (the refresh token stays the same). */
@@ -294,6 +318,7 @@ export class FlowgateClient {
         // Known from now on, so stop() closes it even while it is still re-authenticating.
         this.connection = connection;
         this.lastInstance = hello.instance;
+        this.lastUrl = url;
         this.epoch++;
         this.events.emit('connected', { url, instance: hello.instance, hello });
         if (this.currentTokens !== undefined) await this.reauthenticate(connection, this.currentTokens);

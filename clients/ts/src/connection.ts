@@ -1,8 +1,8 @@
 /** One WebSocket to one server: the hello, commands matched to replies by id, the auth handshake, every frame decoded. */
-import { AuthRequired, describeErrors, ServerMessage, type ErrorCode } from '@flowgate/shared';
+import { AuthRequired, describeErrors, ServerMessage } from '@flowgate/shared';
 import type * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { AuthInvalidError, CommandError, ConnectFailedError, ConnectionLostError, UnexpectedFrameError } from './errors.js';
+import { AuthInvalidError, commandError, ConnectFailedError, ConnectionLostError, UnexpectedFrameError } from './errors.js';
 
 /** The part of the WebSocket API this client uses: the browser's global WebSocket and the `ws` package both have it. */
 export interface WebSocketLike {
@@ -154,7 +154,7 @@ export class Connection {
         }
         this.pending.delete(message.id);
         if (message.type === 'pong') entry.resolve(null);
-        else if (!message.success) entry.reject(new CommandError(entry.command, message.error.code as ErrorCode, message.error.message));
+        else if (!message.success) entry.reject(commandError(entry.command, message.error));
         else {
           const result = entry.codec.decode(message.result);
           if (isLeft(result)) entry.reject(new UnexpectedFrameError(`${entry.command} result: ${describeErrors(result.left)}`, frame));

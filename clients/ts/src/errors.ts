@@ -27,6 +27,29 @@ export class CommandError extends FlowgateError {
   }
 }
 
+/**
+ * The server refused the attempt for now (`rate_limited`: too many failed logins from this address, for this account from
+ * untrusted devices, or from this device). `retryAfterSeconds` is the wait the server named, when it named one.
+ * `describeRateLimit(error)` says it in words.
+ */
+export class RateLimitedError extends CommandError {
+  constructor(
+    command: string,
+    /** The server's own words (`message` also names the command and the code). */
+    readonly serverMessage: string,
+    readonly retryAfterSeconds: number | undefined,
+  ) {
+    super(command, 'rate_limited', serverMessage);
+  }
+}
+
+/** The CommandError for an error reply: a RateLimitedError for `rate_limited`. */
+export function commandError(command: string, body: { code: ErrorCode; message: string; retry_after?: number }): CommandError {
+  if (body.code !== 'rate_limited') return new CommandError(command, body.code, body.message);
+  const wait = body.retry_after;
+  return new RateLimitedError(command, body.message, wait !== undefined && Number.isFinite(wait) && wait >= 0 ? Math.ceil(wait) : undefined);
+}
+
 /** A frame that is not JSON, not a known server message, or a reply whose result does not match its command's codec. */
 export class UnexpectedFrameError extends FlowgateError {
   readonly kind = 'unexpected_frame';

@@ -12,5 +12,13 @@ export {
 export type { WebSocketConstructor, WebSocketLike } from './connection.js';
 export * from './errors.js';
 export type { AnswerContext, LoginOptions, LoginResult } from './login.js';
-export { describeFieldError, describeAbortReason, describeFormErrors } from './messages.js';
+export { describeFieldError, describeAbortReason, describeFormErrors, describeRateLimit, describeWait } from './messages.js';
+export {
+  isPresentableDeviceToken,
+  memoryDeviceTokenStore,
+  webStorageDeviceTokenStore,
+  WEB_STORAGE_PREFIX,
+  type DeviceTokenStore,
+  type StorageLike,
+} from './device-tokens.js';
 export type { FormResult, FlowResult, SchemaField, DataSchema, CurrentUser, RefreshTokenInfo, ProviderInfo } from '@flowgate/shared';

@@ -1,7 +1,7 @@
 /** The login driver: init (or resume) a flow, answer each form through a callback, exchange the code, authenticate. */
 import type { FlowResult, FormResult, HandlerKey } from '@flowgate/shared';
 import type { FlowgateClient, Tokens } from './client.js';
-import { ConnectionLostError, FlowAbortedError, isCommandError } from './errors.js';
+import { ConnectionLostError, FlowAbortedError, isCommandError, RateLimitedError } from './errors.js';
 
 export interface AnswerContext {
   /** 1 for the first time this step is shown, 2 after the form came back (with errors), ... */
@@ -60,7 +60,8 @@ export async function runLogin(client: FlowgateClient, options: LoginOptions): P
       ({ result, resumed } = await answerForm(client, form, input, epoch));
     }
   } catch (error) {
-    if (options.signal?.aborted === true) await client.abortFlow(flowId).catch(() => null);
+    // A refused step leaves the flow open until it expires: end it, so it does not count against this address's open flows.
+    if (options.signal?.aborted === true || error instanceof RateLimitedError) await client.abortFlow(flowId).catch(() => null);
     options.onFlow?.(undefined);
     throw error;
   }

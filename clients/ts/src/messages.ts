@@ -1,5 +1,6 @@
 /** Readable words for the protocol's error keys and abort reasons, shared by the terminal and the dashboard. */
 import type { FormResult } from '@flowgate/shared';
+import type { RateLimitedError } from './errors.js';
 
 const FIELD_ERRORS: Record<string, string> = {
   required: 'This field is required.',
@@ -46,4 +47,27 @@ export function describeFormErrors(form: Pick<FormResult, 'errors'>): Array<[str
 /** An abort reason in words. */
 export function describeAbortReason(reason: string): string {
   return ABORT_REASONS[reason] ?? `The login was stopped (${reason.replace(/_/g, ' ')}).`;
+}
+
+/** A wait in words, rounded up so that trying again at the time said works: "30 seconds", "4 minutes", "1 hour and 5 minutes". */
+export function describeWait(seconds: number): string {
+  const plural = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  const whole = Math.max(0, Math.ceil(seconds));
+  if (whole < 60) return plural(whole, 'second');
+  const minutes = Math.ceil(whole / 60);
+  if (minutes < 60) return plural(minutes, 'minute');
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? plural(hours, 'hour') : `${plural(hours, 'hour')} and ${plural(rest, 'minute')}`;
+}
+
+/**
+ * A `rate_limited` refusal in words, with the wait when the server named one: "Too many failed attempts. Try again in
+ * 4 minutes." on a login command. Without a wait, the server's own message (written for a person) is the best we have.
+ */
+export function describeRateLimit(error: Pick<RateLimitedError, 'command' | 'serverMessage' | 'retryAfterSeconds'>): string {
+  const what = error.command.startsWith('login_flow/') ? 'Too many failed attempts.' : 'Too many requests.';
+  if (error.retryAfterSeconds === undefined) return error.serverMessage === '' ? `${what} Try again later.` : error.serverMessage;
+  if (error.retryAfterSeconds <= 0) return `${what} Try again now.`;
+  return `${what} Try again in ${describeWait(error.retryAfterSeconds)}.`;
 }

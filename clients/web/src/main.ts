@@ -3,8 +3,11 @@ import {
   ClientClosedError,
   CommandError,
   describeAbortReason,
+  describeRateLimit,
   FlowAbortedError,
   FlowgateClient,
+  RateLimitedError,
+  webStorageDeviceTokenStore,
   type FormResult,
   type ProviderInfo,
   type RefreshTokenInfo,
@@ -17,6 +20,11 @@ import { renderForm } from './form.js';
 const FLOW_KEY = 'flowgate.flow';
 const CLIENT_ID = `${location.origin}/`;
 const SOCKET_URL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/websocket`;
+/**
+ * The device token (OWASP's device cookie) outlives the tab and the session, so that this browser stays trusted while
+ * someone else guesses the account's password: localStorage, which is per origin, under a key naming the socket URL.
+ */
+const DEVICE_TOKENS = webStorageDeviceTokenStore(safeLocalStorage());
 
 interface SavedFlow {
   readonly flowId: string;
@@ -30,7 +38,7 @@ let client: FlowgateClient;
 let cancelAnswer: ((reason: Error) => void) | undefined;
 
 function newClient(): FlowgateClient {
-  const created = new FlowgateClient({ url: SOCKET_URL, clientId: CLIENT_ID, WebSocket: WebSocket as unknown as WebSocketConstructor });
+  const created = new FlowgateClient({ url: SOCKET_URL, clientId: CLIENT_ID, WebSocket: WebSocket as unknown as WebSocketConstructor, deviceTokens: DEVICE_TOKENS });
   created.on('reconnecting', () => setStatus('Connection lost. Reconnecting…'));
   created.on('connected', () => setStatus(''));
   created.on('stopped', (reason) => void onStopped(created, reason));
@@ -177,9 +185,19 @@ async function onStopped(stoppedClient: FlowgateClient, reason: StopReason): Pro
 }
 
 function explain(error: unknown): string {
+  if (error instanceof RateLimitedError) return describeRateLimit(error);
   if (error instanceof CommandError && error.code === 'not_found') return describeAbortReason('flow_expired');
   if (error instanceof CommandError && error.code === 'unavailable') return 'The server is busy. Try again in a moment.';
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `localStorage` itself may throw (storage disabled for the site): then a store that keeps nothing. */
+function safeLocalStorage(): Pick<Storage, 'getItem' | 'setItem'> {
+  try {
+    return window.localStorage;
+  } catch {
+    return { getItem: () => null, setItem: () => undefined };
+  }
 }
 
 async function start(): Promise<void> {

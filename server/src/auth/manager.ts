@@ -1,11 +1,17 @@
-/** AuthManager: the login flows of every configured provider, finished into credentials and an authorization code. */
-import type { HandlerKey, ProviderInfo } from '@flowgate/shared';
+/** AuthManager: the login flows of every configured provider, behind the login limits, finished into an authorization code. */
+import type { FlowResult, HandlerKey, ProviderInfo } from '@flowgate/shared';
+import { DeviceTokens } from '../defense/device-tokens.js';
+import { LoginDefense, type BanPolicy, type LoginLimits } from '../defense/login-limits.js';
 import { ServiceError } from '../errors.js';
-import { FlowManager, type FinishedFlow, type FlowManagerOptions } from '../flow/index.js';
+import { FlowManager, type AnyFlowHandler, type FinishedFlow, type FlowManagerOptions } from '../flow/index.js';
+import { noAudit, type Audit } from '../observability/audit.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { JsonObject, Store } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
+import { accountKey, guardLoginFlow } from './login-guard.js';
+import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
 import type { TokenEndpointDependencies } from './token-endpoint.js';
 
@@ -14,6 +20,23 @@ export interface AuthManagerOptions {
   readonly providers: readonly AuthProvider[];
   readonly flowTtlMs?: number;
   readonly onFlowFinished?: FlowManagerOptions['onFinished'];
+  /** Login attempts, lockouts and flow steps are counted here (observability/metrics.ts). */
+  readonly metrics?: Metrics;
+  /** Overrides of the brute-force limits' defaults (`login_limits:` in the config). */
+  readonly loginLimits?: Partial<LoginLimits>;
+  /** Home Assistant's optional permanent bans; off unless given. */
+  readonly bans?: BanPolicy;
+  readonly audit?: Audit;
+  /** Told of failures that cannot be answered to anyone (an after-commit effect of a step that already happened). */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+/** How a login flow is started: who asks (client id, address) and the device token they hold, if any. */
+export interface LoginStart {
+  readonly clientId: string;
+  readonly redirectUri: string | null;
+  readonly remoteAddress: string | null;
+  readonly deviceToken: string | null;
 }
 
 const keyOf = (key: HandlerKey): string => JSON.stringify(key);
@@ -22,19 +45,68 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly loginFlows: FlowManager;
   readonly tokens: TokenService;
   readonly store: Store;
+  readonly defense: LoginDefense;
+  readonly deviceTokens: DeviceTokens;
+  readonly audit: Audit;
   private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
+  /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
+  private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler>;
 
   constructor(private readonly options: AuthManagerOptions) {
     this.store = options.store;
-    this.tokens = new TokenService(options.store);
+    this.audit = options.audit ?? noAudit;
+    const audit = this.audit;
+    this.tokens = new TokenService(options.store, Date.now, (refreshTokenId, { userId = null, address = null, via }) =>
+      audit('token_revoked', { user_id: userId, address, refresh_token_id: refreshTokenId, via }),
+    );
+    this.defense = new LoginDefense(
+      options.store.loginDefense,
+      options.store,
+      options.loginLimits ?? {},
+      options.bans ?? { enabled: false, threshold: -1 },
+      reportLoginDefense(this.audit, options.metrics),
+    );
+    this.deviceTokens = new DeviceTokens(options.store.loginDefense, this.defense.limits.deviceTokenTtlMs);
     this.providersByKey = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), p]));
+    this.guardedFlows = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), guardLoginFlow(p, this.defense)]));
+    const { metrics, onFlowFinished, onBackgroundError } = options;
     this.loginFlows = new FlowManager({
       store: options.store,
-      resolveHandler: (key) => this.providersByKey.get(keyOf(key))?.loginFlow,
+      resolveHandler: (key) => this.guardedFlows.get(keyOf(key)),
       finish: (flow, data) => this.finishLogin(flow, data),
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
-      ...(options.onFlowFinished === undefined ? {} : { onFinished: options.onFlowFinished }),
+      onFinished: (flow, result) => {
+        onFlowFinished?.(flow, result);
+        this.defense.flowEnded(flow.flowId, flow.context.remoteAddress).catch((error: unknown) => onBackgroundError?.(error));
+      },
+      ...(metrics === undefined ? {} : { onStep: (type: FlowResult['type']) => metrics.flowSteps.inc({ type }) }),
+      ...(onBackgroundError === undefined ? {} : { onEffectError: onBackgroundError }),
     });
+  }
+
+  /**
+   * `login_flow/init`: refused while the address is over its limits; a device token that verifies is kept with the flow (an
+   * invalid one is ignored: the client is simply not trusted). The new flow counts against its address's open flows.
+   */
+  async startLogin(handler: HandlerKey, start: LoginStart): Promise<FlowResult> {
+    const device = start.deviceToken === null ? null : await this.deviceTokens.verify(start.deviceToken);
+    await this.defense.admitFlowStart(start.remoteAddress, device);
+    const result = await this.loginFlows.init(handler, {
+      clientId: start.clientId,
+      redirectUri: start.redirectUri,
+      remoteAddress: start.remoteAddress,
+      device,
+    });
+    if (result.type !== 'form') return result;
+    if (!(await this.defense.flowStarted(result.flow_id, start.remoteAddress, Date.parse(result.expires_at)))) {
+      await this.loginFlows.abort(result.flow_id, start.clientId).catch(() => undefined);
+      throw new ServiceError(
+        'rate_limited',
+        `Too many unfinished login flows from this address (at most ${this.defense.limits.openFlowsPerAddress}); finish or abort one first`,
+        { retryAfterSeconds: 60 },
+      );
+    }
+    return result;
   }
 
   /** The providers in config order, as `auth/providers` lists them. */
@@ -69,7 +141,10 @@ export class AuthManager implements TokenEndpointDependencies {
     const provider = this.providersByKey.get(keyOf(flow.handler));
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');
     const credential = await provider.getOrCreateCredentials(data);
-    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id);
+    const account = provider.loginAccount?.(data) ?? null;
+    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, {
+      deviceAccount: account === null ? null : accountKey(provider, account),
+    });
     return { kind: 'create_entry', result: code };
   }
 }

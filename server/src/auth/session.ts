@@ -51,7 +51,7 @@ export async function deleteSession({ store, tokens }: SessionDependencies, sess
   const token = await store.getRefreshToken(refreshTokenId);
   // Another user's token is answered like an unknown one.
   if (token === null || token.userId !== session.userId) throw new ServiceError('not_found', 'No such refresh token');
-  await tokens.revoke(token.id);
+  await tokens.revoke(token.id, { userId: session.userId, via: 'auth/delete_refresh_token' });
   return {};
 }
 
@@ -63,8 +63,9 @@ export async function deleteAllSessions(
   const all = await store.listRefreshTokens(session.userId);
   // The current token goes last, so this socket answers before it is closed.
   const others = all.filter((t) => t.id !== session.refreshTokenId);
-  await Promise.all(others.map((t) => tokens.revoke(t.id)));
-  if (deleteCurrent) setImmediate(() => void tokens.revoke(session.refreshTokenId).catch(() => undefined));
+  const revocation = { userId: session.userId, via: 'auth/delete_all_refresh_tokens' };
+  await Promise.all(others.map((t) => tokens.revoke(t.id, revocation)));
+  if (deleteCurrent) setImmediate(() => void tokens.revoke(session.refreshTokenId, revocation).catch(() => undefined));
   return {};
 }
 

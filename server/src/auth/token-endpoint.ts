@@ -1,6 +1,8 @@
 /** `auth/token` and `auth/revoke`: the OAuth token endpoint of Home Assistant, carried over the socket. */
 import type { AuthTokenCommand, TokenResponse } from '@flowgate/shared';
 import { ServiceError } from '../errors.js';
+import type { DeviceTokens } from '../defense/device-tokens.js';
+import type { Audit } from '../observability/audit.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { Store } from '../store/types.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
@@ -10,6 +12,8 @@ export interface TokenEndpointDependencies {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly providerFor: (type: string, id: string | null) => AuthProvider | undefined;
+  readonly deviceTokens: DeviceTokens;
+  readonly audit: Audit;
 }
 
 const invalidGrant = (message: string): ServiceError => new ServiceError('invalid_grant', message);
@@ -53,11 +57,14 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
   if (issued === 'name_taken') throw new ServiceError('unknown_error', 'Could not create a refresh token');
   const accessToken = await deps.tokens.issueAccessToken(issued.refreshToken, remoteAddress);
   if (accessToken === null) throw invalidGrant('The refresh token was revoked while being created');
+  const deviceAccount = data['device_account'];
+  deps.audit('token_exchanged', { user_id: user.id, client_id: request.client_id, address: remoteAddress, refresh_token_id: issued.refreshToken.id });
   return {
     access_token: accessToken,
     token_type: 'Bearer',
     refresh_token: issued.secret,
     expires_in: Math.floor(issued.refreshToken.accessTokenTtlMs / 1000),
+    ...(typeof deviceAccount === 'string' ? { device_token: await deps.deviceTokens.issue(deviceAccount) } : {}),
   };
 }
 
@@ -70,12 +77,13 @@ async function refreshAccessToken(deps: TokenEndpointDependencies, request: Auth
   if (user === null || !user.isActive) throw new ServiceError('access_denied', 'This user is not active');
   const accessToken = await deps.tokens.issueAccessToken(refreshToken, remoteAddress);
   if (accessToken === null) throw invalidGrant('Invalid refresh token');
+  deps.audit('token_refreshed', { user_id: user.id, client_id: refreshToken.clientId, address: remoteAddress, refresh_token_id: refreshToken.id });
   return { access_token: accessToken, token_type: 'Bearer', expires_in: Math.floor(refreshToken.accessTokenTtlMs / 1000) };
 }
 
 /** Revokes a refresh token by its secret; answers the same whether or not it existed (RFC 7009). */
-export async function revokeToken(deps: TokenEndpointDependencies, secret: string): Promise<null> {
+export async function revokeToken(deps: TokenEndpointDependencies, secret: string, remoteAddress: string | null): Promise<null> {
   const refreshToken = await deps.tokens.findBySecret(secret);
-  if (refreshToken !== null) await deps.tokens.revoke(refreshToken.id);
+  if (refreshToken !== null) await deps.tokens.revoke(refreshToken.id, { userId: refreshToken.userId, address: remoteAddress, via: 'auth/revoke' });
   return null;
 }

@@ -64,6 +64,15 @@ async function serve(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining: closing sockets with 1012 so clients reconnect elsewhere');
+    // Whatever hangs (a store that does not answer, a client that never completes the close handshake), the process ends in
+    // time: exit code 1 tells the supervisor that this stop was not clean, as an error while shutting down does.
+    setTimeout(() => {
+      logger.error(
+        { signal, shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'shutdown did not finish within shutdown_timeout_seconds: exiting anyway',
+      );
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {

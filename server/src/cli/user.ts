@@ -178,7 +178,7 @@ async function remove(args: string[]): Promise<string> {
     const refreshTokenIds = await removePasswordUser(store, username);
     // Tell running servers, so the user's open sockets close now rather than at their next token check.
     const tokens = new TokenService(store);
-    await Promise.all(refreshTokenIds.map((id) => tokens.revoke(id)));
+    await Promise.all(refreshTokenIds.map((id) => tokens.revoke(id, { via: 'flowgate user remove' })));
     return `Removed user "${normalizeUsername(username)}".`;
   });
 }

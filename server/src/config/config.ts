@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { describeErrors } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { providerFactory } from '../providers/registry.js';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../store/deadline.js';
 
 /** Raised for any configuration problem; its message is one line a person can act on. */
 export class ConfigError extends Error {
@@ -151,8 +152,8 @@ export interface MetricsConfig {
   readonly token: string | undefined;
 }
 
-/** Home Assistant's default deadline is none; 2 s is far above a healthy Redis round trip (~50 us) and far below a client's patience. */
-export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
+// The store's deadline default lives with the deadline itself (every opened store has one, the CLI's too).
+export { DEFAULT_STORE_TIMEOUT_MS };
 /** What an orchestrator waits by default before SIGKILL is 30 s (Kubernetes, compose's stop_grace_period here): finish well inside it. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';

@@ -9,6 +9,11 @@ export interface FlowContext {
   readonly clientId: string;
   readonly redirectUri: string | null;
   readonly remoteAddress: string | null;
+  /**
+   * A device the caller vouched for when the flow started (the auth layer's device token check), kept for the flow's later
+   * steps. Carried, never interpreted, by the engine.
+   */
+  readonly device?: { readonly id: string; readonly account: string } | null;
 }
 
 export interface StepArgs<State extends JsonObject> {

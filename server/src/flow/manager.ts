@@ -6,7 +6,15 @@ import { ServiceError } from '../errors.js';
 import type { FlowStore, JsonObject, StoredFlow } from '../store/types.js';
 import type { AnyFlowHandler, FlowContext } from './handler.js';
 import { FlowRecord } from './record.js';
-import { AbortFlow, abort, type AbortOutcome, type FormOutcome, type StepOutcome } from './results.js';
+import {
+  AbortFlow,
+  abort,
+  type AbortOutcome,
+  type CreateEntryOutcome,
+  type FormOutcome,
+  type StepEffects,
+  type StepOutcome,
+} from './results.js';
 import { validateInput, type ValidInput } from './schema.js';
 
 /** How long a flow lives from its start unless configured otherwise (Home Assistant's code window is 10 minutes too). */
@@ -18,17 +26,17 @@ export interface FinishedFlow {
   readonly context: FlowContext;
 }
 
-/** Turns a handler's `create_entry` data into the client-facing result, or continues the flow with another form (MFA). */
-export type FinishFlow = (flow: FinishedFlow, data: JsonObject) => Promise<Entry | FormOutcome<JsonObject, string>>;
+/**
+ * Turns a handler's `create_entry` data into the client-facing result. Called only once the flow's end has committed in the
+ * store, so what it creates (a credential, an authorization code) exists for the one step that won.
+ */
+export type FinishFlow = (flow: FinishedFlow, data: JsonObject) => Promise<Entry>;
 
 /** A finished flow's entry: the client-facing result (an authorization code for login flows). */
 export interface Entry {
   readonly kind: 'create_entry';
   readonly result: string;
 }
-
-/** A step's outcome once `create_entry` went through the finish hook. */
-type Settled = FormOutcome<JsonObject, string> | AbortOutcome | Entry;
 
 export interface FlowManagerOptions {
   readonly store: FlowStore;
@@ -37,6 +45,10 @@ export interface FlowManagerOptions {
   readonly ttlMs?: number;
   /** Told of every flow that ends, for logs and metrics. */
   readonly onFinished?: (flow: FinishedFlow, result: CreateEntryResult | AbortResult) => void;
+  /** Told of every step's result type (form, create_entry, abort), for metrics. */
+  readonly onStep?: (type: FlowResult['type']) => void;
+  /** Told when a step's after-commit effect failed (the step itself stands). */
+  readonly onEffectError?: (error: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -58,17 +70,26 @@ export class FlowManager {
     const createdAt = this.now();
     const record: FlowRecord = {
       handler: handler.key,
-      context: { client_id: context.clientId, redirect_uri: context.redirectUri, remote_address: context.remoteAddress },
+      context: {
+        client_id: context.clientId,
+        redirect_uri: context.redirectUri,
+        remote_address: context.remoteAddress,
+        device: context.device ?? null,
+      },
       step_id: 'init',
       form: { data_schema: [], errors: null, description_placeholders: null, last_step: null },
       state: handler.initialState(context),
       created_at: createdAt,
     };
-    const outcome = await this.finishOutcome(flowId, record, await runStep(handler, flowId, record, undefined));
-    if (outcome.kind !== 'form') return this.ended(flowId, record, outcome);
+    const outcome = await runStep(handler, flowId, record, undefined);
+    if (outcome.kind !== 'form') {
+      // Nothing was stored yet, so nothing can race this end: it commits as it is.
+      await this.runEffects(outcome, 'committed');
+      return this.ended(flowId, record, outcome);
+    }
     const next = withForm(record, outcome);
-    const stored = await this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs);
-    return formResult(flowId, next, stored.expiresAt);
+    const stored = await this.commit(outcome, () => this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs));
+    return this.counted(formResult(flowId, next, stored.expiresAt));
   }
 
   async step(flowId: string, clientId: string, userInput: Record<string, unknown>): Promise<FlowResult> {
@@ -76,15 +97,16 @@ export class FlowManager {
     const handler = this.options.resolveHandler(record.handler);
     const check = validateInput(record.form.data_schema, userInput);
     if (!check.ok) return formResult(flowId, { ...record, form: { ...record.form, errors: check.errors } }, stored.expiresAt);
-    const raw: StepOutcome<JsonObject, string> =
+    const outcome: StepOutcome<JsonObject, string> =
       handler === undefined ? abort('unknown_error') : await runStep(handler, flowId, record, check.input);
-    const outcome = await this.finishOutcome(flowId, record, raw);
     if (outcome.kind === 'form') {
       const next = withForm(record, outcome);
-      expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt));
-      return formResult(flowId, next, stored.expiresAt);
+      await this.commit(outcome, async () =>
+        expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt)),
+      );
+      return this.counted(formResult(flowId, next, stored.expiresAt));
     }
-    expectOk(await this.options.store.deleteFlow(flowId, stored.version));
+    await this.commit(outcome, async () => expectOk(await this.options.store.deleteFlow(flowId, stored.version)));
     return this.ended(flowId, record, outcome);
   }
 
@@ -94,9 +116,14 @@ export class FlowManager {
     return formResult(flowId, record, stored.expiresAt);
   }
 
+  /** Ends the flow at the client's request; told to `onFinished` as an abort with reason `aborted`. */
   async abort(flowId: string, clientId: string): Promise<void> {
-    const { stored } = await this.load(flowId, clientId);
+    const { stored, record } = await this.load(flowId, clientId);
     expectOk(await this.options.store.deleteFlow(flowId, stored.version));
+    this.options.onFinished?.(
+      { flowId, handler: record.handler, context: contextOf(record) },
+      { type: 'abort', flow_id: flowId, handler: record.handler, reason: 'aborted', description_placeholders: null },
+    );
   }
 
   private async load(flowId: string, clientId: string): Promise<{ stored: StoredFlow; record: FlowRecord }> {
@@ -108,20 +135,33 @@ export class FlowManager {
     return { stored, record: decoded.right };
   }
 
-  private async finishOutcome(
-    flowId: string,
-    record: FlowRecord,
-    outcome: StepOutcome<JsonObject, string>,
-  ): Promise<Settled> {
-    if (outcome.kind !== 'create_entry') return outcome;
-    return this.options.finish({ flowId, handler: record.handler, context: contextOf(record) }, outcome.data);
+  /**
+   * Applies the step's write, then its effects: `committed` when the write went through, `discarded` (and the write's error)
+   * when it did not, so the loser of a race leaves nothing behind.
+   */
+  private async commit<T>(outcome: StepOutcome<JsonObject, string>, write: () => Promise<T>): Promise<T> {
+    let written: T;
+    try {
+      written = await write();
+    } catch (error) {
+      await this.runEffects(outcome, 'discarded');
+      throw error;
+    }
+    await this.runEffects(outcome, 'committed');
+    return written;
   }
 
-  private ended(
-    flowId: string,
-    record: FlowRecord,
-    outcome: AbortOutcome | Entry,
-  ): CreateEntryResult | AbortResult {
+  private async runEffects(outcome: StepOutcome<JsonObject, string>, which: keyof StepEffects): Promise<void> {
+    try {
+      await outcome.effects?.[which]?.();
+    } catch (error) {
+      this.options.onEffectError?.(error);
+    }
+  }
+
+  /** The flow's end, committed: a `create_entry` goes through the finish hook (which issues what the client gets). */
+  private async ended(flowId: string, record: FlowRecord, outcome: CreateEntryOutcome | AbortOutcome): Promise<CreateEntryResult | AbortResult> {
+    const flow: FinishedFlow = { flowId, handler: record.handler, context: contextOf(record) };
     const result: CreateEntryResult | AbortResult =
       outcome.kind === 'abort'
         ? {
@@ -131,13 +171,13 @@ export class FlowManager {
             reason: outcome.reason,
             description_placeholders: outcome.descriptionPlaceholders,
           }
-        : {
-            type: 'create_entry',
-            flow_id: flowId,
-            handler: record.handler,
-            result: outcome.result,
-          };
-    this.options.onFinished?.({ flowId, handler: record.handler, context: contextOf(record) }, result);
+        : { type: 'create_entry', flow_id: flowId, handler: record.handler, result: (await this.options.finish(flow, outcome.data)).result };
+    this.options.onFinished?.(flow, result);
+    return this.counted(result);
+  }
+
+  private counted<R extends FlowResult>(result: R): R {
+    this.options.onStep?.(result.type);
     return result;
   }
 }
@@ -163,6 +203,7 @@ function contextOf(record: FlowRecord): FlowContext {
     clientId: record.context.client_id,
     redirectUri: record.context.redirect_uri,
     remoteAddress: record.context.remote_address,
+    device: record.context.device ?? null,
   };
 }
 

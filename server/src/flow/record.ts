@@ -20,11 +20,15 @@ export type StoredForm = t.TypeOf<typeof StoredForm>;
 
 export const FlowRecord = t.type({
   handler: HandlerKey,
-  context: t.type({
-    client_id: t.string,
-    redirect_uri: t.union([t.string, t.null]),
-    remote_address: t.union([t.string, t.null]),
-  }),
+  context: t.intersection([
+    t.type({
+      client_id: t.string,
+      redirect_uri: t.union([t.string, t.null]),
+      remote_address: t.union([t.string, t.null]),
+    }),
+    // Optional, so flows stored by an earlier version still decode.
+    t.partial({ device: t.union([t.type({ id: t.string, account: t.string }), t.null]) }),
+  ]),
   step_id: t.string,
   form: StoredForm,
   state: JsonObjectCodec,

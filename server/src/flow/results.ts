@@ -2,7 +2,22 @@
 import type { DataSchema, StringMap } from '@flowgate/shared';
 import type { JsonObject } from '../store/types.js';
 
-export interface FormOutcome<State extends JsonObject, StepId extends string> {
+/**
+ * Work a step wants done only if its outcome is the one the store keeps: a step runs before its compare-and-set, and of two
+ * racing steps only one commits (Kratos' post-login hooks; HA runs such work inside the step, which a shared store cannot).
+ */
+export interface StepEffects {
+  /** Runs once the step's compare-and-set committed. A failure is reported, not answered: the step has happened. */
+  readonly committed?: () => Promise<void>;
+  /** Runs when the step did not commit (another step of the flow won, the flow went away, the store failed): undo reservations. */
+  readonly discarded?: () => Promise<void>;
+}
+
+interface WithEffects {
+  readonly effects?: StepEffects;
+}
+
+export interface FormOutcome<State extends JsonObject, StepId extends string> extends WithEffects {
   readonly kind: 'form';
   readonly stepId: StepId;
   readonly dataSchema: DataSchema;
@@ -13,13 +28,13 @@ export interface FormOutcome<State extends JsonObject, StepId extends string> {
   readonly state: State;
 }
 
-export interface CreateEntryOutcome {
+export interface CreateEntryOutcome extends WithEffects {
   readonly kind: 'create_entry';
   /** What the flow found (e.g. a username); turned into the client-facing `result` by the manager's finish hook. */
   readonly data: JsonObject;
 }
 
-export interface AbortOutcome {
+export interface AbortOutcome extends WithEffects {
   readonly kind: 'abort';
   readonly reason: string;
   readonly descriptionPlaceholders: StringMap | null;
@@ -53,8 +68,34 @@ export function showForm<State extends JsonObject, StepId extends string>(
   };
 }
 
-export function createEntry(data: JsonObject): CreateEntryOutcome {
-  return { kind: 'create_entry', data };
+export function createEntry(data: JsonObject, effects?: StepEffects): CreateEntryOutcome {
+  return effects === undefined ? { kind: 'create_entry', data } : { kind: 'create_entry', data, effects };
+}
+
+/** The outcome with `effects` added after (committed) or before (discarded) those it already has. */
+export function withEffects<O extends StepOutcome<JsonObject, string>>(outcome: O, effects: StepEffects): O {
+  const own = outcome.effects;
+  if (own === undefined) return { ...outcome, effects };
+  return {
+    ...outcome,
+    effects: {
+      // try/finally: one effect failing does not skip the other.
+      committed: async () => {
+        try {
+          await own.committed?.();
+        } finally {
+          await effects.committed?.();
+        }
+      },
+      discarded: async () => {
+        try {
+          await effects.discarded?.();
+        } finally {
+          await own.discarded?.();
+        }
+      },
+    },
+  };
 }
 
 export function abort(reason: string, descriptionPlaceholders: StringMap | null = null): AbortOutcome {

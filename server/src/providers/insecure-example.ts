@@ -67,6 +67,7 @@ export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
         const user = users.find((u) => u.username === credential.subject);
         return { name: user?.name ?? credential.subject, isActive: true };
       },
+      loginAccount: (input) => (typeof input['username'] === 'string' ? input['username'] : null),
     };
   },
 };

@@ -174,17 +174,18 @@ export const passwordProvider = {
         await verify(await dummyHash, password);
         return null;
       }
-      if (!(await verify(hash, password))) return null;
-      if (needsRehash(hash, params)) await rehash(credential, password);
-      return credential;
+      return (await verify(hash, password)) ? credential : null;
     }
 
     /**
      * Re-hashes a password whose hash was made with other parameters (raised in the config since), at the one moment the
      * password is known. Until then such a verify costs less than an unknown user's, which would tell usernames apart. Best
-     * effort: a failure or a password changed meanwhile leaves the stored hash alone, and the login goes on.
+     * effort: a failure or a password changed meanwhile leaves the stored hash alone, and the login goes on. Run only by the
+     * step that committed, so racing logins re-hash once.
      */
     async function rehash(credential: Credential, password: string): Promise<void> {
+      const hash = storedHash(credential);
+      if (hash === undefined || !needsRehash(hash, params)) return;
       try {
         const fresh = await verifyGate.run(() => hashPassword(password, params));
         await store.updateCredentialData(credential.id, { ...credential.data, password_hash: fresh }, credential.data);
@@ -209,7 +210,7 @@ export const passwordProvider = {
             if (credential === null) return showForm('init', LoginForm.dataSchema, state, { errors: { base: 'invalid_auth' } });
             const entry = { username: normalized };
             verified.set(entry, credential);
-            return createEntry(entry);
+            return createEntry(entry, { committed: () => rehash(credential, password) });
           },
         },
       }),
@@ -223,6 +224,7 @@ export const passwordProvider = {
       async userMetaForCredentials(credential) {
         return { name: credential.subject, isActive: true };
       },
+      loginAccount: (input) => (typeof input['username'] === 'string' ? normalizeUsername(input['username']) : null),
     };
   },
 } satisfies ProviderFactory<PasswordConfig>;

@@ -19,6 +19,11 @@ export interface AuthProvider {
   getOrCreateCredentials(flowResult: JsonObject): Promise<Credential>;
   /** Called before a user is created for a new credential: its display name and whether it may log in. */
   userMetaForCredentials(credential: Credential): Promise<UserMeta>;
+  /**
+   * The account a login step's answer tries (the normalised username), whether or not it exists, so brute-force limits can be
+   * checked before any password is verified; null when the step names none.
+   */
+  loginAccount?(input: Readonly<Record<string, unknown>>): string | null;
 }
 
 export interface ProviderDependencies {

@@ -5,6 +5,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { RedisMode } from './redis/client.js';
 import { CLUSTER_SCHEMES, parseClusterUrl } from './redis/cluster.js';
+import { DEFAULT_STORE_TIMEOUT_MS, withDeadlines, type DeadlineOptions } from './deadline.js';
 import { openRedisStore } from './redis/redis-store.js';
 import { parseSentinelUrl, SENTINEL_SCHEMES } from './redis/sentinel.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
@@ -16,6 +17,10 @@ export interface OpenStoreOptions {
   readonly logger: StoreLogger;
   /** Redis only: namespaces keys and channels (`flowgate:<prefix>:...`); tests use a random one each. */
   readonly keyPrefix?: string | undefined;
+  /** Deadline of every store call (default DEFAULT_STORE_TIMEOUT_MS); past it the call rejects with StoreUnavailableError. */
+  readonly timeoutMs?: number | undefined;
+  /** Told of every failed store call, timeouts included (the store error metric). */
+  readonly onFailure?: DeadlineOptions['onFailure'];
 }
 
 export const DEFAULT_SQLITE_FILE = 'flowgate.db';
@@ -42,7 +47,14 @@ const hostListModes: ReadonlyArray<{ mode: RedisMode; schemes: readonly string[]
   { mode: 'sentinel', schemes: SENTINEL_SCHEMES, parse: parseSentinelUrl },
 ];
 
+/** Opens the backend the URL names, every call of which has the store deadline: no backend can hang its caller. */
 export async function openStore(url: string | undefined, options: OpenStoreOptions): Promise<Store> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  const backend = await openBackend(url, options, timeoutMs);
+  return withDeadlines(backend, { timeoutMs, ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }) });
+}
+
+async function openBackend(url: string | undefined, options: OpenStoreOptions, timeoutMs: number): Promise<Store> {
   // An empty variable (FLOWGATE_STORE_URL= in an env file) means "not set", as shells and compose files treat it.
   if (url === undefined || url.trim() === '') {
     return openSqliteStore({ path: resolve(join(options.dataDir, DEFAULT_SQLITE_FILE)), logger: options.logger });
@@ -61,6 +73,7 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
       url,
       description,
       logger: options.logger,
+      closeTimeoutMs: timeoutMs,
       ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     });
   }
@@ -77,6 +90,7 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
       description,
       mode: hostList.mode,
       logger: options.logger,
+      closeTimeoutMs: timeoutMs,
       ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     });
   }

@@ -1,5 +1,6 @@
 /** The store contract: everything Flowgate keeps, in one interface that every backend (Redis, embedded SQLite) implements. */
 import { ServiceError } from '../errors.js';
+import type { LoginDefenseStore } from './login-defense.js';
 
 /** A JSON value as kept in the store (flow state is plain JSON so any instance can continue it). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -118,6 +119,21 @@ export interface CounterStore {
   resetCounter(key: string): Promise<void>;
 }
 
+/**
+ * Bounded sets of expiring members shared by every instance: "at most N of these at once, per key" (unauthenticated sockets
+ * of one address, open login flows of one address). A member that is not released (its instance died) still expires.
+ */
+export interface LeaseStore {
+  /**
+   * Atomically drops the expired members of `set`, then adds `member` until `expiresAt` (or moves the expiry of a member
+   * already there) unless the set already holds `limit` live members. True when `member` is in the set afterwards; false for a
+   * full set, for `limit` <= 0 and for an `expiresAt` already past.
+   */
+  acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
+  /** Removes `member` from `set`; nothing happens when it is not there. */
+  releaseLease(set: string, member: string): Promise<void>;
+}
+
 /** The slice of a pino logger that backends use to report outages and recoveries (a pino Logger satisfies it). */
 export interface StoreLogger {
   info(obj: object, msg: string): void;
@@ -132,11 +148,17 @@ export interface EventBus {
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
 }
 
-export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, CounterStore, EventBus {
+export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, CounterStore, LeaseStore, EventBus {
+  /** Brute-force counters, bans and shared secrets (server/src/store/login-defense.ts). */
+  readonly loginDefense: LoginDefenseStore;
   /** A short description for logs, never containing a password (`redis://host:6379/0`, `sqlite:/path/flowgate.db`). */
   readonly description: string;
   /** True while the backing service is reachable (the embedded store always is). */
   isAvailable(): boolean;
+  /** One round trip to the backing service: resolves once it answers (readiness probes it with the store deadline). */
+  ping(): Promise<void>;
+  /** True while events published by other instances reach this one's subscribers (revocations); the embedded store's always do. */
+  isSubscriberUp(): boolean;
   close(): Promise<void>;
 }
 

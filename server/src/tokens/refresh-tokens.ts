@@ -47,10 +47,21 @@ export const tokenLimitReached = (): ServiceError =>
 /** Why `TokenService.create` made no token. */
 export type RefreshTokenRefusal = 'name_taken' | 'limit_reached';
 
+/** Who revoked a token and how, for the `token_revoked` audit event. */
+export interface Revocation {
+  readonly userId?: string | null;
+  readonly address?: string | null;
+  /** The command or mechanism: `auth/revoke`, `auth/delete_refresh_token`, `token_limit`, `flowgate user remove`... */
+  readonly via: string;
+}
+
+export type RevocationAudit = (refreshTokenId: string, revocation: Revocation) => void;
+
 export class TokenService {
   constructor(
     private readonly store: RefreshTokenStore & EventBus,
     private readonly now: () => number = Date.now,
+    private readonly audit: RevocationAudit = () => undefined,
   ) {}
 
   /**
@@ -78,6 +89,7 @@ export class TokenService {
     const created = await this.store.createRefreshToken(refreshToken, MAX_REFRESH_TOKENS_PER_USER, request.requestedBy);
     if (created.outcome !== 'created') return created.outcome;
     await Promise.all(created.evicted.map((id) => this.store.publish(REVOCATION_CHANNEL, id)));
+    for (const id of created.evicted) this.audit(id, { userId: request.userId, via: 'token_limit' });
     return { refreshToken, secret };
   }
 
@@ -103,9 +115,10 @@ export class TokenService {
   }
 
   /** Deletes the token and tells every instance, so sockets authenticated with it close at once. */
-  async revoke(refreshTokenId: string): Promise<boolean> {
+  async revoke(refreshTokenId: string, revocation: Revocation): Promise<boolean> {
     const deleted = await this.store.deleteRefreshToken(refreshTokenId);
     await this.store.publish(REVOCATION_CHANNEL, refreshTokenId);
+    if (deleted) this.audit(refreshTokenId, revocation);
     return deleted;
   }
 

@@ -65,7 +65,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
     phase: 'any',
     startsFlow: true,
     run: async (c, { auth, remoteAddress }) =>
-      auth.loginFlows.init(c.handler, { clientId: c.client_id, redirectUri: c.redirect_uri ?? null, remoteAddress }),
+      auth.startLogin(c.handler, {
+        clientId: c.client_id,
+        redirectUri: c.redirect_uri ?? null,
+        remoteAddress,
+        deviceToken: c.device_token ?? null,
+      }),
   }),
   'login_flow/step': command({
     codec: LoginFlowStep,
@@ -93,7 +98,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/revoke': command({
     codec: AuthRevokeCommand,
     phase: 'any',
-    run: async (c, { auth }) => revokeToken(auth, c.token),
+    run: async (c, { auth, remoteAddress }) => revokeToken(auth, c.token, remoteAddress),
   }),
   'auth/current_user': command({
     codec: CurrentUserCommand,

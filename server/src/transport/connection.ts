@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
 import type { Session } from '../auth/session.js';
 import { ServiceError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
 import { findCommand } from './commands.js';
 import type { TransportLimits } from './limits.js';
 
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   readonly auth: AuthManager;
   readonly limits: TransportLimits;
   readonly logger: Logger;
+  /** Command durations are observed here, labelled by command type (only types of the command table, and `auth`). */
+  readonly metrics?: Metrics;
   /** Told when the socket authenticates, so revocations of its refresh token can find it. */
   readonly onAuthenticated: (connection: Connection, session: Session, previous: Session | null) => void;
 }
@@ -44,6 +47,8 @@ export class Connection {
   /** A close requested while a command runs: applied once that command has been answered. */
   private closeAfterCommand: { code: number; reason: string } | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Closes the socket maxUnauthenticatedMs after it opened unless it authenticated: activity does not move it. */
+  private readonly authDeadline: NodeJS.Timeout;
   private commandCount = 0;
   /** When this socket's recent flow starts happened (at most the per-minute limit of them). */
   private readonly flowStarts: number[] = [];
@@ -60,6 +65,11 @@ export class Connection {
     socket.on('error', (error) => options.logger.debug({ err: error.message }, 'socket error'));
     socket.on('close', (code) => this.onClose(code));
     this.armIdleTimer();
+    this.authDeadline = setTimeout(
+      () => this.closeAfterCurrentCommand(CloseCode.idle, 'authentication timeout'),
+      options.limits.maxUnauthenticatedMs,
+    );
+    this.authDeadline.unref();
   }
 
   get authenticated(): boolean {
@@ -111,6 +121,7 @@ export class Connection {
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.idleTimer);
+    clearTimeout(this.authDeadline);
     this.options.logger.info(
       {
         remote: this.options.remoteAddress,
@@ -181,7 +192,12 @@ export class Connection {
   private async handleMessage(message: unknown): Promise<void> {
     this.commandCount += 1;
     if (isRecord(message) && message['type'] === 'auth' && !('id' in message)) {
-      await this.handleAuth(message);
+      const endTimer = this.options.metrics?.commandDuration.startTimer({ command: 'auth' });
+      try {
+        await this.handleAuth(message);
+      } finally {
+        endTimer?.();
+      }
       return;
     }
     const envelope = CommandEnvelope.decode(message);
@@ -214,6 +230,8 @@ export class Connection {
       this.sendError(id, 'rate_limited', 'Too many login flows started on this connection; wait a minute or finish one');
       return;
     }
+    // Labelled with the type only now that it is known to be in the command table: a client's made-up type is no series.
+    const endTimer = this.options.metrics?.commandDuration.startTimer({ command: type });
     try {
       if (spec.phase === 'authenticated' && !(await this.sessionStillLive(id))) return;
       const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session };
@@ -226,6 +244,8 @@ export class Connection {
         this.options.logger.error({ err: error, command: type }, 'command failed');
         this.sendError(id, 'unknown_error', 'Unknown error');
       }
+    } finally {
+      endTimer?.();
     }
   }
 
@@ -262,6 +282,7 @@ export class Connection {
       return;
     }
     clearTimeout(this.idleTimer);
+    clearTimeout(this.authDeadline);
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
   }
 

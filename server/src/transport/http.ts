@@ -1,12 +1,20 @@
-/** Plain HTTP on the same port: a health check for load balancers, and the dashboard's static files (read from disk, never imported). */
+/**
+ * Plain HTTP on the same port: liveness (`/healthz`) and readiness (`/readyz`) for load balancers, `/metrics` behind a token,
+ * and the dashboard's static files (read from disk, never imported).
+ */
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WEBSOCKET_PATH } from './limits.js';
+import { METRICS_PATH, serveMetrics, type MetricsAccess } from './metrics-endpoint.js';
+import type { ReadinessSource } from './readiness.js';
 
-export interface HealthSource {
-  isAvailable(): boolean;
+export interface HttpEndpoints {
+  /** Backs `/readyz`; without it the instance always says ready. */
+  readonly readiness?: ReadinessSource;
+  /** `/metrics` on this port: only with a token configured (404 otherwise, so the public port never leaks them by default). */
+  readonly metrics?: MetricsAccess;
 }
 
 /** Where the built dashboard lives: clients/web/dist beside the server package (server/dist/transport -> repository root). */
@@ -48,16 +56,27 @@ export function requestPath(requestUrl: string | undefined): string | null {
   }
 }
 
-export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, health: HealthSource, webRoot = WEB_ROOT): void {
+export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, endpoints: HttpEndpoints = {}, webRoot = WEB_ROOT): void {
   const path = requestPath(request.url);
   if (path === null) {
     notFound(response);
     return;
   }
   if (path === '/healthz') {
-    const ok = health.isAvailable();
-    response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    response.end(JSON.stringify({ status: ok ? 'ok' : 'store_unavailable' }));
+    // Liveness only: the process serves HTTP. A store outage is for /readyz; restarting a process cannot fix Redis.
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    response.end(JSON.stringify({ status: 'ok' }));
+    return;
+  }
+  if (path === '/readyz') {
+    const reasons = endpoints.readiness?.notReadyReasons() ?? [];
+    response.writeHead(reasons.length === 0 ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    response.end(JSON.stringify(reasons.length === 0 ? { status: 'ok', reasons } : { status: 'not_ready', reasons }));
+    return;
+  }
+  if (path === METRICS_PATH) {
+    if (endpoints.metrics?.token === undefined) notFound(response);
+    else serveMetrics(request, response, endpoints.metrics);
     return;
   }
   if (path !== WEBSOCKET_PATH && (request.method === 'GET' || request.method === 'HEAD')) {

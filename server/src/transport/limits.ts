@@ -19,6 +19,26 @@ export interface TransportLimits {
   readonly maxFlowStartsPerMinute: number;
   /** Bytes queued for a client that does not read them; beyond it the socket is dropped rather than grow server memory. */
   readonly maxBufferedBytes: number;
+  /**
+   * An unauthenticated socket is closed (4000, "authentication timeout") this long after it opened, however busy it is: pings
+   * and commands do not extend it. A login flow lives 600 s by default (the flow TTL), so a socket still unauthenticated
+   * after that is not logging anybody in; without the bound one `ping` a minute would hold a socket, and its share of the
+   * per-address limit, forever.
+   */
+  readonly maxUnauthenticatedMs: number;
+  /**
+   * Unauthenticated sockets one client address may hold at once, counted per limitKey (IPv4 address, IPv6 /64) across every
+   * instance through the store (0: no limit). A person's browser tabs, a few devices behind one NAT and a CLI need a handful;
+   * 50 leaves room for an office or a school behind one address while one attacker cannot park thousands. Beyond it the
+   * upgrade answers 429 (this instance already holds that many) or the socket is closed with 1013 (other instances do).
+   */
+  readonly maxUnauthenticatedSocketsPerAddress: number;
+  /**
+   * Sockets one instance holds at once (0: no limit); the upgrade answers 503 beyond it, which haproxy retries on another
+   * instance. An idle socket costs ~8 KiB, so 20,000 are ~160 MiB plus their share of the event loop: past that an instance
+   * serves everyone worse instead of letting the balancer send new clients elsewhere.
+   */
+  readonly maxSockets: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -29,7 +49,19 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxFlowStartsPerMinute: 60,
   maxInvalidFrames: 10,
   maxBufferedBytes: 1024 * 1024,
+  maxUnauthenticatedMs: 600_000,
+  maxUnauthenticatedSocketsPerAddress: 50,
+  maxSockets: 20_000,
 };
+
+/**
+ * The shared lease of an unauthenticated socket outlives the socket's own bound by this much, so a lease is never dropped
+ * while its socket still stands; a lease whose instance died goes at the same time.
+ */
+export const UNAUTHENTICATED_LEASE_GRACE_MS = 30_000;
+
+/** What a refused upgrade tells the client to wait before retrying (429 and 503 `Retry-After`). */
+export const UPGRADE_RETRY_AFTER_SECONDS = 10;
 
 /** Path of the WebSocket endpoint, as in Home Assistant. */
 export const WEBSOCKET_PATH = '/api/websocket';

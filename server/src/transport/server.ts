@@ -5,9 +5,19 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, HA_VERSION, PROTOCOL_VERSION, type AuthRequired } from '@flowgate/shared';
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
+import { clientAddressPolicy, limitKey, type ClientAddressPolicy } from '../defense/client-address.js';
+import { UnauthenticatedSockets, type Release } from '../defense/unauthenticated-sockets.js';
+import type { Metrics } from '../observability/metrics.js';
 import { Connection } from './connection.js';
 import { requestPath } from './http.js';
-import { DEFAULT_TRANSPORT_LIMITS, WEBSOCKET_PATH, type TransportLimits } from './limits.js';
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  UNAUTHENTICATED_LEASE_GRACE_MS,
+  UPGRADE_RETRY_AFTER_SECONDS,
+  WEBSOCKET_PATH,
+  type TransportLimits,
+} from './limits.js';
+import { proxiedAddress } from './proxy-protocol.js';
 
 export interface TransportOptions {
   readonly httpServer: Server;
@@ -16,6 +26,10 @@ export interface TransportOptions {
   readonly serverVersion: string;
   readonly logger: Logger;
   readonly limits?: Partial<TransportLimits>;
+  /** Whom to believe about the client address (`http:` config); default: the peer, no proxy trusted. */
+  readonly clientAddress?: ClientAddressPolicy;
+  /** The sockets gauge is kept here; command durations by each connection. */
+  readonly metrics?: Metrics;
 }
 
 export interface Transport {
@@ -29,6 +43,16 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
   const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
   const { logger } = options;
   const connections = new Set<Connection>();
+  const addresses = options.clientAddress ?? clientAddressPolicy({ useXForwardedFor: false, trustedProxies: [], proxyProtocol: false });
+  const unauthenticated = new UnauthenticatedSockets({
+    store: options.auth.store,
+    limit: limits.maxUnauthenticatedSocketsPerAddress,
+    leaseMs: limits.maxUnauthenticatedMs + UNAUTHENTICATED_LEASE_GRACE_MS,
+    instanceId: options.instanceId,
+    logger,
+  });
+  /** What each unauthenticated socket gives back when it authenticates or closes. */
+  const releases = new WeakMap<WebSocket, Release>();
   /** Authenticated sockets by the refresh token they used, so a revocation closes exactly those. */
   const byRefreshToken = new Map<string, Set<Connection>>();
   const unsubscribe = await options.auth.tokens.onRevoked((refreshTokenId) => {
@@ -60,18 +84,37 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request));
+    if (limits.maxSockets > 0 && connections.size >= limits.maxSockets) {
+      refuseUpgrade(socket, '503 Service Unavailable', 'This server holds as many connections as it may; try again shortly.');
+      logger.warn({ sockets: connections.size }, 'refused a socket: the instance is at websocket.max_sockets');
+      return;
+    }
+    // The PROXY header (when a trusted proxy sent one) stands in for the peer; X-Forwarded-For may then refine it.
+    const peer = proxiedAddress(request.socket) ?? request.socket.remoteAddress;
+    const remoteAddress = addresses.resolve(peer, request.headers['x-forwarded-for']);
+    const key = remoteAddress === null ? null : limitKey(remoteAddress);
+    if (key !== null && !unauthenticated.hasRoom(key)) {
+      refuseUpgrade(socket, '429 Too Many Requests', 'Too many connections from your address are waiting to log in; finish or close one.');
+      logger.info({ remote: remoteAddress }, 'refused a socket: too many unauthenticated sockets from this address');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, remoteAddress, key));
   }
 
-  function onConnection(ws: WebSocket, request: IncomingMessage): void {
-    const remoteAddress = request.socket.remoteAddress ?? null;
+  function onConnection(ws: WebSocket, remoteAddress: string | null, key: string | null): void {
     const connection = new Connection({
       socket: ws,
       remoteAddress,
       auth: options.auth,
       limits,
       logger,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       onAuthenticated: (authenticated, session, previous) => {
+        releases.get(ws)?.();
+        if (previous === null) {
+          options.metrics?.sockets.dec({ state: 'unauthenticated' });
+          options.metrics?.sockets.inc({ state: 'authenticated' });
+        }
         // A socket that authenticates again answers to its new token only.
         if (previous !== null) byRefreshToken.get(previous.refreshTokenId)?.delete(authenticated);
         const set = byRefreshToken.get(session.refreshTokenId) ?? new Set<Connection>();
@@ -80,8 +123,23 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       },
     });
     connections.add(connection);
+    if (key !== null) {
+      const tooMany = (): void => {
+        logger.info({ remote: remoteAddress }, 'closed a socket: too many unauthenticated sockets from this address on all instances');
+        connection.closeAfterCurrentCommand(CloseCode.tryAgainLater, 'too many unauthenticated sockets from this address');
+      };
+      releases.set(
+        ws,
+        unauthenticated.admit(key, () => {
+          if (!connection.authenticated) tooMany();
+        }),
+      );
+    }
+    options.metrics?.sockets.inc({ state: 'unauthenticated' });
     ws.on('close', () => {
       connections.delete(connection);
+      releases.get(ws)?.();
+      options.metrics?.sockets.dec({ state: connection.authenticated ? 'authenticated' : 'unauthenticated' });
       const tokenId = connection.refreshTokenId;
       const set = tokenId === null ? undefined : byRefreshToken.get(tokenId);
       set?.delete(connection);
@@ -116,4 +174,13 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       wss.close();
     },
   };
+}
+
+/** Answers an upgrade with a plain HTTP status, a sentence for the person reading it, and when to retry. */
+function refuseUpgrade(socket: Duplex, status: string, message: string): void {
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nRetry-After: ${UPGRADE_RETRY_AFTER_SECONDS}\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

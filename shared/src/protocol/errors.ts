@@ -25,6 +25,8 @@ export const CloseCode = {
   normal: 1000,
   /** The client sent a binary frame; the protocol is text only. */
   unsupportedData: 1003,
+  /** A text frame that is not valid UTF-8 (sent by the WebSocket layer itself, RFC 6455 section 8.1). */
+  invalidPayload: 1007,
   /** Policy violation: too much garbage, too many pending commands. */
   policyViolation: 1008,
   /** A frame larger than the frame limit. */

@@ -50,6 +50,14 @@ export class RedisEventBus {
     };
   }
 
+  /**
+   * True while the subscriber is connected and every wanted channel is confirmed: only then do other instances' events (a
+   * revocation) reach this one. A subscription that waits for a reconnect counts as down.
+   */
+  isUp(): boolean {
+    return isUsable(this.#subscriber) && this.#wanted.channels().every((channel) => this.#confirmed.has(channel));
+  }
+
   /** Drops every listener (the store is closing; the subscriber connection goes with it). */
   clear(): void {
     this.#wanted.clear();

@@ -47,6 +47,13 @@ export interface RedisKeys {
   /** Set of refresh token ids of a user (may hold ids of tokens Redis already expired; readers skip them). */
   userRefreshTokens(userId: string): string;
   channel(name: string): string;
+  /** Sorted set of one lease set's members scored by expiry, under its own hash tag (one key per script call). */
+  lease(set: string): string;
+  /**
+   * Login defense (brute-force counters, bans, shared secrets): one hash tag, because one attempt's script touches the counters
+   * of its address and of its account or device together, which Redis Cluster allows only within a slot.
+   */
+  loginDefense(...segments: string[]): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -68,5 +75,7 @@ export function redisKeys(prefix: string): RedisKeys {
     refreshTokenIndex: (tokenHash) => buildKey(prefix, DIRECTORY_TAG, 'refresh-token-index', tokenHash),
     userRefreshTokens: (userId) => buildKey(prefix, DIRECTORY_TAG, 'user-refresh-tokens', userId),
     channel: (name) => buildKey(prefix, 'events', name),
+    loginDefense: (...segments) => buildKey(prefix, '{login-defense}', ...segments),
+    lease: (set) => buildKey(prefix, 'lease', `{${set}}`),
   };
 }

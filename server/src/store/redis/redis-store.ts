@@ -1,5 +1,6 @@
 /** The shared Store on Redis (node-redis 6): what lets any server instance continue any flow. */
 import { randomId } from '../../crypto.js';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../deadline.js';
 import type {
   CasOutcome,
   Credential,
@@ -38,7 +39,9 @@ import {
   toHash,
 } from './codec.js';
 import { RedisEventBus } from './event-bus.js';
+import { RedisLoginDefense } from './login-defense.js';
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
+import { acquireRedisLease, releaseRedisLease } from './leases.js';
 import { createRedisSentinelClient, parseSentinelUrl } from './sentinel.js';
 
 export interface RedisStoreOptions {
@@ -50,6 +53,8 @@ export interface RedisStoreOptions {
   /** Namespaces every key and channel (`flowgate:<prefix>:...`), so deployments or test runs can share one Redis. */
   readonly keyPrefix?: string;
   readonly connectTimeoutMs?: number;
+  /** How long close() lets commands in flight finish before it drops the connections (default: the store deadline). */
+  readonly closeTimeoutMs?: number;
   /** 'cluster': `url` names seed nodes of a Redis Cluster; 'sentinel': sentinels and the name of the master they watch. */
   readonly mode?: RedisMode;
 }
@@ -78,7 +83,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
   const subscriber: FlowgateRedis = 'getSlotRandomNode' in client ? client.duplicate({ minimizeConnections: true }) : client.duplicate();
   watchConnection(client, 'commands', options.description, options.logger, mode);
   watchConnection(subscriber, 'subscriber', options.description, options.logger, mode);
-  const store = new RedisStore(client, subscriber, keys, options.description, options.logger, mode);
+  const store = new RedisStore(client, subscriber, keys, options.description, options.logger, mode, options.closeTimeoutMs);
   const wanted = (): boolean => !store.closed;
   await Promise.all([
     connectInBackground(client, connectTimeoutMs, mode, wanted),
@@ -93,7 +98,9 @@ export class RedisStore implements Store {
   readonly #subscriber: FlowgateRedis;
   readonly #keys: RedisKeys;
   readonly #events: RedisEventBus;
+  readonly loginDefense: RedisLoginDefense;
   #closing: Promise<void> | undefined;
+  readonly #closeTimeoutMs: number;
 
   constructor(
     client: FlowgateRedis,
@@ -102,12 +109,15 @@ export class RedisStore implements Store {
     description: string,
     logger: StoreLogger,
     mode: RedisMode = 'single',
+    closeTimeoutMs = DEFAULT_STORE_TIMEOUT_MS,
   ) {
+    this.#closeTimeoutMs = closeTimeoutMs;
     this.#client = client;
     this.#subscriber = subscriber;
     this.#keys = keys;
     this.description = description;
     this.#events = new RedisEventBus(client, subscriber, keys, logger, mode);
+    this.loginDefense = new RedisLoginDefense(client, keys, (call) => this.#call(call));
   }
 
   /** Every call goes through here: it fails fast while the client cannot send, and maps connection failures (client.ts). */
@@ -361,6 +371,16 @@ export class RedisStore implements Store {
     await this.#call(() => this.#client.del(counter));
   }
 
+  // Leases: a sorted set per lease set (leases.ts).
+
+  acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean> {
+    return acquireRedisLease(this.#client, this.#keys, set, member, limit, expiresAt);
+  }
+
+  releaseLease(set: string, member: string): Promise<void> {
+    return releaseRedisLease(this.#client, this.#keys, set, member);
+  }
+
   publish(channel: string, message: string): Promise<void> {
     return this.#events.publish(channel, message);
   }
@@ -371,6 +391,15 @@ export class RedisStore implements Store {
 
   isAvailable(): boolean {
     return isUsable(this.#client);
+  }
+
+  /** A keyed read rather than PING: a cluster client routes a keyless command to no node in particular. */
+  async ping(): Promise<void> {
+    await this.#call(() => this.#client.exists(this.#keys.counter('readiness-probe')));
+  }
+
+  isSubscriberUp(): boolean {
+    return this.#events.isUp();
   }
 
   /** True once close() was called (a cluster's or sentinel's background connect retries stop then). */
@@ -385,7 +414,16 @@ export class RedisStore implements Store {
 
   async #closeClients(): Promise<void> {
     this.#events.clear();
-    // close() lets commands already sent finish; a client that never connected just stops retrying.
-    await Promise.allSettled([this.#client.close(), this.#subscriber.close()]);
+    // close() lets commands already sent finish; a client that never connected just stops retrying. A hung Redis (stopped,
+    // partitioned) never answers them, so past the deadline the connections are dropped instead.
+    const graceful = Promise.allSettled([this.#client.close(), this.#subscriber.close()]);
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<'overdue'>((resolve) => {
+      timer = setTimeout(() => resolve('overdue'), this.#closeTimeoutMs);
+    });
+    if ((await Promise.race([graceful, overdue])) === 'overdue') {
+      await Promise.allSettled([this.#client.destroy(), this.#subscriber.destroy()]);
+    }
+    clearTimeout(timer);
   }
 }

@@ -1,5 +1,6 @@
 /** The Lua scripts behind every Redis transition that must be atomic (compare-and-set, take-once, owner election...). */
 import { defineScript, type CommandParser } from 'redis';
+import { LOGIN_DEFENSE_SCRIPTS } from './login-defense.js';
 
 /**
  * A script called as `client.NAME(keys, args)`. node-redis sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or
@@ -275,7 +276,27 @@ return 1`,
   1,
 );
 
+/**
+ * KEYS: lease set (a sorted set scored by expiresAt). ARGV: member, limit, expiresAt, now. Returns 1 when the member holds a
+ * lease afterwards, else 0. The key expires with its last member, so an abandoned set cleans itself up.
+ */
+const acquireLease = luaScript(
+  `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1`,
+  1,
+);
+
 export const SCRIPTS = {
+  ...LOGIN_DEFENSE_SCRIPTS,
+  acquireLease,
   createFlow,
   replaceFlow,
   deleteFlow,

@@ -96,6 +96,23 @@ const MIGRATIONS: readonly string[] = [
     WHERE type = 'long_lived_access_token';
   CREATE INDEX refresh_tokens_expire_at ON refresh_tokens (expire_at) WHERE expire_at IS NOT NULL;
   `,
+  `
+  -- Bounded sets of expiring members (leases.ts): "at most N at once per set", shared by every process on the file.
+  CREATE TABLE leases (
+    set_name TEXT NOT NULL,
+    member TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (set_name, member)
+  ) STRICT;
+  CREATE INDEX leases_expires_at ON leases (expires_at);
+  `,
+  `
+  -- Home Assistant's ip_bans.yaml, shared by every process on the file (login-defense.ts). Bans never expire.
+  CREATE TABLE bans (
+    address TEXT PRIMARY KEY,
+    banned_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */

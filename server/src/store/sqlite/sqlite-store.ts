@@ -18,6 +18,8 @@ import {
   type UserForCredential,
 } from '../types.js';
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
+import { SqliteLoginDefense } from './login-defense.js';
+import { SqliteLeases } from './leases.js';
 import { SqliteRefreshTokens } from './refresh-tokens.js';
 import { configureConnection, migrate } from './schema.js';
 import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
@@ -58,12 +60,16 @@ export class SqliteStore implements Store {
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #tokens: SqliteRefreshTokens;
+  readonly #leases: SqliteLeases;
+  readonly loginDefense: SqliteLoginDefense;
 
   constructor(db: Database, logger: StoreLogger) {
     this.#db = db;
     this.description = `sqlite:${db.name}`;
     this.#sql = prepareStatements(db);
     this.#tokens = new SqliteRefreshTokens(db);
+    this.#leases = new SqliteLeases(db);
+    this.loginDefense = new SqliteLoginDefense(db, (operation) => this.#run(operation));
     this.#events = new SqliteEventBus(db, logger);
     const sweep = (): void => {
       try {
@@ -278,6 +284,14 @@ export class SqliteStore implements Store {
     this.#run(() => this.#sql.resetCounter.run(key));
   }
 
+  async acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean> {
+    return this.#run(() => this.#leases.acquire(set, member, limit, expiresAt));
+  }
+
+  async releaseLease(set: string, member: string): Promise<void> {
+    this.#run(() => this.#leases.release(set, member));
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     this.#run(() => this.#events.publish(channel, message));
   }
@@ -287,6 +301,16 @@ export class SqliteStore implements Store {
   }
 
   isAvailable(): boolean {
+    return this.#db.open;
+  }
+
+  /** A read through the connection: a file locked by another process for too long answers unavailable here too. */
+  async ping(): Promise<void> {
+    this.#run(() => this.#db.prepare('SELECT 1').get());
+  }
+
+  /** Events are polled from the database file itself: they reach subscribers whenever the store answers at all. */
+  isSubscriberUp(): boolean {
     return this.#db.open;
   }
 
@@ -301,6 +325,7 @@ export class SqliteStore implements Store {
     const now = Date.now();
     this.#sql.sweep.forEach((statement) => statement.run(now));
     this.#tokens.sweep(now);
+    this.#leases.sweep(now);
     this.#events.pruneOlderThan(now - EVENT_RETENTION_MS);
   }
 

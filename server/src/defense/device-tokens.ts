@@ -1,0 +1,63 @@
+/**
+ * Device tokens (OWASP's "device cookies"): proof that a client once logged in to an account, so that an attack on the account
+ * from elsewhere does not lock that client out. A JWT (HS256, `jose`) signed with a key every instance shares through the store.
+ */
+import { randomBytes } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import { randomId } from '../crypto.js';
+import type { LoginDefenseStore } from '../store/login-defense.js';
+
+/** A device trusted for one account: `id` keys the device's own failure counter. */
+export interface TrustedDevice {
+  readonly id: string;
+  readonly account: string;
+}
+
+const ISSUER = 'flowgate-device';
+const KEY_NAME = 'device-token-key';
+/** Longer than any token Flowgate issues (about 250 characters); anything longer is refused unread. */
+const MAX_DEVICE_TOKEN_LENGTH = 1024;
+
+export class DeviceTokens {
+  private key: Promise<Uint8Array> | undefined;
+
+  constructor(
+    private readonly store: Pick<LoginDefenseStore, 'sharedSecret'>,
+    private readonly ttlMs: number,
+  ) {}
+
+  async issue(account: string, now: number = Date.now()): Promise<string> {
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setSubject(account)
+      .setJti(randomId())
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor((now + this.ttlMs) / 1000))
+      .sign(await this.signingKey());
+  }
+
+  /** The device a token proves, or null for anything else (forged, expired, garbage): an untrusted client, never an error. */
+  async verify(token: string): Promise<TrustedDevice | null> {
+    if (token.length > MAX_DEVICE_TOKEN_LENGTH) return null;
+    try {
+      const { payload } = await jwtVerify(token, await this.signingKey(), { issuer: ISSUER, algorithms: ['HS256'] });
+      if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return null;
+      return { id: payload.jti, account: payload.sub };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Fetched once per process; a failed fetch (store down) is retried on the next call instead of being remembered. */
+  private signingKey(): Promise<Uint8Array> {
+    this.key ??= this.store.sharedSecret(KEY_NAME, randomBytes(32).toString('base64url')).then(
+      (secret) => new Uint8Array(Buffer.from(secret, 'base64url')),
+      (error: unknown) => {
+        this.key = undefined;
+        throw error;
+      },
+    );
+    return this.key;
+  }
+}

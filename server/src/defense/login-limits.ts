@@ -1,0 +1,215 @@
+/**
+ * Brute-force limits on login attempts, counted in the store so every instance shares them: per client address, per account
+ * for clients not trusted for it, per trusted device; plus Home Assistant's optional permanent bans and a bound on open flows.
+ */
+import type { AttemptCounters, AttemptSettlement, LimitedCounter, LoginDefenseStore } from '../store/login-defense.js';
+import { ServiceError } from '../errors.js';
+import { limitKey } from './client-address.js';
+import type { TrustedDevice } from './device-tokens.js';
+
+export interface LoginLimits {
+  /**
+   * Failed login steps one client address may make per window. 10 per 10 minutes lets a person mistype a password several
+   * times (and a household behind one NAT share it) while an attacker gets ~1,400 guesses a day per address instead of millions.
+   */
+  readonly addressFailures: number;
+  readonly addressWindowMs: number;
+  /**
+   * Failed steps against one account (normalised username, existing or not) per window from clients not trusted for it. 20 per
+   * hour caps a botnet's guesses at ~480 a day per account, whatever its number of addresses; the account's owner is unaffected
+   * on a device that holds a device token for it.
+   */
+  readonly accountFailures: number;
+  readonly accountWindowMs: number;
+  /** Failed steps of one trusted device per window: its own lock, so a stolen device token buys 5 guesses per 10 minutes. */
+  readonly deviceFailures: number;
+  readonly deviceWindowMs: number;
+  /** How long a device token stays valid: a year, so a device used monthly stays trusted. */
+  readonly deviceTokenTtlMs: number;
+  /**
+   * Login flows one address may hold open (started, not yet finished or expired). Each is kept in the store for the flow TTL;
+   * 100 covers an office behind one NAT logging in at once, while bounding what one client can make the store hold.
+   */
+  readonly openFlowsPerAddress: number;
+}
+
+const MINUTE = 60_000;
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  addressFailures: 10,
+  addressWindowMs: 10 * MINUTE,
+  accountFailures: 20,
+  accountWindowMs: 60 * MINUTE,
+  deviceFailures: 5,
+  deviceWindowMs: 10 * MINUTE,
+  deviceTokenTtlMs: 365 * 24 * 60 * MINUTE,
+  openFlowsPerAddress: 100,
+};
+
+/** Home Assistant's `http.ip_ban_enabled` and `http.login_attempts_threshold`: a permanent ban after that many failures. */
+export interface BanPolicy {
+  readonly enabled: boolean;
+  readonly threshold: number;
+}
+
+/** Who is attempting: the client's address, the account the step names (null when none), the device the flow presented. */
+export interface AttemptSubject {
+  readonly address: string | null;
+  /** The account's key (provider and normalised username): what the per-account counter and device tokens are bound to. */
+  readonly account: string | null;
+  /** For logs and metrics only: the provider type and the username as the step named it. */
+  readonly provider: string | null;
+  readonly username: string | null;
+  readonly device: TrustedDevice | null;
+}
+
+/** Open login flows, as the store's bounded lease sets keep them. */
+export interface OpenFlowLeases {
+  acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
+  releaseLease(set: string, member: string): Promise<void>;
+}
+
+export interface AttemptReport {
+  readonly subject: AttemptSubject;
+  readonly settlement: AttemptSettlement;
+  readonly lockedOut: readonly LimitedCounter[];
+  readonly banned: boolean;
+}
+
+export interface RefusalReport {
+  readonly subject: AttemptSubject;
+  readonly reason: LimitedCounter | 'banned';
+  readonly retryAfterSeconds: number | null;
+}
+
+export interface LoginDefenseEvents {
+  settled?(report: AttemptReport): void;
+  refused?(report: RefusalReport): void;
+}
+
+/** A reserved attempt: settle it once its outcome is known (and committed). */
+export interface Attempt {
+  settle(settlement: AttemptSettlement): Promise<void>;
+}
+
+/** Addresses are unknown only for in-process callers (tests, the CLI): they share one bucket rather than escape the limits. */
+const UNKNOWN_ADDRESS = 'unknown';
+
+export const rateLimited = (retryAfterMs: number): ServiceError => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const wait = seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+  return new ServiceError('rate_limited', `Too many failed login attempts; try again in ${wait}`, { retryAfterSeconds: seconds });
+};
+
+const banned = (): ServiceError =>
+  new ServiceError('not_allowed', 'This address is banned after too many failed login attempts; ask the administrator to lift the ban');
+
+export class LoginDefense {
+  readonly limits: LoginLimits;
+
+  constructor(
+    private readonly store: LoginDefenseStore,
+    private readonly leases: OpenFlowLeases,
+    limits: Partial<LoginLimits>,
+    private readonly bans: BanPolicy,
+    private readonly events: LoginDefenseEvents = {},
+  ) {
+    this.limits = { ...DEFAULT_LOGIN_LIMITS, ...limits };
+  }
+
+  private get banThreshold(): number {
+    return this.bans.enabled && this.bans.threshold > 0 ? this.bans.threshold : 0;
+  }
+
+  /**
+   * Before a login flow starts: refused while the address is over its limit or banned. A client with a device token is let
+   * through (it is limited by its device's own counter once it names its account).
+   */
+  async admitFlowStart(address: string | null, device: TrustedDevice | null): Promise<void> {
+    const subject: AttemptSubject = { address, account: null, provider: null, username: null, device };
+    const counters = this.counters(subject);
+    const check = await this.store.checkAttempt(this.banKey(address), device === null ? counters : { ...counters, address: off(counters.address) });
+    this.refuseUnlessReserved(subject, check);
+  }
+
+  /** Reserves one attempt against every limit that applies, before the provider checks anything; throws when refused. */
+  async begin(subject: AttemptSubject): Promise<Attempt> {
+    const counters = this.counters(subject);
+    const ban = this.banKey(subject.address);
+    this.refuseUnlessReserved(subject, await this.store.reserveAttempt(ban, counters));
+    let settled = false;
+    return {
+      settle: async (settlement) => {
+        if (settled) return;
+        settled = true;
+        const outcome = await this.store.settleAttempt(ban, counters, settlement, this.banThreshold);
+        this.events.settled?.({ subject, settlement, lockedOut: outcome.lockedOut, banned: outcome.banned });
+      },
+    };
+  }
+
+  /**
+   * Counts a started flow against its address's open flows; false (and nothing counted) when the address already holds its
+   * limit. The lease ends with the flow (`flowEnded`) or expires with it, so an abandoned flow frees its place by itself.
+   */
+  async flowStarted(flowId: string, address: string | null, expiresAt: number): Promise<boolean> {
+    const limit = this.limits.openFlowsPerAddress;
+    if (limit === 0) return true;
+    return this.leases.acquireLease(this.openFlowsSet(address), flowId, limit, expiresAt);
+  }
+
+  async flowEnded(flowId: string, address: string | null): Promise<void> {
+    if (this.limits.openFlowsPerAddress === 0) return;
+    await this.leases.releaseLease(this.openFlowsSet(address), flowId);
+  }
+
+  private openFlowsSet(address: string | null): string {
+    return `open-flows:${this.banKey(address)}`;
+  }
+
+  /** True when the address is on the ban list (always false while bans are off). */
+  async isBanned(address: string | null): Promise<boolean> {
+    if (this.banThreshold === 0 || address === null) return false;
+    return this.store.isBanned(this.banKey(address));
+  }
+
+  /**
+   * The counters an attempt is checked and counted against: a device trusted for the named account counts only against its
+   * own counter; any other client against its address and, when it names one, the account.
+   */
+  private counters(subject: AttemptSubject): AttemptCounters {
+    const limits = this.limits;
+    const address = { key: limitKey(subject.address ?? UNKNOWN_ADDRESS), limit: limits.addressFailures, windowMs: limits.addressWindowMs };
+    const trusted = subject.device !== null && subject.account !== null && subject.device.account === subject.account;
+    if (trusted && subject.device !== null) {
+      return {
+        address: off(address),
+        account: null,
+        device: { key: subject.device.id, limit: limits.deviceFailures, windowMs: limits.deviceWindowMs },
+      };
+    }
+    return {
+      address,
+      account: subject.account === null ? null : { key: subject.account, limit: limits.accountFailures, windowMs: limits.accountWindowMs },
+      device: null,
+    };
+  }
+
+  private banKey(address: string | null): string {
+    return limitKey(address ?? UNKNOWN_ADDRESS);
+  }
+
+  private refuseUnlessReserved(subject: AttemptSubject, check: Awaited<ReturnType<LoginDefenseStore['checkAttempt']>>): void {
+    if (check.outcome === 'reserved') return;
+    if (check.outcome === 'banned') {
+      this.events.refused?.({ subject, reason: 'banned', retryAfterSeconds: null });
+      throw banned();
+    }
+    const error = rateLimited(check.retryAfterMs);
+    this.events.refused?.({ subject, reason: check.counter, retryAfterSeconds: error.retryAfterSeconds ?? null });
+    throw error;
+  }
+}
+
+/** The same counter, not applied (its key still names it, so a success can still clear it). */
+const off = (counter: AttemptCounters['address']): AttemptCounters['address'] => ({ ...counter, limit: 0 });

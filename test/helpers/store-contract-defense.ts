@@ -1,0 +1,147 @@
+/** The login-defense part of the Store contract (attempt counters, bans, shared secrets), run against every backend. */
+import { expect } from 'chai';
+import type { AttemptCounters } from '../../server/src/store/login-defense.js';
+import type { Store } from '../../server/src/store/types.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const MINUTE = 60_000;
+
+const counters = (limits: { address?: number; account?: number; device?: number }, windowMs = MINUTE): AttemptCounters => ({
+  address: { key: '192.0.2.7', limit: limits.address ?? 0, windowMs },
+  account: limits.account === undefined ? null : { key: '["password",null,"alice"]', limit: limits.account, windowMs },
+  device: limits.device === undefined ? null : { key: 'device-1', limit: limits.device, windowMs },
+});
+
+/** `openGroup(n)`: n stores on the same data, as n server instances would have. */
+export function describeLoginDefenseContract(name: string, openGroup: (count: number) => Promise<Store[]>): void {
+  describe(`Store contract: ${name}: login defense`, function () {
+    let stores: Store[] = [];
+    let store: Store;
+    beforeEach(async function () {
+      stores = await openGroup(4);
+      store = stores[0]!;
+    });
+    afterEach(async function () {
+      await Promise.all(stores.map((s) => s.close()));
+    });
+    const ban = '192.0.2.7';
+
+    describe('#reserveAttempt', function () {
+      it('reserves up to the limit, then refuses with the wait until the window ends', async function () {
+        const limits = counters({ address: 3 });
+        for (let i = 0; i < 3; i += 1) expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
+        const refused = await store.loginDefense.reserveAttempt(ban, limits);
+        expect(refused).to.include({ outcome: 'limited', counter: 'address' });
+        if (refused.outcome !== 'limited') throw new Error('unreachable');
+        expect(refused.retryAfterMs).to.be.greaterThan(MINUTE - 5_000).and.at.most(MINUTE);
+      });
+
+      it('names the account counter when only the account is at its limit, and counts nothing then', async function () {
+        await store.loginDefense.reserveAttempt(ban, counters({ address: 10, account: 1 }));
+        const refused = await store.loginDefense.reserveAttempt(ban, counters({ address: 10, account: 1 }));
+        expect(refused).to.include({ outcome: 'limited', counter: 'account' });
+        // The refused attempt counted nothing: the address still has 9 left.
+        for (let i = 0; i < 9; i += 1) expect((await store.loginDefense.reserveAttempt(ban, counters({ address: 10 }))).outcome).to.equal('reserved');
+        expect((await store.loginDefense.reserveAttempt(ban, counters({ address: 10 }))).outcome).to.equal('limited');
+      });
+
+      it('lets exactly the limit through when many instances race', async function () {
+        const limits = counters({ address: 5, account: 100 });
+        const outcomes = await Promise.all(
+          Array.from({ length: 24 }, (_, i) => stores[i % stores.length]!.loginDefense.reserveAttempt(ban, limits)),
+        );
+        expect(outcomes.filter((o) => o.outcome === 'reserved')).to.have.length(5);
+      });
+
+      it('starts a new window once the old one has passed', async function () {
+        const limits = counters({ address: 1 }, 400);
+        await store.loginDefense.reserveAttempt(ban, limits);
+        expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('limited');
+        await sleep(700);
+        expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
+      });
+
+      it('ignores a counter whose limit is 0', async function () {
+        for (let i = 0; i < 20; i += 1) expect((await store.loginDefense.reserveAttempt(ban, counters({}))).outcome).to.equal('reserved');
+      });
+    });
+
+    describe('#settleAttempt', function () {
+      it('gives every counter its attempt back on release', async function () {
+        const limits = counters({ address: 1, account: 1 });
+        await store.loginDefense.reserveAttempt(ban, limits);
+        await store.loginDefense.settleAttempt(ban, limits, 'release', 0);
+        expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
+      });
+
+      it('keeps a failure counted, and says which counters it brought to their limit', async function () {
+        const limits = counters({ address: 2, account: 1 });
+        await store.loginDefense.reserveAttempt(ban, limits);
+        const settled = await store.loginDefense.settleAttempt(ban, limits, 'failure', 0);
+        expect(settled).to.deep.equal({ banned: false, lockedOut: ['account'] });
+        expect(await store.loginDefense.reserveAttempt(ban, limits)).to.include({ outcome: 'limited', counter: 'account' });
+      });
+
+      it('on success clears the address and device counters but gives the account back only its one', async function () {
+        const untrusted = counters({ address: 3, account: 3 });
+        await store.loginDefense.reserveAttempt(ban, untrusted);
+        await store.loginDefense.settleAttempt(ban, untrusted, 'failure', 0);
+        await store.loginDefense.reserveAttempt(ban, untrusted);
+        await store.loginDefense.settleAttempt(ban, untrusted, 'failure', 0);
+        await store.loginDefense.reserveAttempt(ban, untrusted);
+        await store.loginDefense.settleAttempt(ban, untrusted, 'success', 0);
+        // Address: cleared, three places again.
+        const addressOnly = counters({ address: 3 });
+        for (let i = 0; i < 3; i += 1) expect((await store.loginDefense.reserveAttempt(ban, addressOnly)).outcome).to.equal('reserved');
+        expect((await store.loginDefense.reserveAttempt(ban, addressOnly)).outcome).to.equal('limited');
+        // Account: its 2 failures stay counted, one place left.
+        const accountOnly = { ...untrusted, address: { ...untrusted.address, limit: 0 } };
+        expect((await store.loginDefense.reserveAttempt(ban, accountOnly)).outcome).to.equal('reserved');
+        expect(await store.loginDefense.reserveAttempt(ban, accountOnly)).to.include({ counter: 'account' });
+      });
+
+      it('bans the address at the threshold, and a ban refuses every later attempt', async function () {
+        const limits = counters({ address: 100 });
+        for (let i = 0; i < 2; i += 1) {
+          await store.loginDefense.reserveAttempt(ban, limits);
+          expect((await store.loginDefense.settleAttempt(ban, limits, 'failure', 3)).banned).to.equal(false);
+        }
+        await store.loginDefense.reserveAttempt(ban, limits);
+        expect((await store.loginDefense.settleAttempt(ban, limits, 'failure', 3)).banned).to.equal(true);
+        expect(await stores[1]!.loginDefense.reserveAttempt(ban, limits)).to.deep.equal({ outcome: 'banned' });
+        expect(await stores[2]!.loginDefense.isBanned(ban)).to.equal(true);
+        expect((await store.loginDefense.listBans()).map((b) => b.address)).to.deep.equal([ban]);
+        expect(await store.loginDefense.removeBan(ban)).to.equal(true);
+        expect(await store.loginDefense.removeBan(ban)).to.equal(false);
+        expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
+      });
+
+      it('resets the ban count on a success', async function () {
+        const limits = counters({ address: 100 });
+        await store.loginDefense.reserveAttempt(ban, limits);
+        await store.loginDefense.settleAttempt(ban, limits, 'failure', 2);
+        await store.loginDefense.reserveAttempt(ban, limits);
+        await store.loginDefense.settleAttempt(ban, limits, 'success', 2);
+        await store.loginDefense.reserveAttempt(ban, limits);
+        expect((await store.loginDefense.settleAttempt(ban, limits, 'failure', 2)).banned).to.equal(false);
+      });
+    });
+
+    describe('#checkAttempt', function () {
+      it('reports a limit without counting anything', async function () {
+        const limits = counters({ address: 1 });
+        for (let i = 0; i < 5; i += 1) expect((await store.loginDefense.checkAttempt(ban, limits)).outcome).to.equal('reserved');
+        await store.loginDefense.reserveAttempt(ban, limits);
+        expect(await store.loginDefense.checkAttempt(ban, limits)).to.include({ outcome: 'limited', counter: 'address' });
+      });
+    });
+
+    describe('#sharedSecret', function () {
+      it('keeps the first candidate for every instance', async function () {
+        const secrets = await Promise.all(stores.map((s, i) => s.loginDefense.sharedSecret('device-token-key', `candidate-${i}`)));
+        expect(new Set(secrets).size).to.equal(1);
+        expect(await store.loginDefense.sharedSecret('device-token-key', 'another')).to.equal(secrets[0]);
+      });
+    });
+  });
+}
