@@ -1,7 +1,7 @@
 /** The figures every run prints (the bench test checks that each appears, never its value). */
 export const FIGURES = [
   'floor: ws `ping` round trip',
-  'floor: Redis GET',
+  'floor: Redis GET (HMGET of a flow)',
   'floor: Redis compare-and-set (Lua)',
   'login_flow/get',
   'insecure_example step',
@@ -9,4 +9,5 @@ export const FIGURES = [
   'non-password steps under password load',
   'memory per idle authenticated socket',
   'step on another instance',
+  'password step refused (address over its limit)',
 ] as const;

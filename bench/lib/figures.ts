@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import * as argon2 from 'argon2';
 import { openRedisStore } from '../../server/src/store/redis/redis-store.js';
-import { holdSockets, rssBytes, startBareServer, startFlowgate, type ServerProcess } from './processes.js';
+import { holdSockets, REFUSING_CONFIG, rssBytes, startBareServer, startFlowgate, type ServerProcess } from './processes.js';
 import { Samples, sleep, timeSequential } from './stats.js';
 import { BenchClient, type Reply } from './ws-client.js';
 
@@ -10,6 +10,8 @@ export const CLIENT_ID = 'https://bench.flowgate.example/';
 export const BENCH_USER = { username: 'bench', password: 'correct horse battery staple' };
 const INSECURE = ['insecure_example', null];
 const WRONG = { username: 'alice', password: 'not-wonderland' };
+const PASSWORD = ['password', null];
+const WRONG_PASSWORD = { username: BENCH_USER.username, password: 'not the staple' };
 
 const silent = { info: () => undefined, warn: () => undefined };
 
@@ -69,7 +71,8 @@ export async function idleLatencies(server: ServerProcess, redisUrl: string, rou
         timeSequential(batch, call, keep ? into : new Samples());
       await time(() => bareClient.request({ type: 'echo' }), result.bareEcho);
       await time(() => client.request({ type: 'ping' }), result.ping);
-      await time(() => store.getCounter('floor'), result.redisGet);
+      // The flow engine's own read (one HMGET), the single round trip a get adds to a `ping`.
+      await time(() => store.getFlow(floorFlow.id), result.redisGet);
       await time(cas, result.redisCas);
       await time(() => flowGet(client, flowId), result.flowGet);
       await time(() => insecureStep(client, flowId), result.insecureStep);
@@ -80,6 +83,65 @@ export async function idleLatencies(server: ServerProcess, redisUrl: string, rou
     client.close();
     await store.close();
     await bare.stop();
+  }
+}
+
+async function passwordFlow(client: BenchClient): Promise<string> {
+  const form = await client.result<{ flow_id: string }>({ type: 'login_flow/init', handler: PASSWORD, client_id: CLIENT_ID });
+  return form.flow_id;
+}
+
+/** A password step that fails: the same command whether the server verifies it (one argon2id verify) or refuses it unverified. */
+function wrongPasswordStep(client: BenchClient, flowId: string): Promise<Reply> {
+  return client.request({ type: 'login_flow/step', flow_id: flowId, client_id: CLIENT_ID, user_input: WRONG_PASSWORD });
+}
+
+/** The form error of a step that verified and failed, or the error code of one that was refused. */
+function stepAnswer(reply: Reply): string {
+  const result = reply['result'] as { errors?: { base?: string } | null } | undefined;
+  const error = reply['error'] as { code?: string } | undefined;
+  return result?.errors?.base ?? error?.code ?? JSON.stringify(reply);
+}
+
+/** A step timed and its answer checked: a figure of the wrong answers would measure something else. */
+async function expectAnswer(client: BenchClient, flowId: string, answer: string): Promise<void> {
+  const got = stepAnswer(await wrongPasswordStep(client, flowId));
+  if (got !== answer) throw new Error(`password step answered ${got}, not ${answer}`);
+}
+
+export interface RefusedAttempts {
+  /** Password steps answered `rate_limited` (the address is over its limit): refused before the provider verifies anything. */
+  readonly refused: Samples;
+  /** The same wrong-password step on a server without limits: one argon2id verify at OWASP's parameters. */
+  readonly verify: Samples;
+}
+
+/**
+ * A password step refused by the per-address limit against one that verifies, interleaved in rounds like the idle figures.
+ * The refusing server (REFUSING_CONFIG) shares the store; this address (loopback, like every bench client) fails one step
+ * there, on a flow started before that failure since afterwards `login_flow/init` is refused too. The verifying steps go to
+ * `server`, whose limits are off and count nothing, so they leave the refusing counter as it is.
+ */
+export async function refusedAttempts(server: ServerProcess, redisUrl: string, rounds: number, verifies: number, batch: number): Promise<RefusedAttempts> {
+  const refusing = await startFlowgate(redisUrl, undefined, REFUSING_CONFIG);
+  const refusingClient = await BenchClient.open(refusing.url);
+  const client = await BenchClient.open(server.url);
+  try {
+    const refusedFlow = await passwordFlow(refusingClient);
+    await expectAnswer(refusingClient, refusedFlow, 'invalid_auth');
+    const verifyFlow = await passwordFlow(client);
+    const result: RefusedAttempts = { refused: new Samples(), verify: new Samples() };
+    for (let round = -1; round < rounds; round++) {
+      // Round -1 warms up (JIT, connections, the verify gate's pool); it is not recorded.
+      const keep = round >= 0;
+      await timeSequential(batch, () => expectAnswer(refusingClient, refusedFlow, 'rate_limited'), keep ? result.refused : new Samples());
+      await timeSequential(verifies, () => expectAnswer(client, verifyFlow, 'invalid_auth'), keep ? result.verify : new Samples());
+    }
+    return result;
+  } finally {
+    refusingClient.close();
+    client.close();
+    await refusing.stop();
   }
 }
 
@@ -132,7 +194,7 @@ export async function passwordThroughput(server: ServerProcess, clients: number,
   let stopAt = 0;
   const loop = async (client: BenchClient, count: boolean): Promise<void> => {
     while (Date.now() < stopAt) {
-      const form = await client.result<{ flow_id: string }>({ type: 'login_flow/init', handler: ['password', null], client_id: CLIENT_ID });
+      const form = await client.result<{ flow_id: string }>({ type: 'login_flow/init', handler: PASSWORD, client_id: CLIENT_ID });
       const reply = await client.request({ type: 'login_flow/step', flow_id: form.flow_id, client_id: CLIENT_ID, user_input: BENCH_USER });
       if (!count) continue;
       if ((reply['result'] as { type?: string } | undefined)?.type === 'create_entry') result.logins.count += 1;

@@ -19,6 +19,14 @@ const BENCH_CONFIG = {
   login_limits: { address_failures: 0, account_failures: 0, open_flows_per_address: 0 },
 };
 
+export type BenchConfig = typeof BENCH_CONFIG;
+
+/**
+ * The server whose refusals are measured: one failed step puts an address over its limit (for the default 10-minute window),
+ * and only that limit is on, so every refusal it answers is the per-address one.
+ */
+export const REFUSING_CONFIG: BenchConfig = { ...BENCH_CONFIG, login_limits: { ...BENCH_CONFIG.login_limits, address_failures: 1 } };
+
 export interface ServerProcess {
   readonly url: string;
   readonly pid: number;
@@ -30,10 +38,10 @@ export interface ServerProcess {
  * A Flowgate instance (`node server/dist/cli/main.js serve`) on the shared Redis. Not the test helper's starter: that one cannot
  * pass node flags (`--cpu-prof` is refused in NODE_OPTIONS) and keeps every log line in memory, here thousands per second.
  */
-export async function startFlowgate(redisUrl: string, profileDir?: string): Promise<ServerProcess> {
+export async function startFlowgate(redisUrl: string, profileDir?: string, config: BenchConfig = BENCH_CONFIG): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'flowgate-bench-'));
   const configPath = join(dir, 'flowgate.yaml');
-  writeFileSync(configPath, JSON.stringify(BENCH_CONFIG)); // JSON is YAML
+  writeFileSync(configPath, JSON.stringify(config)); // JSON is YAML
   const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const args = [...nodeFlags, FLOWGATE_BIN, 'serve', '--config', configPath, '--store', redisUrl, '--port', '0', '--host', '127.0.0.1'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWGATE_LOG_LEVEL: 'info' } });

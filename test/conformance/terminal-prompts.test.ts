@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureDebianPackage } from '../helpers/debian.js';
 import { authenticatedSocket } from '../helpers/login.js';
-import { EXAMPLE_CONFIG, FLOWGATE_BIN, runFlowgate, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { EXAMPLE_CONFIG, FLOWGATE_BIN, runFlowgate, startServerProcess, testConfigHome, type ServerProcess } from '../helpers/server-process.js';
 
 const PASSWORD_CONFIG = { auth_providers: [{ type: 'password', argon2: { memory_kib: 1024, time_cost: 1 } }] };
 const WAIT_MS = 5_000;
@@ -36,7 +36,7 @@ const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 function startInTerminal(script: string, args: string[], stdoutFile?: string): Terminal {
   const command = [process.execPath, FLOWGATE_BIN, ...args].map(quote).join(' ') + (stdoutFile === undefined ? '' : ` > ${quote(stdoutFile)}`);
   const child = spawn(script, ['-qfec', command, '/dev/null'], {
-    env: { ...process.env, SHELL: '/bin/sh', TERM: 'xterm-256color' },
+    env: { ...process.env, SHELL: '/bin/sh', TERM: 'xterm-256color', XDG_CONFIG_HOME: testConfigHome() },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let transcript = '';

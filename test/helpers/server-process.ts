@@ -90,6 +90,13 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
   };
 }
 
+let configHome: string | undefined;
+/** One temporary XDG config folder for every command a test run starts. */
+export function testConfigHome(): string {
+  configHome ??= mkdtempSync(join(tmpdir(), 'flowgate-config-home-'));
+  return configHome;
+}
+
 /** Runs `flowgate` with arguments to completion and returns its exit code and output; `input`, when given, is piped to stdin. */
 export function runFlowgate(
   args: string[],
@@ -98,7 +105,13 @@ export function runFlowgate(
   input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FLOWGATE_BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A config folder of the run's own, so `flowgate login` keeps its device tokens there rather than in the real home folder.
+    const configHome = { XDG_CONFIG_HOME: testConfigHome() };
+    const child = spawn(process.execPath, [FLOWGATE_BIN, ...args], {
+      env: { ...process.env, ...configHome, ...env },
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     // The command may stop reading after one line; a write after that must not crash the test run. Without input,
     // stdin is at its end at once (not a terminal), as it was with 'ignore'.
     child.stdin.on('error', () => undefined);

@@ -5,8 +5,8 @@ const file = process.argv[2];
 if (file === undefined) throw new Error('usage: sqlite-peer.ts FILE');
 const logger = { info: () => {}, warn: (obj: object, msg: string) => console.error(msg, obj) };
 const store = await openStore(`sqlite://${file}`, { dataDir: '/nonexistent', logger });
-// Counts against the parent's increments of the same counter: any lost update shows in the total.
-for (let i = 0; i < 200; i++) await store.incrementCounter('shared', 60_000);
+// Writes while the parent writes to the same table: any lost write shows in the parent's count of users.
+for (let i = 0; i < 200; i++) await store.createUser({ id: `peer-${i}`, name: 'peer', isAdmin: false, isActive: true, createdAt: Date.now() });
 await store.createUser({ id: 'from-peer', name: 'peer', isAdmin: false, isActive: true, createdAt: Date.now() });
 await store.publish('revocations', 'from-peer');
 const flow = await store.getFlow('from-parent');

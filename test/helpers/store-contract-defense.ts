@@ -61,6 +61,17 @@ export function describeLoginDefenseContract(name: string, openGroup: (count: nu
         expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
       });
 
+      it('does not extend the window on later attempts', async function () {
+        // A second attempt 500 ms into an 900 ms window; the window still ends 900 ms after the first.
+        const limits = counters({ address: 2 }, 900);
+        await store.loginDefense.reserveAttempt(ban, limits);
+        await sleep(500);
+        await store.loginDefense.reserveAttempt(ban, limits);
+        expect((await store.loginDefense.checkAttempt(ban, limits)).outcome).to.equal('limited');
+        await sleep(600);
+        expect((await store.loginDefense.checkAttempt(ban, limits)).outcome).to.equal('reserved');
+      });
+
       it('ignores a counter whose limit is 0', async function () {
         for (let i = 0; i < 20; i += 1) expect((await store.loginDefense.reserveAttempt(ban, counters({}))).outcome).to.equal('reserved');
       });

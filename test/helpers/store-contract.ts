@@ -340,46 +340,6 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     describeRefreshTokenContract(() => store);
 
-    describe('counters', function () {
-      it('counts from 1 and reads the current value', async function () {
-        expect(await store.getCounter('login:1.2.3.4')).to.equal(0);
-        expect(await store.incrementCounter('login:1.2.3.4', 60_000)).to.equal(1);
-        expect(await store.incrementCounter('login:1.2.3.4', 60_000)).to.equal(2);
-        expect(await store.incrementCounter('login:1.2.3.4', 60_000)).to.equal(3);
-        expect(await store.getCounter('login:1.2.3.4')).to.equal(3);
-        expect(await store.getCounter('login:5.6.7.8')).to.equal(0);
-      });
-
-      it('counts 30 concurrent increments exactly', async function () {
-        const values = await Promise.all(Array.from({ length: 30 }, () => store.incrementCounter('c', 60_000)));
-        expect([...values].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 30 }, (_, i) => i + 1));
-      });
-
-      it('forgets the counter a window after its first hit', async function () {
-        await store.incrementCounter('c', SHORT_TTL_MS);
-        await store.incrementCounter('c', SHORT_TTL_MS);
-        await sleep(PAST_SHORT_TTL_MS);
-        expect(await store.getCounter('c')).to.equal(0);
-        expect(await store.incrementCounter('c', SHORT_TTL_MS)).to.equal(1);
-      });
-
-      it('does not extend the window on later hits', async function () {
-        // Second hit 600 ms into a 1 s window; read at 1.2 s: gone, unless the second hit had restarted the window.
-        await store.incrementCounter('c', 1000);
-        await sleep(600);
-        await store.incrementCounter('c', 1000);
-        await sleep(600);
-        expect(await store.getCounter('c')).to.equal(0);
-      });
-
-      it('resets to 0', async function () {
-        await store.incrementCounter('c', 60_000);
-        await store.resetCounter('c');
-        expect(await store.getCounter('c')).to.equal(0);
-        expect(await store.incrementCounter('c', 60_000)).to.equal(1);
-      });
-    });
-
     describe('events', function () {
       it('delivers a published message to a subscriber', async function () {
         const { message } = await firstMessage(store, 'revocations');

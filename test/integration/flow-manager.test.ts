@@ -148,6 +148,42 @@ for (const backend of BACKENDS) {
         expect(rejected.map((e) => e.code)).to.deep.equal(['conflict']);
         expect((await store.getFlow(first.flow_id))?.version).to.equal(2);
       });
+
+      it("runs the winner's committed effects and the loser's discarded ones, and finishes a raced final step once", async function () {
+        const effects: string[] = [];
+        let release!: () => void;
+        const bothRan = new Promise<void>((resolve) => (release = resolve));
+        let arrived = 0;
+        const handler = defineFlowHandler<JsonObject, 'init'>({
+          key: ['test', null],
+          initialState: () => ({}),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+              const { name } = NameForm.read(input);
+              arrived += 1;
+              if (arrived === 2) release();
+              await bothRan;
+              return createEntry({ name }, {
+                committed: async () => void effects.push(`committed ${name}`),
+                discarded: async () => void effects.push(`discarded ${name}`),
+              });
+            },
+          },
+        });
+        const flows = manager(handler);
+        const first = await flows.init(['test', null], CONTEXT);
+        const outcomes = await Promise.allSettled(
+          ['a', 'b'].map((name) => flows.step(first.flow_id, CONTEXT.clientId, { name })),
+        );
+        const winner = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value.type === 'create_entry' ? [o.value.result] : []));
+        expect(winner).to.have.length(1);
+        const winnerName = winner[0] === 'entry-for-a' ? 'a' : 'b';
+        const loserName = winnerName === 'a' ? 'b' : 'a';
+        expect(effects.sort()).to.deep.equal([`committed ${winnerName}`, `discarded ${loserName}`]);
+        // The finish hook (which issues the code) ran for the winner alone.
+        expect(finished).to.deep.equal([{ name: winnerName }]);
+      });
     });
 
     describe('#get and #abort', function () {

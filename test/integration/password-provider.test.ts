@@ -55,6 +55,32 @@ for (const backend of BACKENDS) {
     }
 
     describe('login flow', function () {
+      it('refuses attempts past the login limits before any argon2 verify runs', async function () {
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
+        let verifies = 0;
+        const counting: VerifyPassword = async (hash, password) => {
+          verifies += 1;
+          return verifyPassword(hash, password);
+        };
+        const provider = passwordProvider.create({ type: 'password', ...FAST }, { store, verify: counting });
+        const auth = new AuthManager({ store, providers: [provider], loginLimits: { addressFailures: 3 } });
+        const flowId = await startFlow(auth);
+        for (let n = 0; n < 3; n++) {
+          const reply: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
+          expect(reply.errors).to.deep.equal({ base: 'invalid_auth' });
+        }
+        expect(verifies).to.equal(3);
+        const refused = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'wonderland' }).then(
+          () => null,
+          (error: { code?: string; retryAfterSeconds?: number }) => error,
+        );
+        expect(refused).to.include({ code: 'rate_limited' });
+        expect(refused?.retryAfterSeconds).to.be.within(590, 600);
+        // The refused attempt cost nothing: no verify, and the flow is still at its form, ready once the window has passed.
+        expect(verifies).to.equal(3);
+        expect((await auth.loginFlows.get(flowId, CLIENT_ID)).step_id).to.equal('init');
+      });
+
       it('answers a wrong password and an unknown user with the same invalid_auth form', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
         const auth = authWith();

@@ -188,14 +188,14 @@ describe('SqliteStore', function () {
       peer.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       peer.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => peer.once('exit', resolve));
-      // Increment while the peer does: both processes write the same row under WAL's single-writer lock.
-      await eventually(async () => (await store.getCounter('shared')) > 0, 10_000, 'the peer starting to count');
-      for (let i = 0; i < 200; i++) await store.incrementCounter('shared', 60_000);
+      // Write while the peer does: both processes write the same table under WAL's single-writer lock.
+      await eventually(async () => (await store.listUsers()).length > 0, 10_000, 'the peer starting to write');
+      for (let i = 0; i < 200; i++) await store.createUser({ id: `parent-${i}`, name: 'parent', isAdmin: false, isActive: true, createdAt: Date.now() });
       expect(await exited, stderr).to.equal(0);
       expect(JSON.parse(stdout)).to.deep.equal({ flowVersion: 1 });
       expect(await message).to.equal('from-peer');
       expect((await store.getUser('from-peer'))?.name).to.equal('peer');
-      expect(await store.getCounter('shared')).to.equal(400);
+      expect(await store.listUsers()).to.have.length(401);
     } finally {
       await store.close();
     }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createLogger, startServer, type RunningServer } from '../main.js';
 import { PASSWORD_PROVIDER_TYPE } from '../providers/password.js';
+import { BAN_USAGE, banCommand } from './ban.js';
 import { UsageError, USER_USAGE, userCommand } from './user.js';
 import { SERVER_VERSION } from '../version.js';
 
@@ -12,6 +13,7 @@ const USAGE = `Usage: flowgate <command> [options]
 Commands:
   serve     Run the Flowgate server
   user      Manage password accounts (add, list, remove, passwd)
+  ban       List or lift bans of client addresses (list, remove)
   login     Log in on a server from the terminal and print the tokens (flowgate login --help)
 
 Options for serve:
@@ -24,7 +26,9 @@ Options for serve:
   --help          show this help
   --version       show the version
 
-${USER_USAGE}`;
+${USER_USAGE}
+
+${BAN_USAGE}`;
 
 async function serve(args: string[]): Promise<void> {
   let values;
@@ -109,6 +113,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'user':
       return userCommand(rest);
+    case 'ban':
+      return banCommand(rest);
     case 'login': {
       // Loaded only for this command: the server itself never needs the client code.
       const { runLogin } = await import('@flowgate/cli');

@@ -1,9 +1,7 @@
 /** `flowgate user add|list|remove|passwd`: password accounts managed from a shell, on the same store a running server uses. */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { pino } from 'pino';
-import { loadConfig, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import {
   addPasswordUser,
   changePassword,
@@ -15,14 +13,10 @@ import {
   type PasswordConfig,
   type PasswordUserInfo,
 } from '../providers/password.js';
-import { openStore } from '../store/open.js';
-import type { Store } from '../store/types.js';
+import { parse, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 
-/** A mistake in how the command was called; exits with 2 (any other failure exits with 1). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 export const USER_USAGE = `Commands for user (each also takes --config FILE and --store URL, as serve does):
   user add USERNAME [--name "Display Name"] [--admin] [--password-stdin]
@@ -32,23 +26,8 @@ export const USER_USAGE = `Commands for user (each also takes --config FILE and 
 A password is never an argument: it is asked twice on a terminal, or read as one line from stdin with --password-stdin.`;
 
 // `--help` is answered before parsing (userCommand), so it needs no entry here.
-const STORE_OPTIONS = { config: { type: 'string' }, store: { type: 'string' } } as const;
 const PASSWORD_OPTIONS = { ...STORE_OPTIONS, 'password-stdin': { type: 'boolean' } } as const;
 const ADD_OPTIONS = { ...PASSWORD_OPTIONS, name: { type: 'string' }, admin: { type: 'boolean' } } as const;
-
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    const wanted = positionals.length === 0 ? 'no arguments' : positionals.join(' ');
-    throw new UsageError(`Expected ${wanted}. Run "flowgate user --help" for usage.`);
-  }
-  return parsed;
-}
 
 /** Reads exactly one line (without its line ending), then lets stdin go so a writer that keeps it open cannot hold us. */
 function readOneLine(input: NodeJS.ReadableStream & { destroy(): void }): Promise<string | null> {
@@ -114,17 +93,6 @@ function passwordConfig(config: Config): PasswordConfig | null {
   // loadConfig decoded every entry with its provider's own codec, so this entry is a PasswordConfig.
   const entry = config.authProviders.find((p) => p.type === PASSWORD_PROVIDER_TYPE);
   return entry === undefined ? null : (entry as unknown as PasswordConfig);
-}
-
-async function withStore<T>(values: { config?: string | undefined; store?: string | undefined }, run: (store: Store, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig({ configPath: values.config, storeUrl: values.store, env: process.env, cwd: process.cwd() });
-  // Silent: every failure reaches the person as the one line of the error it throws.
-  const store = await openStore(config.storeUrl, { dataDir: config.dataDir, logger: pino({ level: 'silent' }) });
-  try {
-    return await run(store, config);
-  } finally {
-    await store.close();
-  }
 }
 
 function roles(user: { isOwner: boolean; isAdmin: boolean }): string {

@@ -121,6 +121,11 @@ export class LoginDefense {
     return this.bans.enabled && this.bans.threshold > 0 ? this.bans.threshold : 0;
   }
 
+  /** Home Assistant bans only with `ip_ban_enabled` and a positive `login_attempts_threshold`. */
+  get bansEnabled(): boolean {
+    return this.banThreshold > 0;
+  }
+
   /**
    * Before a login flow starts: refused while the address is over its limit or banned. A client with a device token is let
    * through (it is limited by its device's own counter once it names its account).

@@ -111,14 +111,6 @@ export interface UserForCredential {
   readonly created: boolean;
 }
 
-export interface CounterStore {
-  /** Adds one to the counter and returns the new value; a counter starts at 0 and disappears `windowMs` after its first hit. */
-  incrementCounter(key: string, windowMs: number): Promise<number>;
-  /** Current value (0 when absent or expired). */
-  getCounter(key: string): Promise<number>;
-  resetCounter(key: string): Promise<void>;
-}
-
 /**
  * Bounded sets of expiring members shared by every instance: "at most N of these at once, per key" (unauthenticated sockets
  * of one address, open login flows of one address). A member that is not released (its instance died) still expires.
@@ -148,7 +140,7 @@ export interface EventBus {
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
 }
 
-export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, CounterStore, LeaseStore, EventBus {
+export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, LeaseStore, EventBus {
   /** Brute-force counters, bans and shared secrets (server/src/store/login-defense.ts). */
   readonly loginDefense: LoginDefenseStore;
   /** A short description for logs, never containing a password (`redis://host:6379/0`, `sqlite:/path/flowgate.db`). */

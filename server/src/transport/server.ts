@@ -98,7 +98,21 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       logger.info({ remote: remoteAddress }, 'refused a socket: too many unauthenticated sockets from this address');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, remoteAddress, key));
+    const upgrade = (): void => wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, remoteAddress, key));
+    if (!options.auth.defense.bansEnabled) {
+      upgrade();
+      return;
+    }
+    // Home Assistant answers a banned address 403 on every request. A store that cannot say lets the socket in: the login
+    // limits still hold at its first attempt.
+    options.auth.defense.isBanned(remoteAddress).then(
+      (banned) => {
+        if (!banned) return upgrade();
+        refuseUpgrade(socket, '403 Forbidden', 'This address is banned after too many failed login attempts.');
+        logger.info({ remote: remoteAddress }, 'refused a socket: the address is banned');
+      },
+      () => upgrade(),
+    );
   }
 
   function onConnection(ws: WebSocket, remoteAddress: string | null, key: string | null): void {

@@ -30,7 +30,6 @@ const DIRECTORY_TAG = '{directory}';
 export interface RedisKeys {
   flow(id: string): string;
   code(code: string): string;
-  counter(name: string): string;
   owner(): string;
   user(id: string): string;
   /** Sorted set of user ids scored by createdAt (listUsers order). */
@@ -62,7 +61,6 @@ export function redisKeys(prefix: string): RedisKeys {
     // A single id inside the tag: all keys of one flow (today just one) stay together, while flows spread over the cluster.
     flow: (id) => buildKey(prefix, 'flow', `{${id}}`),
     code: (code) => buildKey(prefix, 'code', `{${code}}`),
-    counter: (name) => buildKey(prefix, 'counter', `{${name}}`),
     owner: () => buildKey(prefix, DIRECTORY_TAG, 'owner'),
     user: (id) => buildKey(prefix, DIRECTORY_TAG, 'user', id),
     userIndex: () => buildKey(prefix, DIRECTORY_TAG, 'users'),

@@ -353,24 +353,6 @@ export class RedisStore implements Store {
     return decodeInteger(await this.#call(() => this.#client.deleteRefreshToken([key], args))) === 1;
   }
 
-  // Counters: INCR, with the window's PEXPIRE set by the first hit, in one script.
-
-  async incrementCounter(key: string, windowMs: number): Promise<number> {
-    const counter = this.#keys.counter(key);
-    return decodeInteger(await this.#call(() => this.#client.incrementCounter([counter], [String(windowMs)])));
-  }
-
-  async getCounter(key: string): Promise<number> {
-    const counter = this.#keys.counter(key);
-    const value = await this.#call(() => this.#client.get(counter));
-    return value === null ? 0 : decodeInteger(value);
-  }
-
-  async resetCounter(key: string): Promise<void> {
-    const counter = this.#keys.counter(key);
-    await this.#call(() => this.#client.del(counter));
-  }
-
   // Leases: a sorted set per lease set (leases.ts).
 
   acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean> {
@@ -395,7 +377,7 @@ export class RedisStore implements Store {
 
   /** A keyed read rather than PING: a cluster client routes a keyless command to no node in particular. */
   async ping(): Promise<void> {
-    await this.#call(() => this.#client.exists(this.#keys.counter('readiness-probe')));
+    await this.#call(() => this.#client.exists(this.#keys.loginDefense('readiness-probe')));
   }
 
   isSubscriberUp(): boolean {

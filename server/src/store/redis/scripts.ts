@@ -67,14 +67,6 @@ return v[2]`,
   1,
 );
 
-/** KEYS: counter. ARGV: windowMs. The PTTL check repairs a counter that somehow lost its TTL instead of letting it block forever. */
-const incrementCounter = luaScript(
-  `local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`,
-  1,
-);
-
 /**
  * KEYS: owner, user, userIndex. ARGV: id, createdAt, name, isAdmin, isActive.
  * Returns -1 when the id exists, else 1 if this user became the owner, 0 if not. The owner marker is never deleted: the first
@@ -302,7 +294,6 @@ export const SCRIPTS = {
   deleteFlow,
   putCode,
   takeCode,
-  incrementCounter,
   createUser,
   updateUser,
   removeUser,

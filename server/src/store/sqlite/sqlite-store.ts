@@ -269,21 +269,6 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#tokens.delete(id));
   }
 
-  async incrementCounter(key: string, windowMs: number): Promise<number> {
-    const now = Date.now();
-    const row = this.#run(() => this.#sql.incrementCounter.get({ key, expiresAt: now + windowMs, now }));
-    if (row === undefined) throw new Error(`Counter ${key} could not be read back`);
-    return row.value;
-  }
-
-  async getCounter(key: string): Promise<number> {
-    return this.#run(() => this.#sql.getCounter.get(key, Date.now()))?.value ?? 0;
-  }
-
-  async resetCounter(key: string): Promise<void> {
-    this.#run(() => this.#sql.resetCounter.run(key));
-  }
-
   async acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean> {
     return this.#run(() => this.#leases.acquire(set, member, limit, expiresAt));
   }
@@ -393,16 +378,6 @@ function prepareStatements(db: Database) {
       `UPDATE credentials SET user_id = ?
        WHERE id = ? AND (user_id IS NULL OR user_id = ?) AND EXISTS (SELECT 1 FROM users WHERE id = ?)`,
     ),
-    // SET expressions see the old row, so an expired counter restarts at 1 with a new window in this one statement.
-    incrementCounter: query<[{ key: string; expiresAt: number; now: number }], { value: number }>(
-      `INSERT INTO counters (key, value, expires_at) VALUES (@key, 1, @expiresAt)
-       ON CONFLICT (key) DO UPDATE SET
-         value = CASE WHEN counters.expires_at <= @now THEN 1 ELSE counters.value + 1 END,
-         expires_at = CASE WHEN counters.expires_at <= @now THEN excluded.expires_at ELSE counters.expires_at END
-       RETURNING value`,
-    ),
-    getCounter: query<[string, number], { value: number }>('SELECT value FROM counters WHERE key = ? AND expires_at > ?'),
-    resetCounter: run<[string]>('DELETE FROM counters WHERE key = ?'),
     sweep: [
       run<[number]>('DELETE FROM flows WHERE expires_at <= ?'),
       run<[number]>('DELETE FROM codes WHERE expires_at <= ?'),
