@@ -33,12 +33,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Fields that hold secrets wherever they appear, at the top of a log line or one level down. */
+const SECRET_FIELDS = ['password', 'access_token', 'refresh_token', 'code', 'token', 'device_token', 'user_input'];
+
 export function createLogger(level: Config['logLevel']): Logger {
   // Never log a secret, even by accident through an object that happens to carry one.
   return pino({
     level,
     base: { pid: process.pid },
-    redact: { paths: ['*.password', '*.access_token', '*.refresh_token', '*.code', '*.token'], censor: '[redacted]' },
+    redact: { paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]), censor: '[redacted]' },
   });
 }
 

@@ -127,6 +127,15 @@ export function describeLoginDefenseContract(name: string, openGroup: (count: nu
         expect((await store.loginDefense.reserveAttempt(ban, limits)).outcome).to.equal('reserved');
       });
 
+      it('does not consult the ban list when asked with no ban key (bans turned off since)', async function () {
+        const limits = counters({ address: 100 });
+        await store.loginDefense.reserveAttempt(ban, limits);
+        await store.loginDefense.settleAttempt(ban, limits, 'failure', 1);
+        expect(await store.loginDefense.reserveAttempt(ban, limits)).to.deep.equal({ outcome: 'banned' });
+        expect((await store.loginDefense.reserveAttempt(null, limits)).outcome).to.equal('reserved');
+        expect((await store.loginDefense.checkAttempt(null, limits)).outcome).to.equal('reserved');
+      });
+
       it('resets the ban count on a success', async function () {
         const limits = counters({ address: 100 });
         await store.loginDefense.reserveAttempt(ban, limits);

@@ -140,6 +140,31 @@ describe('Login limits across instances', function () {
     expect(rateLimited(replies[11]!)).to.equal(true);
   });
 
+  it('writes one audit line per failure, lockout, success and token exchange, naming instance and address, and no secret', async function () {
+    for (let n = 0; n < 10; n++) await attempt(url(0), '127.0.0.100', ALICE_WRONG);
+    await attempt(url(0), '127.0.0.100', ALICE_WRONG);
+    const tokens = await login(url(0), '127.0.0.101', ALICE);
+    const instance = instances!.at(0);
+    const audit = (): Array<Record<string, unknown>> => instance.logs.filter((line) => typeof line['event'] === 'string');
+    const fromAttacker = audit().filter((line) => line['address'] === '127.0.0.100');
+    expect(fromAttacker.filter((line) => line['event'] === 'login_failed')).to.have.length(10);
+    expect(fromAttacker.find((line) => line['event'] === 'login_failed')).to.deep.include({
+      username: 'alice',
+      provider: 'insecure_example',
+      reason: 'invalid_auth',
+      instance: instance.instanceId,
+    });
+    expect(fromAttacker.filter((line) => line['event'] === 'lockout').map((line) => line['kind'])).to.deep.equal(['address']);
+    expect(fromAttacker.filter((line) => line['event'] === 'login_refused')).to.have.length(1);
+    const exchanged = audit().find((line) => line['event'] === 'token_exchanged' && line['address'] === '127.0.0.101');
+    expect(exchanged?.['user_id']).to.be.a('string');
+    expect(audit().some((line) => line['event'] === 'login_succeeded' && line['address'] === '127.0.0.101')).to.equal(true);
+    const everything = JSON.stringify(instance.logs);
+    for (const secret of ['wonderland', 'guess', tokens['access_token'], tokens['refresh_token'], tokens['device_token']]) {
+      expect(everything.includes(String(secret)), `the log holds ${String(secret).slice(0, 12)}`).to.equal(false);
+    }
+  });
+
   it('counts one failure, and issues one code, for 50 racing steps on one flow', async function () {
     /** 50 sockets from `from`, spread over the instances, send the same step of one flow at once. */
     const race = async (from: string, input: Record<string, string>): Promise<Reply[]> => {

@@ -42,9 +42,9 @@ export function guardLoginFlow(provider: AuthProvider, defense: LoginDefense): A
         await attempt.settle('release').catch(() => undefined);
         throw error;
       }
-      const failed = outcome.kind === 'form' && FAILURE_ERRORS.has(outcome.errors?.['base'] ?? '');
-      const settlement = outcome.kind === 'create_entry' ? 'success' : failed ? 'failure' : 'release';
-      return withEffects(outcome, { committed: () => attempt.settle(settlement), discarded: () => attempt.settle('release') });
+      const error = outcome.kind === 'form' ? (outcome.errors?.['base'] ?? '') : '';
+      const settlement = outcome.kind === 'create_entry' ? 'success' : FAILURE_ERRORS.has(error) ? 'failure' : 'release';
+      return withEffects(outcome, { committed: () => attempt.settle(settlement, error), discarded: () => attempt.settle('release') });
     };
   const steps = Object.fromEntries(Object.entries(handler.steps).map(([id, step]) => [id, guard(step)]));
   return { ...handler, steps: steps as AnyFlowHandler['steps'] };

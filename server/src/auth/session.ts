@@ -47,11 +47,16 @@ export async function listSessions({ store }: SessionDependencies, session: Sess
   }));
 }
 
-export async function deleteSession({ store, tokens }: SessionDependencies, session: Session, refreshTokenId: string): Promise<object> {
+export async function deleteSession(
+  { store, tokens }: SessionDependencies,
+  session: Session,
+  refreshTokenId: string,
+  remoteAddress: string | null,
+): Promise<object> {
   const token = await store.getRefreshToken(refreshTokenId);
   // Another user's token is answered like an unknown one.
   if (token === null || token.userId !== session.userId) throw new ServiceError('not_found', 'No such refresh token');
-  await tokens.revoke(token.id, { userId: session.userId, via: 'auth/delete_refresh_token' });
+  await tokens.revoke(token.id, { userId: session.userId, address: remoteAddress, via: 'auth/delete_refresh_token' });
   return {};
 }
 
@@ -59,11 +64,12 @@ export async function deleteAllSessions(
   { store, tokens }: SessionDependencies,
   session: Session,
   deleteCurrent: boolean,
+  remoteAddress: string | null,
 ): Promise<object> {
   const all = await store.listRefreshTokens(session.userId);
   // The current token goes last, so this socket answers before it is closed.
   const others = all.filter((t) => t.id !== session.refreshTokenId);
-  const revocation = { userId: session.userId, via: 'auth/delete_all_refresh_tokens' };
+  const revocation = { userId: session.userId, address: remoteAddress, via: 'auth/delete_all_refresh_tokens' };
   await Promise.all(others.map((t) => tokens.revoke(t.id, revocation)));
   if (deleteCurrent) setImmediate(() => void tokens.revoke(session.refreshTokenId, revocation).catch(() => undefined));
   return {};

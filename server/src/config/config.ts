@@ -74,7 +74,7 @@ export const ConfigFile = closedObject(
         account_window_seconds: PositiveSeconds,
         device_failures: NonNegativeCount,
         device_window_seconds: PositiveSeconds,
-        device_token_days: PositiveSeconds,
+        device_token_days: t.refinement(t.number, (n) => n > 0 && Number.isFinite(n), 'a positive number of days'),
         open_flows_per_address: NonNegativeCount,
       },
     ),

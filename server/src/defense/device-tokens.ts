@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
+import { MAX_TOKEN_LENGTH } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import type { LoginDefenseStore } from '../store/login-defense.js';
 
@@ -15,8 +16,8 @@ export interface TrustedDevice {
 
 const ISSUER = 'flowgate-device';
 const KEY_NAME = 'device-token-key';
-/** Longer than any token Flowgate issues (about 250 characters); anything longer is refused unread. */
-const MAX_DEVICE_TOKEN_LENGTH = 1024;
+/** Longer than any token Flowgate issues (about 250 characters): the wire limit of every token, past which it is refused unread. */
+const MAX_DEVICE_TOKEN_LENGTH = MAX_TOKEN_LENGTH;
 
 export class DeviceTokens {
   private key: Promise<Uint8Array> | undefined;

@@ -72,6 +72,8 @@ export interface OpenFlowLeases {
 export interface AttemptReport {
   readonly subject: AttemptSubject;
   readonly settlement: AttemptSettlement;
+  /** For a failure: the form error that made it one (`invalid_auth`, `invalid_code`). */
+  readonly reason: string | null;
   readonly lockedOut: readonly LimitedCounter[];
   readonly banned: boolean;
 }
@@ -85,11 +87,13 @@ export interface RefusalReport {
 export interface LoginDefenseEvents {
   settled?(report: AttemptReport): void;
   refused?(report: RefusalReport): void;
+  /** A flow start refused because the address holds its limit of open flows. */
+  tooManyOpenFlows?(address: string | null): void;
 }
 
-/** A reserved attempt: settle it once its outcome is known (and committed). */
+/** A reserved attempt: settle it once its outcome is known (and committed); `reason` names what made a failure one. */
 export interface Attempt {
-  settle(settlement: AttemptSettlement): Promise<void>;
+  settle(settlement: AttemptSettlement, reason?: string): Promise<void>;
 }
 
 /** Addresses are unknown only for in-process callers (tests, the CLI): they share one bucket rather than escape the limits. */
@@ -133,7 +137,7 @@ export class LoginDefense {
   async admitFlowStart(address: string | null, device: TrustedDevice | null): Promise<void> {
     const subject: AttemptSubject = { address, account: null, provider: null, username: null, device };
     const counters = this.counters(subject);
-    const check = await this.store.checkAttempt(this.banKey(address), device === null ? counters : { ...counters, address: off(counters.address) });
+    const check = await this.store.checkAttempt(this.bannable(address), device === null ? counters : { ...counters, address: off(counters.address) });
     this.refuseUnlessReserved(subject, check);
   }
 
@@ -141,14 +145,14 @@ export class LoginDefense {
   async begin(subject: AttemptSubject): Promise<Attempt> {
     const counters = this.counters(subject);
     const ban = this.banKey(subject.address);
-    this.refuseUnlessReserved(subject, await this.store.reserveAttempt(ban, counters));
+    this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters));
     let settled = false;
     return {
-      settle: async (settlement) => {
+      settle: async (settlement, reason) => {
         if (settled) return;
         settled = true;
         const outcome = await this.store.settleAttempt(ban, counters, settlement, this.banThreshold);
-        this.events.settled?.({ subject, settlement, lockedOut: outcome.lockedOut, banned: outcome.banned });
+        this.events.settled?.({ subject, settlement, reason: reason ?? null, lockedOut: outcome.lockedOut, banned: outcome.banned });
       },
     };
   }
@@ -160,7 +164,9 @@ export class LoginDefense {
   async flowStarted(flowId: string, address: string | null, expiresAt: number): Promise<boolean> {
     const limit = this.limits.openFlowsPerAddress;
     if (limit === 0) return true;
-    return this.leases.acquireLease(this.openFlowsSet(address), flowId, limit, expiresAt);
+    const admitted = await this.leases.acquireLease(this.openFlowsSet(address), flowId, limit, expiresAt);
+    if (!admitted) this.events.tooManyOpenFlows?.(address);
+    return admitted;
   }
 
   async flowEnded(flowId: string, address: string | null): Promise<void> {
@@ -202,6 +208,11 @@ export class LoginDefense {
 
   private banKey(address: string | null): string {
     return limitKey(address ?? UNKNOWN_ADDRESS);
+  }
+
+  /** The ban-list key to check, or null while bans are off: a list left from when they were on does not refuse anyone. */
+  private bannable(address: string | null): string | null {
+    return this.bansEnabled ? this.banKey(address) : null;
   }
 
   private refuseUnlessReserved(subject: AttemptSubject, check: Awaited<ReturnType<LoginDefenseStore['checkAttempt']>>): void {

@@ -8,7 +8,6 @@ export type AuditEvent =
   | 'login_refused'
   | 'lockout'
   | 'ban'
-  | 'unban'
   | 'token_exchanged'
   | 'token_refreshed'
   | 'token_revoked';

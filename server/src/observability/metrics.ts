@@ -2,7 +2,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How a login attempt (one provider step that checked a secret, or was refused before checking it) ended. */
-export const LOGIN_RESULTS = ['success', 'invalid_auth', 'rate_limited', 'banned', 'unavailable'] as const;
+export const LOGIN_RESULTS = ['success', 'invalid_auth', 'rate_limited', 'banned'] as const;
 export type LoginResult = (typeof LOGIN_RESULTS)[number];
 
 /** What a lockout locked: a client address, an account (for untrusted clients), one trusted device, or a permanent ban. */

@@ -42,18 +42,18 @@ export interface Ban {
 
 export interface LoginDefenseStore {
   /**
-   * Atomically: refused, changing nothing, when `ban` is banned or a counter is at its limit (with the longest wait of those
+   * Atomically: refused, changing nothing, when `ban` (null: bans are off) is banned or a counter is at its limit (with the longest wait of those
    * that are); else every counter counts this attempt as a failure in advance, so that racing attempts cannot get past a limit
    * between a check and a verify. Settle it afterwards with `settleAttempt`.
    */
-  reserveAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation>;
+  reserveAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation>;
   /**
    * Settles a reserved attempt. With `banThreshold` > 0 a failure also counts towards a permanent ban of `ban` (no window:
    * Home Assistant's `login_attempts_threshold`), and a success resets that count.
    */
   settleAttempt(ban: string, counters: AttemptCounters, settlement: AttemptSettlement, banThreshold: number): Promise<Settled>;
   /** Read only: whether an attempt against just these counters would be refused now, and why. */
-  checkAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation>;
+  checkAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation>;
   isBanned(address: string): Promise<boolean>;
   listBans(): Promise<Ban[]>;
   /** False when the address was not banned. */

@@ -113,12 +113,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/delete_refresh_token': command({
     codec: DeleteRefreshTokenCommand,
     phase: 'authenticated',
-    run: async (c, context) => sessions.deleteSession(context.auth, sessionOf(context), c.refresh_token_id),
+    run: async (c, context) => sessions.deleteSession(context.auth, sessionOf(context), c.refresh_token_id, context.remoteAddress),
   }),
   'auth/delete_all_refresh_tokens': command({
     codec: DeleteAllRefreshTokensCommand,
     phase: 'authenticated',
-    run: async (c, context) => sessions.deleteAllSessions(context.auth, sessionOf(context), c.delete_current_token ?? true),
+    run: async (c, context) => sessions.deleteAllSessions(context.auth, sessionOf(context), c.delete_current_token ?? true, context.remoteAddress),
   }),
   'auth/long_lived_access_token': command({
     codec: LongLivedAccessTokenCommand,

@@ -226,9 +226,13 @@ export class Connection {
       this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
       return;
     }
-    if (spec.startsFlow === true && !this.allowFlowStart()) {
-      this.sendError(id, 'rate_limited', 'Too many login flows started on this connection; wait a minute or finish one');
-      return;
+    if (spec.startsFlow === true) {
+      const waitMs = this.flowStartWaitMs();
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        this.sendError(id, 'rate_limited', `Too many login flows started on this connection; try again in ${seconds} seconds`, seconds);
+        return;
+      }
     }
     // Labelled with the type only now that it is known to be in the command table: a client's made-up type is no series.
     const endTimer = this.options.metrics?.commandDuration.startTimer({ command: type });
@@ -286,15 +290,15 @@ export class Connection {
     this.send({ type: 'auth_ok', ha_version: HA_VERSION });
   }
 
-  /** A sliding one-minute window over this socket's flow starts. */
-  private allowFlowStart(): boolean {
+  /** 0 when a flow may start now (and counts it), else how long until the oldest start leaves the window. */
+  private flowStartWaitMs(): number {
     const limit = this.options.limits.maxFlowStartsPerMinute;
-    if (limit === 0) return true;
+    if (limit === 0) return 0;
     const now = Date.now();
     while (this.flowStarts.length > 0 && (this.flowStarts[0] ?? now) <= now - 60_000) this.flowStarts.shift();
-    if (this.flowStarts.length >= limit) return false;
+    if (this.flowStarts.length >= limit) return (this.flowStarts[0] ?? now) + 60_000 - now;
     this.flowStarts.push(now);
-    return true;
+    return 0;
   }
 
   /** Answers `unauthorized` and closes with 4001 when the socket's refresh token is gone (a revocation it did not hear of). */

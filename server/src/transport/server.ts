@@ -108,7 +108,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
     options.auth.defense.isBanned(remoteAddress).then(
       (banned) => {
         if (!banned) return upgrade();
-        refuseUpgrade(socket, '403 Forbidden', 'This address is banned after too many failed login attempts.');
+        refuseUpgrade(socket, '403 Forbidden', 'This address is banned after too many failed login attempts.', false);
         logger.info({ remote: remoteAddress }, 'refused a socket: the address is banned');
       },
       () => upgrade(),
@@ -190,11 +190,12 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
   };
 }
 
-/** Answers an upgrade with a plain HTTP status, a sentence for the person reading it, and when to retry. */
-function refuseUpgrade(socket: Duplex, status: string, message: string): void {
+/** Answers an upgrade with a plain HTTP status and a sentence for the person reading it; `retry` adds Retry-After (not for a ban). */
+function refuseUpgrade(socket: Duplex, status: string, message: string, retry = true): void {
   const body = `${message}\n`;
+  const retryAfter = retry ? `Retry-After: ${UPGRADE_RETRY_AFTER_SECONDS}\r\n` : '';
   socket.end(
-    `HTTP/1.1 ${status}\r\nConnection: close\r\nRetry-After: ${UPGRADE_RETRY_AFTER_SECONDS}\r\n` +
+    `HTTP/1.1 ${status}\r\nConnection: close\r\n${retryAfter}` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

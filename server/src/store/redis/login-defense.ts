@@ -24,12 +24,12 @@ function defenseScript(source: string, numberOfKeys: number) {
 }
 
 /**
- * KEYS: bans, address, account, device counters. ARGV: ban field, the three limits (0: not applied), the three windows, and
+ * KEYS: bans, address, account, device counters. ARGV: ban field ('' when bans are off), the three limits (0: not applied), the three windows, and
  * '1' to count the attempt or '0' to only look. Returns {0} when allowed, {1, waitMs, counter index} when limited, {2} banned.
  * A limited counter that lost its TTL is given its window again rather than blocking forever.
  */
 const attemptCheck = defenseScript(
-  `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {2, 0, 0} end
+  `if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {2, 0, 0} end
 local wait, which = -1, 0
 for i = 2, 4 do
   local limit = tonumber(ARGV[i])
@@ -115,11 +115,11 @@ export class RedisLoginDefense implements LoginDefenseStore {
     private readonly call: <T>(call: () => Promise<T>) => Promise<T>,
   ) {}
 
-  reserveAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation> {
+  reserveAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation> {
     return this.check(ban, counters, true);
   }
 
-  checkAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation> {
+  checkAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation> {
     return this.check(ban, counters, false);
   }
 
@@ -149,9 +149,9 @@ export class RedisLoginDefense implements LoginDefenseStore {
     return String(await this.call(() => this.client.sharedSecret([this.keys.loginDefense('secret', name)], [candidate])));
   }
 
-  private async check(ban: string, counters: AttemptCounters, count: boolean): Promise<AttemptReservation> {
+  private async check(ban: string | null, counters: AttemptCounters, count: boolean): Promise<AttemptReservation> {
     const keys = [this.bans(), ...this.counterKeys(counters)];
-    const args = [ban, ...limits(counters), ...windows(counters), count ? '1' : '0'];
+    const args = [ban ?? '', ...limits(counters), ...windows(counters), count ? '1' : '0'];
     const [outcome, waitMs, which] = (await this.call(() => this.client.attemptCheck(keys, args))) as [number, number, number];
     if (outcome === 2) return { outcome: 'banned' };
     if (outcome === 1) return { outcome: 'limited', counter: COUNTER_NAMES[which - 1] ?? 'address', retryAfterMs: Number(waitMs) };

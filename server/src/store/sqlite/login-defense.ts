@@ -32,11 +32,11 @@ export class SqliteLoginDefense implements LoginDefenseStore {
     this.#sql = prepareStatements(db);
   }
 
-  async reserveAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation> {
+  async reserveAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation> {
     return this.run(() => this.#db.transaction(() => this.#check(ban, counters, true)).immediate());
   }
 
-  async checkAttempt(ban: string, counters: AttemptCounters): Promise<AttemptReservation> {
+  async checkAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation> {
     return this.run(() => this.#check(ban, counters, false));
   }
 
@@ -95,9 +95,9 @@ export class SqliteLoginDefense implements LoginDefenseStore {
   }
 
   /** Inside the caller's transaction (or a single read), as the Redis script does it. */
-  #check(ban: string, counters: AttemptCounters, count: boolean): AttemptReservation {
+  #check(ban: string | null, counters: AttemptCounters, count: boolean): AttemptReservation {
     const now = Date.now();
-    if (this.#sql.isBanned.get(ban) !== undefined) return { outcome: 'banned' };
+    if (ban !== null && this.#sql.isBanned.get(ban) !== undefined) return { outcome: 'banned' };
     let limited: { counter: LimitedCounter; retryAfterMs: number } | null = null;
     for (const name of COUNTER_NAMES) {
       const counter = counters[name];
