@@ -26,8 +26,8 @@ for (const backend of BACKENDS) {
     afterEach(async () => store.close());
 
     async function login(): Promise<string> {
-      const form = await auth.loginFlows.init(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null });
-      const done = await auth.loginFlows.step(form.flow_id, CLIENT_ID, { username: 'alice', password: 'wonderland' });
+      const form = await auth.startLogin(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null, deviceToken: null });
+      const done = await auth.loginStep(form.flow_id, CLIENT_ID, { username: 'alice', password: 'wonderland' });
       if (done.type !== 'create_entry') throw new Error(`expected create_entry, got ${done.type}`);
       return done.result;
     }

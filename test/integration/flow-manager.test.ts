@@ -1,12 +1,37 @@
 /** The flow engine on real stores: results, persistence between calls, expiry, client binding and atomic steps. */
 import { expect } from 'chai';
-import { FlowManager, AbortFlow, createEntry, defineFlowHandler, defineForm, field, showForm } from '../../server/src/flow/index.js';
-import type { AnyFlowHandler, FlowContext } from '../../server/src/flow/index.js';
+import * as t from 'io-ts';
+import {
+  FlowManager,
+  AbortFlow,
+  createEntry,
+  defineFlowHandler,
+  defineForm,
+  field,
+  handOver,
+  showForm,
+  showMenu,
+} from '../../server/src/flow/index.js';
+import type { AnyFlowHandler, FlowManagerOptions } from '../../server/src/flow/index.js';
 import { ServiceError } from '../../server/src/errors.js';
 import type { JsonObject, Store } from '../../server/src/store/types.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
-const CONTEXT: FlowContext = { clientId: 'https://app.example/', redirectUri: null, remoteAddress: '127.0.0.1' };
+/** The engine stores its owner's context opaquely; these tests bind flows to a client id as the auth layer does. */
+const TestContext = t.type({ clientId: t.string });
+type TestContext = t.TypeOf<typeof TestContext>;
+const CONTEXT: TestContext = { clientId: 'https://app.example/' };
+
+/** The engine with the client-id binding the tests call it by: `step(flowId, clientId, input)`. */
+function bound(engine: FlowManager<TestContext>) {
+  const admit = (clientId: string) => (context: TestContext) => context.clientId === clientId;
+  return {
+    init: (key: [string, string | null], context: TestContext) => engine.init(key, context),
+    step: (flowId: string, clientId: string, input: Record<string, unknown>) => engine.step(flowId, input, admit(clientId)),
+    get: (flowId: string, clientId: string) => engine.get(flowId, admit(clientId)),
+    abort: (flowId: string, clientId: string) => engine.abort(flowId, admit(clientId)),
+  };
+}
 const NameForm = defineForm({ name: field.string('name') });
 const CodeForm = defineForm({ code: field.string('code') });
 
@@ -48,16 +73,17 @@ for (const backend of BACKENDS) {
   describe(`FlowManager (${backend} store)`, function () {
     let store: Store;
     let finished: JsonObject[];
-    const manager = (handler: AnyFlowHandler, options: { ttlMs?: number; now?: () => number } = {}) =>
-      new FlowManager({
+    const manager = (handler: AnyFlowHandler, options: Partial<Pick<FlowManagerOptions<TestContext>, 'ttlMs' | 'now'>> = {}) =>
+      bound(new FlowManager<TestContext>({
         store,
+        contextCodec: TestContext,
         resolveHandler: (key) => (key[0] === 'test' ? handler : undefined),
         finish: async (_flow, data) => {
           finished.push(data);
           return { kind: 'create_entry', result: `entry-for-${String(data['name'])}` };
         },
         ...options,
-      });
+      }));
 
     beforeEach(async function () {
       store = await freshStore(backend);
@@ -183,6 +209,67 @@ for (const backend of BACKENDS) {
         expect(effects.sort()).to.deep.equal([`committed ${winnerName}`, `discarded ${loserName}`]);
         // The finish hook (which issues the code) ran for the winner alone.
         expect(finished).to.deep.equal([{ name: winnerName }]);
+      });
+    });
+
+    describe('hand-over and menus', function () {
+      /** A first handler that hands the flow to a second one (as a provider to MFA), which offers a menu of two steps. */
+      const second = defineFlowHandler<{ name: string }, 'code' | 'skip'>({
+        key: ['second', null],
+        initialState: () => ({ name: '' }),
+        steps: {
+          init: async ({ state }) => showMenu('init', ['code', 'skip'], state, { who: state.name }),
+          code: async ({ input, state }) => {
+            if (input === undefined) return showForm('code', CodeForm.dataSchema, state);
+            return CodeForm.read(input).code === '123' ? createEntry({ name: state.name, via: 'code' }) : showForm('code', CodeForm.dataSchema, state, { errors: { base: 'invalid_code' } });
+          },
+          skip: async ({ state }) => createEntry({ name: state.name, via: 'skip' }),
+        },
+      });
+      const first = defineFlowHandler<JsonObject, 'init'>({
+        key: ['test', null],
+        initialState: () => ({}),
+        steps: {
+          init: async ({ input, state }) => {
+            if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+            return handOver(['second', null], { name: NameForm.read(input).name });
+          },
+        },
+      });
+      const chained = () =>
+        bound(
+          new FlowManager<TestContext>({
+            store,
+            contextCodec: TestContext,
+            resolveHandler: (key) => (key[0] === 'test' ? first : key[0] === 'second' ? second : undefined),
+            finish: async (_flow, data) => {
+              finished.push(data);
+              return { kind: 'create_entry', result: `done-${String(data['via'])}` };
+            },
+          }),
+        );
+
+      it("continues with the second handler's steps, on any manager, naming the first handler throughout", async function () {
+        const started = await chained().init(['test', null], CONTEXT);
+        const menu = await chained().step(started.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect(menu).to.deep.include({ type: 'menu', handler: ['test', null], step_id: 'init', menu_options: ['code', 'skip'], description_placeholders: { who: 'ada' } });
+        const form = await chained().step(started.flow_id, CONTEXT.clientId, { next_step_id: 'code' });
+        expect(form).to.deep.include({ type: 'form', step_id: 'code', handler: ['test', null] });
+        expect(await chained().get(started.flow_id, CONTEXT.clientId)).to.deep.include({ step_id: 'code' });
+        const done = await chained().step(started.flow_id, CONTEXT.clientId, { code: '123' });
+        expect(done).to.deep.include({ type: 'create_entry', result: 'done-code', handler: ['test', null] });
+        expect(finished).to.deep.equal([{ name: 'ada', via: 'code' }]);
+      });
+
+      it('refuses a menu answer that is not one of its options, and keeps the menu', async function () {
+        const started = await chained().init(['test', null], CONTEXT);
+        await chained().step(started.flow_id, CONTEXT.clientId, { name: 'ada' });
+        for (const input of [{ next_step_id: 'init' }, { next_step_id: 'nope' }, {}, { next_step_id: 'code', extra: 1 }]) {
+          expect((await rejection(chained().step(started.flow_id, CONTEXT.clientId, input))).code).to.equal('invalid_format');
+        }
+        expect(await chained().get(started.flow_id, CONTEXT.clientId)).to.deep.include({ type: 'menu' });
+        const skipped = await chained().step(started.flow_id, CONTEXT.clientId, { next_step_id: 'skip' });
+        expect(skipped).to.deep.include({ type: 'create_entry', result: 'done-skip' });
       });
     });
 

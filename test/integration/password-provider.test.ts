@@ -46,12 +46,12 @@ for (const backend of BACKENDS) {
     }
 
     async function startFlow(auth: AuthManager): Promise<string> {
-      const form = await auth.loginFlows.init(['password', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null });
+      const form = await auth.startLogin(['password', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null, deviceToken: null });
       return String(form.flow_id);
     }
 
     async function attempt(auth: AuthManager, username: string, password: string): Promise<any> {
-      return auth.loginFlows.step(await startFlow(auth), CLIENT_ID, { username, password });
+      return auth.loginStep(await startFlow(auth), CLIENT_ID, { username, password });
     }
 
     describe('login flow', function () {
@@ -66,11 +66,11 @@ for (const backend of BACKENDS) {
         const auth = new AuthManager({ store, providers: [provider], loginLimits: { addressFailures: 3 } });
         const flowId = await startFlow(auth);
         for (let n = 0; n < 3; n++) {
-          const reply: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
+          const reply: any = await auth.loginStep(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
           expect(reply.errors).to.deep.equal({ base: 'invalid_auth' });
         }
         expect(verifies).to.equal(3);
-        const refused = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'wonderland' }).then(
+        const refused = await auth.loginStep(flowId, CLIENT_ID, { username: 'alice', password: 'wonderland' }).then(
           () => null,
           (error: { code?: string; retryAfterSeconds?: number }) => error,
         );
@@ -78,15 +78,15 @@ for (const backend of BACKENDS) {
         expect(refused?.retryAfterSeconds).to.be.within(590, 600);
         // The refused attempt cost nothing: no verify, and the flow is still at its form, ready once the window has passed.
         expect(verifies).to.equal(3);
-        expect((await auth.loginFlows.get(flowId, CLIENT_ID)).step_id).to.equal('init');
+        expect((await auth.loginGet(flowId, CLIENT_ID)).step_id).to.equal('init');
       });
 
       it('answers a wrong password and an unknown user with the same invalid_auth form', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
         const auth = authWith();
         const flowId = await startFlow(auth);
-        const wrongPassword: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
-        const unknownUser: any = await auth.loginFlows.step(flowId, CLIENT_ID, { username: 'mallory', password: 'wonderland' });
+        const wrongPassword: any = await auth.loginStep(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
+        const unknownUser: any = await auth.loginStep(flowId, CLIENT_ID, { username: 'mallory', password: 'wonderland' });
         expect(wrongPassword).to.deep.include({ type: 'form', step_id: 'init', errors: { base: 'invalid_auth' } });
         expect(unknownUser).to.deep.equal(wrongPassword);
       });

@@ -7,6 +7,7 @@ import {
   FlowResult,
   FormResult,
   LongLivedAccessToken,
+  MenuResult,
   NullResult,
   ProviderList,
   RefreshTokenList,
@@ -182,7 +183,7 @@ export class FlowgateClient {
     return this.call('login_flow/step', { flow_id: flowId, client_id: this.clientId, user_input: userInput }, FlowResult);
   }
   getFlow(flowId: string) {
-    return this.call('login_flow/get', { flow_id: flowId, client_id: this.clientId }, FormResult);
+    return this.call('login_flow/get', { flow_id: flowId, client_id: this.clientId }, t.union([FormResult, MenuResult]));
   }
   abortFlow(flowId: string) {
     return this.call('login_flow/abort', { flow_id: flowId, client_id: this.clientId }, NullResult);

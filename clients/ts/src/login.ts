@@ -1,5 +1,5 @@
 /** The login driver: init (or resume) a flow, answer each form through a callback, exchange the code, authenticate. */
-import type { FlowResult, FormResult, HandlerKey } from '@flowgate/shared';
+import type { FlowResult, FormResult, HandlerKey, MenuResult } from '@flowgate/shared';
 import type { FlowgateClient, Tokens } from './client.js';
 import { ConnectionLostError, FlowAbortedError, isCommandError, RateLimitedError } from './errors.js';
 
@@ -49,10 +49,10 @@ export async function runLogin(client: FlowgateClient, options: LoginOptions): P
   let attempt = 0;
   let lastStep: string | undefined;
   try {
-    while (result.type === 'form') {
+    while (result.type === 'form' || result.type === 'menu') {
       attempt = result.step_id === lastStep ? attempt + 1 : 1;
       lastStep = result.step_id;
-      const form: FormResult = result;
+      const form: FormResult = asForm(result);
       const epoch = client.epoch;
       const input = await options.answer(form, { attempt, resumed });
       checkSignal();
@@ -106,9 +106,28 @@ async function answerForm(
 
 /** `login_flow/get`, retried across reconnects; tells listeners which instance resumed the flow. */
 async function resumeFlow(client: FlowgateClient, flowId: string): Promise<FormResult> {
-  const form = await retryOnLostConnection(() => client.getFlow(flowId));
+  const shown = await retryOnLostConnection(() => client.getFlow(flowId));
   client.events.emit('flow_resumed', { flowId, instance: client.instance ?? '' });
-  return form;
+  return asForm(shown);
+}
+
+/**
+ * A menu is answered like a form with one choice, `next_step_id` (what the server expects back), so one `answer` callback
+ * serves both; a form comes back as it is.
+ */
+export function asForm(shown: FormResult | MenuResult): FormResult {
+  if (shown.type === 'form') return shown;
+  return {
+    type: 'form',
+    flow_id: shown.flow_id,
+    handler: shown.handler,
+    step_id: shown.step_id,
+    data_schema: [{ name: 'next_step_id', type: 'select', required: true, options: shown.menu_options.map((option) => [option, option]) }],
+    errors: null,
+    description_placeholders: shown.description_placeholders,
+    last_step: null,
+    expires_at: shown.expires_at,
+  };
 }
 
 async function retryOnLostConnection<T>(operation: () => Promise<T>): Promise<T> {

@@ -10,7 +10,8 @@ import type { AuthProvider } from '../providers/registry.js';
 import type { JsonObject, Store } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
-import { accountKey, guardLoginFlow } from './login-guard.js';
+import { LoginContext, startedBy } from './login-context.js';
+import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
 import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
 import type { TokenEndpointDependencies } from './token-endpoint.js';
@@ -19,7 +20,7 @@ export interface AuthManagerOptions {
   readonly store: Store;
   readonly providers: readonly AuthProvider[];
   readonly flowTtlMs?: number;
-  readonly onFlowFinished?: FlowManagerOptions['onFinished'];
+  readonly onFlowFinished?: FlowManagerOptions<LoginContext>['onFinished'];
   /** Login attempts, lockouts and flow steps are counted here (observability/metrics.ts). */
   readonly metrics?: Metrics;
   /** Overrides of the brute-force limits' defaults (`login_limits:` in the config). */
@@ -42,7 +43,7 @@ export interface LoginStart {
 const keyOf = (key: HandlerKey): string => JSON.stringify(key);
 
 export class AuthManager implements TokenEndpointDependencies {
-  readonly loginFlows: FlowManager;
+  readonly loginFlows: FlowManager<LoginContext>;
   readonly tokens: TokenService;
   readonly store: Store;
   readonly defense: LoginDefense;
@@ -50,7 +51,7 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly audit: Audit;
   private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
   /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
-  private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler>;
+  private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler<LoginContext>>;
 
   constructor(private readonly options: AuthManagerOptions) {
     this.store = options.store;
@@ -68,10 +69,13 @@ export class AuthManager implements TokenEndpointDependencies {
     );
     this.deviceTokens = new DeviceTokens(options.store.loginDefense, this.defense.limits.deviceTokenTtlMs);
     this.providersByKey = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), p]));
-    this.guardedFlows = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), guardLoginFlow(p, this.defense)]));
+    this.guardedFlows = new Map(
+      options.providers.map((p) => [keyOf([p.type, p.id]), guardLoginFlow(p.loginFlow, p.type, providerAccount(p), this.defense)]),
+    );
     const { metrics, onFlowFinished, onBackgroundError } = options;
-    this.loginFlows = new FlowManager({
+    this.loginFlows = new FlowManager<LoginContext>({
       store: options.store,
+      contextCodec: LoginContext,
       resolveHandler: (key) => this.guardedFlows.get(keyOf(key)),
       finish: (flow, data) => this.finishLogin(flow, data),
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
@@ -99,7 +103,7 @@ export class AuthManager implements TokenEndpointDependencies {
     });
     if (result.type !== 'form') return result;
     if (!(await this.defense.flowStarted(result.flow_id, start.remoteAddress, Date.parse(result.expires_at)))) {
-      await this.loginFlows.abort(result.flow_id, start.clientId).catch(() => undefined);
+      await this.loginAbort(result.flow_id, start.clientId).catch(() => undefined);
       throw new ServiceError(
         'rate_limited',
         `Too many unfinished login flows from this address (at most ${this.defense.limits.openFlowsPerAddress}); finish or abort one first`,
@@ -137,7 +141,20 @@ export class AuthManager implements TokenEndpointDependencies {
     return user !== null && user.isActive;
   }
 
-  private async finishLogin(flow: FinishedFlow, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
+  /** `login_flow/step`: only the client that started the flow may step it. */
+  loginStep(flowId: string, clientId: string, input: Record<string, unknown>): Promise<FlowResult> {
+    return this.loginFlows.step(flowId, input, startedBy(clientId));
+  }
+
+  loginGet(flowId: string, clientId: string) {
+    return this.loginFlows.get(flowId, startedBy(clientId));
+  }
+
+  loginAbort(flowId: string, clientId: string): Promise<void> {
+    return this.loginFlows.abort(flowId, startedBy(clientId));
+  }
+
+  private async finishLogin(flow: FinishedFlow<LoginContext>, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
     const provider = this.providersByKey.get(keyOf(flow.handler));
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');
     const credential = await provider.getOrCreateCredentials(data);

@@ -4,42 +4,36 @@ import type { JsonObject } from '../store/types.js';
 import type { StepOutcome } from './results.js';
 import type { ValidInput } from './schema.js';
 
-/** What the flow knows about who started it; kept with the flow so any instance sees the same. */
-export interface FlowContext {
-  readonly clientId: string;
-  readonly redirectUri: string | null;
-  readonly remoteAddress: string | null;
-  /**
-   * A device the caller vouched for when the flow started (the auth layer's device token check), kept for the flow's later
-   * steps. Carried, never interpreted, by the engine.
-   */
-  readonly device?: { readonly id: string; readonly account: string } | null;
-}
-
-export interface StepArgs<State extends JsonObject> {
+/**
+ * What a step gets. `context` is the flow's owner's value (who started it, for a login flow), kept with the flow so every
+ * instance sees the same; the engine stores it and hands it back, never looks inside.
+ */
+export interface StepArgs<State extends JsonObject, Context> {
   readonly flowId: string;
   readonly state: State;
-  readonly context: FlowContext;
+  readonly context: Context;
   /** Undefined when the step is shown for the first time; else the user's answer, already checked against the form. */
   readonly input: ValidInput | undefined;
+  /** When the flow started (ms since the epoch): Home Assistant measures an MFA login's expiry from it. */
+  readonly createdAt: number;
 }
 
-export type Step<State extends JsonObject, StepId extends string> = (
-  args: StepArgs<State>,
+export type Step<State extends JsonObject, StepId extends string, Context = unknown> = (
+  args: StepArgs<State, Context>,
 ) => Promise<StepOutcome<State, StepId>>;
 
-export interface FlowHandler<State extends JsonObject = JsonObject, StepId extends string = string> {
+export interface FlowHandler<State extends JsonObject = JsonObject, StepId extends string = string, Context = unknown> {
   readonly key: HandlerKey;
-  initialState(context: FlowContext): State;
+  initialState(context: Context): State;
   /** Every step by id; `init` runs first. The stored step id is looked up here, never turned into a method name. */
-  readonly steps: { readonly [Id in StepId | 'init']: Step<State, StepId | 'init'> };
+  readonly steps: { readonly [Id in StepId | 'init']: Step<State, StepId | 'init', Context> };
 }
 
-/** Erases a handler's type parameters for the manager, which only moves its state in and out of the store. */
-export type AnyFlowHandler = FlowHandler<JsonObject, string>;
+/** Erases a handler's state and step types for the manager, which only moves its state in and out of the store. */
+export type AnyFlowHandler<Context = unknown> = FlowHandler<JsonObject, string, Context>;
 
-export function defineFlowHandler<State extends JsonObject, StepId extends string>(
-  handler: FlowHandler<State, StepId>,
-): AnyFlowHandler {
-  return handler as unknown as AnyFlowHandler;
+export function defineFlowHandler<State extends JsonObject, StepId extends string, Context = unknown>(
+  handler: FlowHandler<State, StepId, Context>,
+): AnyFlowHandler<Context> {
+  return handler as unknown as AnyFlowHandler<Context>;
 }

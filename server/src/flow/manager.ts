@@ -1,10 +1,11 @@
 /** The generic flow engine: init / step / get / abort over a shared store, one atomic compare-and-set per step. */
 import { isRight } from 'fp-ts/lib/Either.js';
-import type { AbortResult, CreateEntryResult, FlowResult, FormResult, HandlerKey } from '@flowgate/shared';
+import type * as t from 'io-ts';
+import type { AbortResult, CreateEntryResult, FlowResult, FormResult, HandlerKey, MenuResult } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
 import type { FlowStore, JsonObject, StoredFlow } from '../store/types.js';
-import type { AnyFlowHandler, FlowContext } from './handler.js';
+import type { AnyFlowHandler } from './handler.js';
 import { FlowRecord } from './record.js';
 import {
   AbortFlow,
@@ -12,6 +13,7 @@ import {
   type AbortOutcome,
   type CreateEntryOutcome,
   type FormOutcome,
+  type MenuOutcome,
   type StepEffects,
   type StepOutcome,
 } from './results.js';
@@ -19,120 +21,161 @@ import { validateInput, type ValidInput } from './schema.js';
 
 /** How long a flow lives from its start unless configured otherwise (Home Assistant's code window is 10 minutes too). */
 export const DEFAULT_FLOW_TTL_MS = 10 * 60 * 1000;
+/** Hand-overs one step may chain (provider -> MFA is one); more is a loop between handlers, a bug that must not spin. */
+const MAX_HAND_OVERS = 4;
 
-export interface FinishedFlow {
+export interface FinishedFlow<Context> {
   readonly flowId: string;
   readonly handler: HandlerKey;
-  readonly context: FlowContext;
+  readonly context: Context;
 }
 
 /**
  * Turns a handler's `create_entry` data into the client-facing result. Called only once the flow's end has committed in the
  * store, so what it creates (a credential, an authorization code) exists for the one step that won.
  */
-export type FinishFlow = (flow: FinishedFlow, data: JsonObject) => Promise<Entry>;
+export type FinishFlow<Context> = (flow: FinishedFlow<Context>, data: JsonObject) => Promise<Entry>;
 
-/** A finished flow's entry: the client-facing result (an authorization code for login flows). */
+/** A finished flow's entry: the client-facing result (an authorization code for login flows) and, for some flows, data. */
 export interface Entry {
   readonly kind: 'create_entry';
   readonly result: string;
+  readonly data?: JsonObject;
 }
 
-export interface FlowManagerOptions {
+/** Whether the caller may see and step this flow (its client id, its user): a flow it may not is answered as unknown. */
+export type Admit<Context> = (context: Context) => boolean;
+
+export interface FlowManagerOptions<Context> {
   readonly store: FlowStore;
-  readonly resolveHandler: (key: HandlerKey) => AnyFlowHandler | undefined;
-  readonly finish: FinishFlow;
+  /** Encodes the context into the flow's record and decodes it back; a record whose context does not decode is not found. */
+  readonly contextCodec: t.Type<Context, JsonObject, unknown>;
+  readonly resolveHandler: (key: HandlerKey) => AnyFlowHandler<Context> | undefined;
+  readonly finish: FinishFlow<Context>;
   readonly ttlMs?: number;
-  /** Told of every flow that ends, for logs and metrics. */
-  readonly onFinished?: (flow: FinishedFlow, result: CreateEntryResult | AbortResult) => void;
-  /** Told of every step's result type (form, create_entry, abort), for metrics. */
+  /** Told of every flow that ends (finished, aborted by a step or by the client), for logs, metrics and leases. */
+  readonly onFinished?: (flow: FinishedFlow<Context>, result: CreateEntryResult | AbortResult) => void;
+  /** Told of every step's result type, for metrics. */
   readonly onStep?: (type: FlowResult['type']) => void;
   /** Told when a step's after-commit effect failed (the step itself stands). */
   readonly onEffectError?: (error: unknown) => void;
   readonly now?: () => number;
 }
 
-const flowNotFound = (): ServiceError => new ServiceError('not_found', 'No such login flow: it finished, expired or never existed');
+const flowNotFound = (): ServiceError => new ServiceError('not_found', 'No such flow: it finished, expired or never existed');
 
-export class FlowManager {
+export class FlowManager<Context> {
   private readonly ttlMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly options: FlowManagerOptions) {
+  constructor(private readonly options: FlowManagerOptions<Context>) {
     this.ttlMs = options.ttlMs ?? DEFAULT_FLOW_TTL_MS;
     this.now = options.now ?? Date.now;
   }
 
-  async init(key: HandlerKey, context: FlowContext): Promise<FlowResult> {
+  async init(key: HandlerKey, context: Context): Promise<FlowResult> {
     const handler = this.options.resolveHandler(key);
-    if (handler === undefined) throw new ServiceError('not_found', `No login handler ${JSON.stringify(key)}`);
+    if (handler === undefined) throw new ServiceError('not_found', `No flow handler ${JSON.stringify(key)}`);
     const flowId = randomId();
     const createdAt = this.now();
     const record: FlowRecord = {
       handler: handler.key,
-      context: {
-        client_id: context.clientId,
-        redirect_uri: context.redirectUri,
-        remote_address: context.remoteAddress,
-        device: context.device ?? null,
-      },
+      context: this.options.contextCodec.encode(context),
       step_id: 'init',
       form: { data_schema: [], errors: null, description_placeholders: null, last_step: null },
       state: handler.initialState(context),
       created_at: createdAt,
     };
-    const outcome = await runStep(handler, flowId, record, undefined);
-    if (outcome.kind !== 'form') {
+    const { outcome, next } = await this.advance(flowId, record, context, undefined);
+    if (next === null) {
       // Nothing was stored yet, so nothing can race this end: it commits as it is.
       await this.runEffects(outcome, 'committed');
-      return this.ended(flowId, record, outcome);
+      return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
-    const next = withForm(record, outcome);
     const stored = await this.commit(outcome, () => this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs));
-    return this.counted(formResult(flowId, next, stored.expiresAt));
+    return this.counted(shownResult(flowId, next, stored.expiresAt));
   }
 
-  async step(flowId: string, clientId: string, userInput: Record<string, unknown>): Promise<FlowResult> {
-    const { stored, record } = await this.load(flowId, clientId);
-    const handler = this.options.resolveHandler(record.handler);
-    const check = validateInput(record.form.data_schema, userInput);
-    if (!check.ok) return formResult(flowId, { ...record, form: { ...record.form, errors: check.errors } }, stored.expiresAt);
-    const outcome: StepOutcome<JsonObject, string> =
-      handler === undefined ? abort('unknown_error') : await runStep(handler, flowId, record, check.input);
-    if (outcome.kind === 'form') {
-      const next = withForm(record, outcome);
+  async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>): Promise<FlowResult> {
+    const { stored, record, context } = await this.load(flowId, admit);
+    let input: ValidInput | undefined;
+    if (record.form.menu_options !== undefined) {
+      // A menu's answer names the next step, which is then shown for the first time.
+      const choice = userInput['next_step_id'];
+      if (typeof choice !== 'string' || !record.form.menu_options.includes(choice) || Object.keys(userInput).length !== 1) {
+        throw new ServiceError('invalid_format', `user_input must be {"next_step_id": one of ${JSON.stringify(record.form.menu_options)}}`);
+      }
+      record.step_id = choice;
+    } else {
+      const check = validateInput(record.form.data_schema, userInput);
+      if (!check.ok) return shownResult(flowId, { ...record, form: { ...record.form, errors: check.errors } }, stored.expiresAt);
+      input = check.input;
+    }
+    const { outcome, next } = await this.advance(flowId, record, context, input);
+    if (next !== null) {
       await this.commit(outcome, async () =>
         expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt)),
       );
-      return this.counted(formResult(flowId, next, stored.expiresAt));
+      return this.counted(shownResult(flowId, next, stored.expiresAt));
     }
     await this.commit(outcome, async () => expectOk(await this.options.store.deleteFlow(flowId, stored.version)));
-    return this.ended(flowId, record, outcome);
+    return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
   }
 
-  /** The flow's current form, so a client that reconnected (to any instance) can resume where it was. */
-  async get(flowId: string, clientId: string): Promise<FormResult> {
-    const { stored, record } = await this.load(flowId, clientId);
-    return formResult(flowId, record, stored.expiresAt);
+  /** The flow's current form or menu, so a client that reconnected (to any instance) can resume where it was. */
+  async get(flowId: string, admit: Admit<Context>): Promise<FormResult | MenuResult> {
+    const { stored, record } = await this.load(flowId, admit);
+    return shownResult(flowId, record, stored.expiresAt);
   }
 
-  /** Ends the flow at the client's request; told to `onFinished` as an abort with reason `aborted`. */
-  async abort(flowId: string, clientId: string): Promise<void> {
-    const { stored, record } = await this.load(flowId, clientId);
+  /** Ends the flow at the caller's request; told to `onFinished` as an abort with reason `aborted`. */
+  async abort(flowId: string, admit: Admit<Context>): Promise<void> {
+    const { stored, record, context } = await this.load(flowId, admit);
     expectOk(await this.options.store.deleteFlow(flowId, stored.version));
     this.options.onFinished?.(
-      { flowId, handler: record.handler, context: contextOf(record) },
+      { flowId, handler: record.handler, context },
       { type: 'abort', flow_id: flowId, handler: record.handler, reason: 'aborted', description_placeholders: null },
     );
   }
 
-  private async load(flowId: string, clientId: string): Promise<{ stored: StoredFlow; record: FlowRecord }> {
+  private async load(flowId: string, admit: Admit<Context>): Promise<{ stored: StoredFlow; record: FlowRecord; context: Context }> {
     const stored = await this.options.store.getFlow(flowId);
     if (stored === null || stored.expiresAt <= this.now()) throw flowNotFound();
     const decoded = FlowRecord.decode(stored.data);
-    // A flow of another client is answered exactly like an unknown one, so its existence leaks nothing.
-    if (!isRight(decoded) || decoded.right.context.client_id !== clientId) throw flowNotFound();
-    return { stored, record: decoded.right };
+    if (!isRight(decoded)) throw flowNotFound();
+    const context = this.options.contextCodec.decode(decoded.right.context);
+    // A flow the caller may not see is answered exactly like an unknown one, so its existence leaks nothing.
+    if (!isRight(context) || !admit(context.right)) throw flowNotFound();
+    return { stored, record: decoded.right, context: context.right };
+  }
+
+  /**
+   * Runs the step the record is at, following hand-overs to other handlers (each starts at its `init`, shown fresh). Returns
+   * the outcome and, when the flow goes on, the record to store; the effects of every step run are gathered on the outcome.
+   */
+  private async advance(
+    flowId: string,
+    start: FlowRecord,
+    context: Context,
+    firstInput: ValidInput | undefined,
+  ): Promise<{ outcome: StepOutcome<JsonObject, string>; next: FlowRecord | null }> {
+    let record = start;
+    let input = firstInput;
+    const effects: StepEffects[] = [];
+    for (let hops = 0; ; hops += 1) {
+      const owner = record.owner ?? record.handler;
+      const handler = this.options.resolveHandler(owner);
+      const outcome = handler === undefined ? abort('unknown_error') : await runStep(handler, flowId, record, context, input);
+      if (outcome.effects !== undefined) effects.push(outcome.effects);
+      if (outcome.kind === 'hand_over' && hops < MAX_HAND_OVERS) {
+        record = { ...record, owner: outcome.handler, step_id: 'init', state: outcome.state };
+        input = undefined;
+        continue;
+      }
+      const gathered = { ...(outcome.kind === 'hand_over' ? abort('unknown_error') : outcome), effects: allOf(effects) };
+      if (gathered.kind === 'form' || gathered.kind === 'menu') return { outcome: gathered, next: withShown(record, gathered) };
+      return { outcome: gathered, next: null };
+    }
   }
 
   /**
@@ -160,18 +203,26 @@ export class FlowManager {
   }
 
   /** The flow's end, committed: a `create_entry` goes through the finish hook (which issues what the client gets). */
-  private async ended(flowId: string, record: FlowRecord, outcome: CreateEntryOutcome | AbortOutcome): Promise<CreateEntryResult | AbortResult> {
-    const flow: FinishedFlow = { flowId, handler: record.handler, context: contextOf(record) };
-    const result: CreateEntryResult | AbortResult =
-      outcome.kind === 'abort'
-        ? {
-            type: 'abort',
-            flow_id: flowId,
-            handler: record.handler,
-            reason: outcome.reason,
-            description_placeholders: outcome.descriptionPlaceholders,
-          }
-        : { type: 'create_entry', flow_id: flowId, handler: record.handler, result: (await this.options.finish(flow, outcome.data)).result };
+  private async ended(
+    flowId: string,
+    record: FlowRecord,
+    context: Context,
+    outcome: CreateEntryOutcome | AbortOutcome,
+  ): Promise<CreateEntryResult | AbortResult> {
+    const flow: FinishedFlow<Context> = { flowId, handler: record.handler, context };
+    let result: CreateEntryResult | AbortResult;
+    if (outcome.kind === 'abort') {
+      result = {
+        type: 'abort',
+        flow_id: flowId,
+        handler: record.handler,
+        reason: outcome.reason,
+        description_placeholders: outcome.descriptionPlaceholders,
+      };
+    } else {
+      const entry = await this.options.finish(flow, outcome.data);
+      result = { type: 'create_entry', flow_id: flowId, handler: record.handler, result: entry.result, ...(entry.data === undefined ? {} : { data: entry.data }) };
+    }
     this.options.onFinished?.(flow, result);
     return this.counted(result);
   }
@@ -182,36 +233,51 @@ export class FlowManager {
   }
 }
 
-async function runStep(
-  handler: AnyFlowHandler,
+async function runStep<Context>(
+  handler: AnyFlowHandler<Context>,
   flowId: string,
   record: FlowRecord,
+  context: Context,
   input: ValidInput | undefined,
 ): Promise<StepOutcome<JsonObject, string>> {
   const step = Object.hasOwn(handler.steps, record.step_id) ? handler.steps[record.step_id] : undefined;
   if (step === undefined) return abort('unknown_error');
   try {
-    return await step({ flowId, state: record.state, context: contextOf(record), input });
+    return await step({ flowId, state: record.state, context, input, createdAt: record.created_at });
   } catch (error) {
     if (error instanceof AbortFlow) return abort(error.reason, error.descriptionPlaceholders);
     throw error;
   }
 }
 
-function contextOf(record: FlowRecord): FlowContext {
-  return {
-    clientId: record.context.client_id,
-    redirectUri: record.context.redirect_uri,
-    remoteAddress: record.context.remote_address,
-    device: record.context.device ?? null,
+/** Runs every gathered effect in order (each whatever the others do): the steps a hand-over chained commit together. */
+function allOf(effects: readonly StepEffects[]): StepEffects {
+  if (effects.length <= 1) return effects[0] ?? {};
+  const run = async (which: keyof StepEffects): Promise<void> => {
+    const failures: unknown[] = [];
+    for (const effect of effects) await effect[which]?.().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw failures[0];
   };
+  return { committed: () => run('committed'), discarded: () => run('discarded') };
 }
 
-function withForm(record: FlowRecord, outcome: FormOutcome<JsonObject, string>): FlowRecord {
+/** The record as stored once `outcome` (a form or a menu) is what the client is shown. */
+function withShown(record: FlowRecord, outcome: FormOutcome<JsonObject, string> | MenuOutcome<JsonObject, string>): FlowRecord {
+  const base = { ...record, step_id: outcome.stepId, state: outcome.state };
+  if (outcome.kind === 'menu') {
+    return {
+      ...base,
+      form: {
+        data_schema: [],
+        errors: null,
+        description_placeholders: outcome.descriptionPlaceholders,
+        last_step: null,
+        menu_options: [...outcome.menuOptions],
+      },
+    };
+  }
   return {
-    ...record,
-    step_id: outcome.stepId,
-    state: outcome.state,
+    ...base,
     form: {
       data_schema: outcome.dataSchema,
       errors: outcome.errors,
@@ -221,7 +287,19 @@ function withForm(record: FlowRecord, outcome: FormOutcome<JsonObject, string>):
   };
 }
 
-function formResult(flowId: string, record: FlowRecord, expiresAt: number): FormResult {
+function shownResult(flowId: string, record: FlowRecord, expiresAt: number): FormResult | MenuResult {
+  const expires = new Date(expiresAt).toISOString();
+  if (record.form.menu_options !== undefined) {
+    return {
+      type: 'menu',
+      flow_id: flowId,
+      handler: record.handler,
+      step_id: record.step_id,
+      menu_options: record.form.menu_options,
+      description_placeholders: record.form.description_placeholders,
+      expires_at: expires,
+    };
+  }
   return {
     type: 'form',
     flow_id: flowId,
@@ -231,7 +309,7 @@ function formResult(flowId: string, record: FlowRecord, expiresAt: number): Form
     errors: record.form.errors,
     description_placeholders: record.form.description_placeholders,
     last_step: record.form.last_step,
-    expires_at: new Date(expiresAt).toISOString(),
+    expires_at: expires,
   };
 }
 

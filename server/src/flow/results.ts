@@ -1,5 +1,5 @@
 /** What a flow step returns, and the builders handlers use to say it (`showForm`, `createEntry`, `abort`, `AbortFlow`). */
-import type { DataSchema, StringMap } from '@flowgate/shared';
+import type { DataSchema, HandlerKey, StringMap } from '@flowgate/shared';
 import type { JsonObject } from '../store/types.js';
 
 /**
@@ -34,6 +34,25 @@ export interface CreateEntryOutcome extends WithEffects {
   readonly data: JsonObject;
 }
 
+/** Home Assistant's `menu`: the client picks the next step among `menuOptions` (each a step id of the same handler). */
+export interface MenuOutcome<State extends JsonObject, StepId extends string> extends WithEffects {
+  readonly kind: 'menu';
+  readonly stepId: StepId;
+  readonly menuOptions: readonly StepId[];
+  readonly descriptionPlaceholders: StringMap | null;
+  readonly state: State;
+}
+
+/**
+ * The flow goes on with another handler (a login provider hands it to the MFA handler): the engine runs that handler's `init`
+ * step at once, in the same compare-and-set, and dispatches every later step to it. The client-facing `handler` stays the same.
+ */
+export interface HandOverOutcome extends WithEffects {
+  readonly kind: 'hand_over';
+  readonly handler: HandlerKey;
+  readonly state: JsonObject;
+}
+
 export interface AbortOutcome extends WithEffects {
   readonly kind: 'abort';
   readonly reason: string;
@@ -42,6 +61,8 @@ export interface AbortOutcome extends WithEffects {
 
 export type StepOutcome<State extends JsonObject, StepId extends string> =
   | FormOutcome<State, StepId>
+  | MenuOutcome<State, StepId>
+  | HandOverOutcome
   | CreateEntryOutcome
   | AbortOutcome;
 
@@ -96,6 +117,19 @@ export function withEffects<O extends StepOutcome<JsonObject, string>>(outcome: 
       },
     },
   };
+}
+
+export function showMenu<State extends JsonObject, StepId extends string>(
+  stepId: StepId,
+  menuOptions: readonly StepId[],
+  state: State,
+  descriptionPlaceholders: StringMap | null = null,
+): MenuOutcome<State, StepId> {
+  return { kind: 'menu', stepId, menuOptions, state, descriptionPlaceholders };
+}
+
+export function handOver(handler: HandlerKey, state: JsonObject, effects?: StepEffects): HandOverOutcome {
+  return effects === undefined ? { kind: 'hand_over', handler, state } : { kind: 'hand_over', handler, state, effects };
 }
 
 export function abort(reason: string, descriptionPlaceholders: StringMap | null = null): AbortOutcome {

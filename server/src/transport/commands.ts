@@ -75,18 +75,18 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'login_flow/step': command({
     codec: LoginFlowStep,
     phase: 'any',
-    run: async (c, { auth }) => auth.loginFlows.step(c.flow_id, c.client_id, c.user_input),
+    run: async (c, { auth }) => auth.loginStep(c.flow_id, c.client_id, c.user_input),
   }),
   'login_flow/get': command({
     codec: LoginFlowGet,
     phase: 'any',
-    run: async (c, { auth }) => auth.loginFlows.get(c.flow_id, c.client_id),
+    run: async (c, { auth }) => auth.loginGet(c.flow_id, c.client_id),
   }),
   'login_flow/abort': command({
     codec: LoginFlowAbort,
     phase: 'any',
     run: async (c, { auth }) => {
-      await auth.loginFlows.abort(c.flow_id, c.client_id);
+      await auth.loginAbort(c.flow_id, c.client_id);
       return null;
     },
   }),

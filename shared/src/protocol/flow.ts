@@ -34,12 +34,16 @@ export const FormResult = t.type({
 });
 export type FormResult = t.TypeOf<typeof FormResult>;
 
-export const CreateEntryResult = t.type({
-  type: t.literal('create_entry'),
-  flow_id: t.string,
-  handler: HandlerKey,
-  result: t.string,
-});
+/** `data` comes with the entries of MFA setup flows (Home Assistant's `{"result": ...}`); login flows carry the code in `result`. */
+export const CreateEntryResult = t.intersection([
+  t.type({
+    type: t.literal('create_entry'),
+    flow_id: t.string,
+    handler: HandlerKey,
+    result: t.string,
+  }),
+  t.partial({ data: t.UnknownRecord }),
+]);
 export type CreateEntryResult = t.TypeOf<typeof CreateEntryResult>;
 
 export const AbortResult = t.type({
@@ -51,11 +55,29 @@ export const AbortResult = t.type({
 });
 export type AbortResult = t.TypeOf<typeof AbortResult>;
 
-export const FlowResult = t.union([FormResult, CreateEntryResult, AbortResult]);
+/** Home Assistant's `menu`: the next step is one of `menu_options`, chosen with `user_input: {"next_step_id": ...}`. */
+export const MenuResult = t.type({
+  type: t.literal('menu'),
+  flow_id: t.string,
+  handler: HandlerKey,
+  step_id: t.string,
+  menu_options: t.array(t.string),
+  description_placeholders: nullable(StringMap),
+  expires_at: t.string,
+});
+export type MenuResult = t.TypeOf<typeof MenuResult>;
+
+export const FlowResult = t.union([FormResult, MenuResult, CreateEntryResult, AbortResult]);
 export type FlowResult = t.TypeOf<typeof FlowResult>;
 
 /** Abort reasons the server may send (open for providers to add their own; these are the ones it ships). */
-export const KnownAbortReason = t.keyof({ login_expired: null, too_many_retry: null, not_allowed: null, unknown_error: null });
+export const KnownAbortReason = t.keyof({
+  login_expired: null,
+  too_many_retry: null,
+  not_allowed: null,
+  unknown_error: null,
+  aborted: null,
+});
 export type KnownAbortReason = t.TypeOf<typeof KnownAbortReason>;
 
 export const LoginFlowInit = t.intersection([
