@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { AuthManager } from './auth/manager.js';
 import { auditLog } from './observability/audit.js';
+import type { MfaModule } from './mfa/module.js';
+import { mfaModuleFactory } from './mfa/registry.js';
 import type { Config } from './config/config.js';
 import { randomId } from './crypto.js';
 import { clientAddressPolicy } from './defense/client-address.js';
@@ -45,6 +47,20 @@ export function createLogger(level: Config['logLevel']): Logger {
   });
 }
 
+/**
+ * The configured MFA modules. A module that keeps a key of its own (TOTP's) may generate it into the data folder only when the
+ * store is the embedded one: instances sharing Redis must share the key too, so there it must come from the config.
+ */
+export function createMfaModules(config: Config, store: Store): MfaModule[] {
+  const url = config.storeUrl?.trim() ?? '';
+  const sharedStore = url !== '' && !url.toLowerCase().startsWith('sqlite:');
+  return config.mfaModules.map((moduleConfig) => {
+    const factory = mfaModuleFactory(moduleConfig.type);
+    if (factory === undefined) throw new Error(`Unknown MFA module type ${moduleConfig.type}`);
+    return factory.create(moduleConfig, { store, dataDir: config.dataDir, sharedStore });
+  });
+}
+
 export async function startServer(config: Config, baseLogger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const instanceId = `${hostname().slice(0, 24)}-${randomId(4)}`;
   // Every line names its instance, so the logs of a scaled-out deployment can be read together.
@@ -63,12 +79,15 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
     if (factory === undefined) throw new Error(`Unknown provider type ${providerConfig.type}`);
     return factory.create(providerConfig, { store });
   });
+  const mfaModules = createMfaModules(config, store);
   const auth = new AuthManager({
     store,
     providers,
     ...(config.flowTtlMs === undefined ? {} : { flowTtlMs: config.flowTtlMs }),
     metrics,
     loginLimits: config.loginLimits,
+    mfaModules,
+    ...(config.mfaSessionMs === undefined ? {} : { mfaSessionMs: config.mfaSessionMs }),
     bans: { enabled: config.http.ipBanEnabled, threshold: config.http.loginAttemptsThreshold },
     audit: auditLog(logger),
     onBackgroundError: (error) => logger.error({ err: error }, 'after-step work failed'),

@@ -9,3 +9,4 @@ export * from './protocol/auth.js';
 export * from './protocol/tokens.js';
 export * from './protocol/report.js';
 export * from './protocol/session.js';
+export * from './protocol/mfa.js';

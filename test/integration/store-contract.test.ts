@@ -12,6 +12,7 @@ import { findFreePort, startRedisServer, type RunningRedis } from '../helpers/re
 import { describeStoreContract, firstMessage, rejectionOf, sleep } from '../helpers/store-contract.js';
 import { describeLoginDefenseContract } from '../helpers/store-contract-defense.js';
 import { describeLeaseContract } from '../helpers/store-contract-leases.js';
+import { describeMfaContract } from '../helpers/store-contract-mfa.js';
 
 const SQLITE_PEER = fileURLToPath(new URL('../helpers/sqlite-peer.ts', import.meta.url));
 
@@ -80,6 +81,8 @@ describeLeaseContract('redis', openRedisGroup);
 describeLeaseContract('sqlite', openSqliteGroup);
 describeLoginDefenseContract('redis', openRedisGroup);
 describeLoginDefenseContract('sqlite', openSqliteGroup);
+describeMfaContract('redis', openRedisGroup);
+describeMfaContract('sqlite', openSqliteGroup);
 
 describe('RedisStore', function () {
   it('keeps stores with different key prefixes apart', async function () {

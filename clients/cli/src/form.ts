@@ -1,5 +1,5 @@
 /** Turns a form's `data_schema` into prompts, and the answers into `user_input` of the right JSON types. */
-import { describeFormErrors, type FormResult, type SchemaField } from '@flowgate/client';
+import { describeFormErrors, MFA_MODULE_FIELD, type FormResult, type SchemaField } from '@flowgate/client';
 import type { Prompter } from './prompt.js';
 
 /** A string field is asked with hidden input when its name says it is a secret (password, passphrase, token, code, otp...). */
@@ -11,7 +11,11 @@ export function isHidden(field: SchemaField): boolean {
   return field.type === 'string' && HIDDEN_FIELD.test(field.name);
 }
 
+/** Fields whose name reads badly as a label (Home Assistant's names, kept on the wire). */
+const LABELS: Readonly<Record<string, string>> = { [MFA_MODULE_FIELD]: 'Two-factor method' };
+
 export function labelOf(field: SchemaField): string {
+  if (Object.hasOwn(LABELS, field.name)) return LABELS[field.name] ?? field.name;
   const words = field.name.replace(/_/g, ' ');
   return `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
 }

@@ -8,7 +8,9 @@ import {
   describeRateLimit,
   FlowAbortedError,
   FlowgateError,
+  mfaLoginStep,
   RateLimitedError,
+  type FormResult,
   type ProviderInfo,
 } from '@flowgate/client';
 import { createNodeClient } from '@flowgate/client/node';
@@ -125,6 +127,8 @@ async function login(argv: string[], io: LoginIo): Promise<void> {
           if (errors.length > 0 && !prompter.interactive) throw new LoginFailure(errors.join(' '));
           errors.forEach((line) => io.stderr.write(`${line}\n`));
         }
+        const heading = mfaHeading(form);
+        if (heading !== undefined && attempt === 1 && prompter.interactive) io.stderr.write(`${heading}\n`);
         return askForm(form, prompter, io.stderr);
       },
     });
@@ -158,6 +162,14 @@ async function chooseProvider(providers: ProviderInfo[], wanted: string | undefi
     if (chosen !== undefined) return chosen;
     io.stderr.write(`Choose a number from 1 to ${providers.length}.\n`);
   }
+}
+
+/** The line above an MFA step's prompts, so the person knows why a code is asked after the password, and from where. */
+function mfaHeading(form: FormResult): string | undefined {
+  const step = mfaLoginStep(form);
+  if (step === undefined) return undefined;
+  if (step.kind === 'select_module') return 'Two-factor authentication: choose how to confirm it is you.';
+  return `Two-factor authentication: enter the code from ${step.moduleName}.`;
 }
 
 function describe(error: unknown): string {

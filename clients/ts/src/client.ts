@@ -3,6 +3,7 @@ import * as t from 'io-ts';
 import {
   AuthRequired,
   CurrentUser,
+  DeposeMfaResult,
   EmptyResult,
   FlowResult,
   FormResult,
@@ -26,6 +27,7 @@ import {
 } from './errors.js';
 import { deviceTokenKey, DeviceTokens, type DeviceTokenStore } from './device-tokens.js';
 import { runLogin, type LoginOptions, type LoginResult } from './login.js';
+import { MfaSetupResult, runMfaSetup, type MfaSetupOptions } from './mfa.js';
 
 /** Tokens as the client keeps them: `expires_at` is when the access token runs out, in ms since the epoch (local clock). */
 export interface Tokens {
@@ -230,6 +232,22 @@ export class FlowgateClient {
   }
   longLivedAccessToken(clientName: string, lifespanDays: number) {
     return this.call('auth/long_lived_access_token', { client_name: clientName, lifespan: lifespanDays }, LongLivedAccessToken);
+  }
+  /** `auth/setup_mfa` with `mfa_module_id`: starts the module's setup flow; its first form (or `no_module`). */
+  setupMfa(moduleId: string) {
+    return this.call('auth/setup_mfa', { mfa_module_id: moduleId }, MfaSetupResult);
+  }
+  /** `auth/setup_mfa` with `flow_id` and `user_input`: the setup flow's next form, or its end (`create_entry`). */
+  continueMfaSetup(flowId: string, userInput: Record<string, unknown>) {
+    return this.call('auth/setup_mfa', { flow_id: flowId, user_input: userInput }, MfaSetupResult);
+  }
+  /** `auth/depose_mfa`: turns the module off for the signed-in user (`no_module`, `disable_failed`). */
+  deposeMfa(moduleId: string) {
+    return this.call('auth/depose_mfa', { mfa_module_id: moduleId }, DeposeMfaResult);
+  }
+  /** Drives a module's whole setup flow through `answer` (see MfaSetupOptions) and returns its entry. */
+  runMfaSetup(options: MfaSetupOptions) {
+    return runMfaSetup(this, options);
   }
 
   /** Authenticates the socket with `tokens` (kept for reconnects, refreshed before they expire). Rejects with AuthInvalidError. */

@@ -96,11 +96,18 @@ export class TokenRevokedError extends FlowgateError {
   }
 }
 
-/** The login flow ended with `abort`; `reason` is the server's reason key (`unknown_error`, `too_many_retry`, ...). */
+/**
+ * A login flow (or an MFA setup flow, `flow: 'mfa_setup'`) ended with `abort`; `reason` is the server's reason key
+ * (`unknown_error`, `too_many_retry` after too many wrong codes, `login_expired` when the code came too late, ...).
+ * `describeAbortReason(reason, flow)` says it in words.
+ */
 export class FlowAbortedError extends FlowgateError {
   readonly kind = 'flow_aborted';
-  constructor(readonly reason: string) {
-    super(`The login was aborted: ${reason}`);
+  constructor(
+    readonly reason: string,
+    readonly flow: 'login' | 'mfa_setup' = 'login',
+  ) {
+    super(`The ${flow === 'login' ? 'login' : 'two-factor setup'} was aborted: ${reason}`);
   }
 }
 

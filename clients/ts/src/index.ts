@@ -12,6 +12,7 @@ export {
 export type { WebSocketConstructor, WebSocketLike } from './connection.js';
 export * from './errors.js';
 export type { AnswerContext, LoginOptions, LoginResult } from './login.js';
+export { mfaLoginStep, MfaSetupResult, type MfaLoginStep, type MfaSetupOptions } from './mfa.js';
 export { describeFieldError, describeAbortReason, describeFormErrors, describeRateLimit, describeWait } from './messages.js';
 export {
   isPresentableDeviceToken,
@@ -21,4 +22,15 @@ export {
   type DeviceTokenStore,
   type StorageLike,
 } from './device-tokens.js';
-export type { FormResult, FlowResult, SchemaField, DataSchema, CurrentUser, RefreshTokenInfo, ProviderInfo } from '@flowgate/shared';
+export type {
+  FormResult,
+  FlowResult,
+  SchemaField,
+  DataSchema,
+  CurrentUser,
+  RefreshTokenInfo,
+  ProviderInfo,
+  MfaSetupEntry,
+  UserMfaModule,
+} from '@flowgate/shared';
+export { MFA_MODULE_FIELD, MFA_STEP_IDS } from '@flowgate/shared';

@@ -130,7 +130,8 @@ export function asForm(shown: FormResult | MenuResult): FormResult {
   };
 }
 
-async function retryOnLostConnection<T>(operation: () => Promise<T>): Promise<T> {
+/** Runs `operation` until it gets an answer: a command lost with its socket is sent again on the next one. */
+export async function retryOnLostConnection<T>(operation: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       return await operation();

@@ -10,11 +10,13 @@ const FIELD_ERRORS: Record<string, string> = {
   out_of_range: 'This number is out of range.',
   invalid_option: 'Choose one of the options.',
   unknown_field: 'The server does not know this field.',
+  invalid_target: 'The server cannot send a code to this address.',
 };
 
 const BASE_ERRORS: Record<string, string> = {
   invalid_auth: 'Wrong username or password.',
-  invalid_code: 'The code is not valid.',
+  invalid_code: 'The code is not valid. Check it and try again.',
+  invalid_auth_module: 'Choose one of the listed two-factor methods.',
   unknown_field: 'The form had fields the server does not know.',
   unknown_error: 'Something went wrong on the server. Try again.',
 };
@@ -44,8 +46,16 @@ export function describeFormErrors(form: Pick<FormResult, 'errors'>): Array<[str
   return entries.sort(([a], [b]) => (a === 'base' ? -1 : b === 'base' ? 1 : 0));
 }
 
-/** An abort reason in words. */
-export function describeAbortReason(reason: string): string {
+/** How an MFA setup flow's aborts read: they stop a change of settings, not a login. */
+const SETUP_ABORT_REASONS: Record<string, string> = {
+  unknown_error: 'The two-factor setup could not continue (the code could not be sent, or the server changed). Start again.',
+  flow_expired: 'The two-factor setup expired or was already finished. Start again.',
+  too_many_retry: 'Too many wrong codes. Start the setup again.',
+};
+
+/** An abort reason in words, for a login flow or (`flow: 'mfa_setup'`) an MFA setup flow. */
+export function describeAbortReason(reason: string, flow: 'login' | 'mfa_setup' = 'login'): string {
+  if (flow === 'mfa_setup') return SETUP_ABORT_REASONS[reason] ?? `The two-factor setup was stopped (${reason.replace(/_/g, ' ')}).`;
   return ABORT_REASONS[reason] ?? `The login was stopped (${reason.replace(/_/g, ' ')}).`;
 }
 

@@ -1,4 +1,6 @@
 /** A tiny hyperscript helper: typed elements without a framework. */
+import { MFA_MODULE_FIELD } from '@flowgate/client';
+
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
@@ -17,7 +19,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   return element;
 }
 
+/** Field names that read badly as labels (Home Assistant's names, kept on the wire). */
+const LABELS: Readonly<Record<string, string>> = { [MFA_MODULE_FIELD]: 'Two-factor method' };
+
 export function labelOf(name: string): string {
+  if (Object.hasOwn(LABELS, name)) return LABELS[name] ?? name;
   const words = name.replace(/_/g, ' ');
   return `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
 }

@@ -7,17 +7,32 @@ const SECRET = /pass(word|phrase)?|secret|token|code|otp|pin$/i;
 
 const AUTOCOMPLETE: Record<string, string> = { username: 'username', password: 'current-password', email: 'email', name: 'name' };
 
+export interface FormOptions {
+  /** The submit button's words (default: "Next" when the server says more steps follow, else "Sign in"). */
+  readonly submitLabel?: string;
+  /** The form's accessible name (default "Sign-in form"). */
+  readonly label?: string;
+  /**
+   * A `code` field is a one-time code (an MFA step or setup): shown as typed, offered by the browser from an SMS
+   * (`autocomplete=one-time-code`), never filled in again with a code that was already refused.
+   */
+  readonly oneTimeCode?: boolean;
+}
+
 export interface RenderedForm {
   readonly element: HTMLFormElement;
   /** Moves focus to the first field with an error, or else the first empty field. */
   focus(): void;
 }
 
-function inputFor(field: SchemaField, id: string, describedBy: string, previous: unknown, invalid: boolean): HTMLElement {
+function inputFor(field: SchemaField, id: string, describedBy: string, previous: unknown, invalid: boolean, oneTimeCode: boolean): HTMLElement {
   const common = { id, name: field.name, required: field.required === true, 'aria-describedby': describedBy || null, 'aria-invalid': invalid ? 'true' : null };
   const initial = previous ?? field.default;
   switch (field.type) {
     case 'string': {
+      if (oneTimeCode && field.name === 'code') {
+        return h('input', { ...common, type: 'text', autocomplete: 'one-time-code', maxlength: field.lengthMax ?? null, spellcheck: 'false', autocapitalize: 'off' });
+      }
       const secret = SECRET.test(field.name);
       return h('input', {
         ...common,
@@ -53,14 +68,14 @@ function inputFor(field: SchemaField, id: string, describedBy: string, previous:
   }
 }
 
-export function renderForm(form: FormResult, previous: Record<string, unknown>, onSubmit: (input: Record<string, unknown>) => void): RenderedForm {
+export function renderForm(form: FormResult, previous: Record<string, unknown>, onSubmit: (input: Record<string, unknown>) => void, options: FormOptions = {}): RenderedForm {
   const errors = form.errors ?? {};
   const fields = form.data_schema.map((field) => {
     const id = `field-${field.name}`;
     const errorKey = errors[field.name];
     const hintId = field.description === undefined ? '' : `${id}-hint`;
     const errorId = errorKey === undefined ? '' : `${id}-error`;
-    const control = inputFor(field, id, [hintId, errorId].filter(Boolean).join(' '), previous[field.name], errorKey !== undefined);
+    const control = inputFor(field, id, [hintId, errorId].filter(Boolean).join(' '), previous[field.name], errorKey !== undefined, options.oneTimeCode === true);
     const label = h('label', { for: id }, labelOf(field.name), field.optional === true ? h('span', { class: 'optional' }, ' (optional)') : null);
     const hint = hintId === '' ? null : h('p', { class: 'hint', id: hintId }, field.description ?? '');
     const error = errorKey === undefined ? null : h('p', { class: 'field-error', id: errorId }, describeFieldError(field.name, errorKey));
@@ -75,10 +90,10 @@ export function renderForm(form: FormResult, previous: Record<string, unknown>, 
   const alert = general.length === 0 ? null : h('div', { class: 'alert', role: 'alert' }, ...general.map(([name, key]) => h('p', {}, generalLine(name, key))));
   const element = h(
     'form',
-    { novalidate: true, 'aria-label': 'Sign-in form' },
+    { novalidate: true, 'aria-label': options.label ?? 'Sign-in form' },
     alert,
     ...fields.map((f) => f.wrapper),
-    h('button', { type: 'submit', class: 'primary' }, form.last_step === false ? 'Next' : 'Sign in'),
+    h('button', { type: 'submit', class: 'primary' }, options.submitLabel ?? (form.last_step === false ? 'Next' : 'Sign in')),
   );
   element.addEventListener('submit', (event) => {
     event.preventDefault();

@@ -1,4 +1,4 @@
-/** The Flowgate dashboard: pick a provider, answer its forms, then see who you are and your sessions (revocable). */
+/** The Flowgate dashboard: pick a provider, answer its forms, then see who you are, your two-factor methods and your sessions. */
 import {
   ClientClosedError,
   CommandError,
@@ -16,6 +16,8 @@ import {
 } from '@flowgate/client';
 import { formatTime, h } from './dom.js';
 import { renderForm } from './form.js';
+import { cancelMfaSetup, mfaLoginText, mfaSection, type MfaHost } from './mfa.js';
+import { notice, setStatus, show } from './view.js';
 
 const FLOW_KEY = 'flowgate.flow';
 const CLIENT_ID = `${location.origin}/`;
@@ -32,8 +34,6 @@ interface SavedFlow {
   readonly handler: [string, string | null];
 }
 
-const app = document.getElementById('app') as HTMLElement;
-const status = document.getElementById('status') as HTMLElement;
 let client: FlowgateClient;
 let cancelAnswer: ((reason: Error) => void) | undefined;
 
@@ -43,24 +43,6 @@ function newClient(): FlowgateClient {
   created.on('connected', () => setStatus(''));
   created.on('stopped', (reason) => void onStopped(created, reason));
   return created;
-}
-
-function setStatus(text: string): void {
-  status.textContent = text;
-  status.hidden = text === '';
-}
-
-/** Replaces the card's content and moves focus to its heading, so screen readers announce the new view. */
-function show(title: string, ...content: Array<Node | null>): HTMLHeadingElement {
-  const heading = h('h1', { tabindex: -1 }, title);
-  app.classList.toggle('wide', content.some((n) => n instanceof HTMLTableElement));
-  app.replaceChildren(heading, ...content.filter((n): n is Node => n !== null));
-  return heading;
-}
-
-function notice(text: string | undefined, kind: 'info' | 'error' = 'info'): HTMLElement | null {
-  if (text === undefined) return null;
-  return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
 }
 
 function loadFlow(): SavedFlow | undefined {
@@ -125,17 +107,19 @@ async function login(handler: [string, string | null], flowId?: string): Promise
 }
 
 function showForm(form: FormResult, previous: Record<string, unknown>, controller: AbortController, submit: (input: Record<string, unknown>) => void): void {
+  const mfa = mfaLoginText(form);
   const rendered = renderForm(form, previous, (input) => {
     const button = rendered.element.querySelector('button[type=submit]');
     button?.setAttribute('aria-busy', 'true');
     button?.setAttribute('disabled', '');
     submit(input);
-  });
+  }, { oneTimeCode: mfa !== undefined });
   const cancel = h('button', { type: 'button', class: 'link', onclick: () => {
     controller.abort(new Error('cancelled'));
     cancelAnswer?.(new Error('cancelled'));
   } }, 'Use another method');
-  show(form.handler[0] === 'password' ? 'Sign in with your account' : 'Sign in', rendered.element, h('div', { class: 'actions' }, cancel));
+  const title = mfa?.title ?? (form.handler[0] === 'password' ? 'Sign in with your account' : 'Sign in');
+  show(title, mfa === undefined ? null : h('p', { class: 'lead' }, mfa.lead), rendered.element, h('div', { class: 'actions' }, cancel));
   rendered.focus();
 }
 
@@ -145,8 +129,16 @@ function showAborted(reason: string): void {
   again.focus();
 }
 
-async function showSignedIn(): Promise<void> {
-  const [user, sessions] = await Promise.all([client.currentUser(), client.refreshTokens()]);
+const MFA_HOST: MfaHost = { client: () => client, back: (message, kind) => showSignedIn(message, kind), explain };
+
+async function showSignedIn(message?: string, kind: 'info' | 'error' = 'info'): Promise<void> {
+  let user, sessions;
+  try {
+    [user, sessions] = await Promise.all([client.currentUser(), client.refreshTokens()]);
+  } catch (error) {
+    if (!(error instanceof ClientClosedError)) setStatus(explain(error));
+    return;
+  }
   const rows = sessions.map((session) => sessionRow(session));
   const table = h(
     'table',
@@ -155,7 +147,8 @@ async function showSignedIn(): Promise<void> {
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'Signed in'), h('th', { scope: 'col' }, 'Last used'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
     h('tbody', {}, ...rows),
   );
-  const heading = show(`Welcome, ${user.name}`, h('p', { class: 'lead user-name' }, 'Signed in as ', h('strong', {}, user.name), user.is_owner ? h('span', { class: 'badge' }, 'Owner') : null), table);
+  const who = h('p', { class: 'lead user-name' }, 'Signed in as ', h('strong', {}, user.name), user.is_owner ? h('span', { class: 'badge' }, 'Owner') : null);
+  const heading = show(`Welcome, ${user.name}`, notice(message, kind), who, mfaSection(user.mfa_modules, MFA_HOST), table);
   heading.focus();
 }
 
@@ -179,6 +172,7 @@ function sessionRow(session: RefreshTokenInfo): HTMLTableRowElement {
 async function onStopped(stoppedClient: FlowgateClient, reason: StopReason): Promise<void> {
   if (stoppedClient !== client || reason.kind === 'closed') return;
   cancelAnswer?.(new ClientClosedError());
+  cancelMfaSetup(new ClientClosedError());
   client = newClient();
   const message = reason.kind === 'revoked' ? 'Your session was revoked. Sign in again.' : reason.kind === 'gave_up' ? 'Cannot reach the server.' : 'Your session is no longer valid. Sign in again.';
   await showProviders(message, reason.kind === 'gave_up' ? 'error' : 'info');
@@ -186,8 +180,10 @@ async function onStopped(stoppedClient: FlowgateClient, reason: StopReason): Pro
 
 function explain(error: unknown): string {
   if (error instanceof RateLimitedError) return describeRateLimit(error);
-  if (error instanceof CommandError && error.code === 'not_found') return describeAbortReason('flow_expired');
+  if (error instanceof CommandError && error.code === 'not_found') return describeAbortReason('flow_expired', error.command === 'auth/setup_mfa' ? 'mfa_setup' : 'login');
   if (error instanceof CommandError && error.code === 'unavailable') return 'The server is busy. Try again in a moment.';
+  if (error instanceof CommandError && error.code === 'no_module') return 'This two-factor method is no longer offered by the server.';
+  if (error instanceof CommandError && error.code === 'disable_failed') return 'The server could not turn this method off. Try again.';
   return error instanceof Error ? error.message : String(error);
 }
 

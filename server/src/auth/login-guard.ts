@@ -56,8 +56,10 @@ export function guardLoginFlow(
         await attempt.settle('release').catch(() => undefined);
         throw error;
       }
-      const error = outcome.kind === 'form' ? (outcome.errors?.['base'] ?? '') : '';
-      const settlement = outcome.kind === 'create_entry' ? 'success' : FAILURE_ERRORS.has(error) ? 'failure' : 'release';
+      // The wrong code that used up an MFA module's retries is a failure too; a hand-over (right password, MFA next) is neither.
+      const error = outcome.kind === 'form' ? (outcome.errors?.['base'] ?? '') : outcome.kind === 'abort' ? outcome.reason : '';
+      const failed = (outcome.kind === 'form' && FAILURE_ERRORS.has(error)) || (outcome.kind === 'abort' && error === 'too_many_retry');
+      const settlement = outcome.kind === 'create_entry' ? 'success' : failed ? 'failure' : 'release';
       return withEffects(outcome, { committed: () => attempt.settle(settlement, error), discarded: () => attempt.settle('release') });
     };
   const steps = Object.fromEntries(Object.entries(handler.steps).map(([id, step]) => [id, guard(step)]));

@@ -5,6 +5,7 @@ import { LoginDefense, type BanPolicy, type LoginLimits } from '../defense/login
 import { ServiceError } from '../errors.js';
 import { FlowManager, type AnyFlowHandler, type FinishedFlow, type FlowManagerOptions } from '../flow/index.js';
 import { noAudit, type Audit } from '../observability/audit.js';
+import type { MfaModule } from '../mfa/module.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { JsonObject, Store } from '../store/types.js';
@@ -12,6 +13,8 @@ import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { LoginContext, startedBy } from './login-context.js';
 import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
+import { MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
+import { MfaSetup } from './mfa-setup.js';
 import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
 import type { TokenEndpointDependencies } from './token-endpoint.js';
@@ -30,6 +33,10 @@ export interface AuthManagerOptions {
   readonly audit?: Audit;
   /** Told of failures that cannot be answered to anyone (an after-commit effect of a step that already happened). */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** The configured MFA modules (`mfa_modules`), in config order. */
+  readonly mfaModules?: readonly MfaModule[];
+  /** How long after its start a login flow's MFA code is still taken (default 5 minutes, as HA). */
+  readonly mfaSessionMs?: number;
 }
 
 /** How a login flow is started: who asks (client id, address) and the device token they hold, if any. */
@@ -49,6 +56,7 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly defense: LoginDefense;
   readonly deviceTokens: DeviceTokens;
   readonly audit: Audit;
+  readonly mfa: MfaSetup;
   private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
   /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
   private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler<LoginContext>>;
@@ -69,9 +77,22 @@ export class AuthManager implements TokenEndpointDependencies {
     );
     this.deviceTokens = new DeviceTokens(options.store.loginDefense, this.defense.limits.deviceTokenTtlMs);
     this.providersByKey = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), p]));
-    this.guardedFlows = new Map(
-      options.providers.map((p) => [keyOf([p.type, p.id]), guardLoginFlow(p.loginFlow, p.type, providerAccount(p), this.defense)]),
-    );
+    const modules = new Map((options.mfaModules ?? []).map((m) => [m.id, m]));
+    this.mfa = new MfaSetup({
+      store: options.store,
+      modules,
+      ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
+      ...(options.onBackgroundError === undefined ? {} : { onEffectError: options.onBackgroundError }),
+    });
+    // Every handler the engine may dispatch a login step to: the providers (handing over to MFA when their user has it) and the
+    // MFA steps, each behind the brute-force limits.
+    this.guardedFlows = new Map([
+      ...options.providers.map((p) => {
+        const flow = withMfaHandOver(p, p.loginFlow, modules, options.store);
+        return [keyOf([p.type, p.id]), guardLoginFlow(flow, p.type, providerAccount(p), this.defense)] as const;
+      }),
+      [keyOf(MFA_LOGIN_HANDLER), guardLoginFlow(mfaLoginHandler(modules, options.mfaSessionMs), 'mfa', mfaAccount, this.defense)] as const,
+    ]);
     const { metrics, onFlowFinished, onBackgroundError } = options;
     this.loginFlows = new FlowManager<LoginContext>({
       store: options.store,
@@ -93,6 +114,8 @@ export class AuthManager implements TokenEndpointDependencies {
    * invalid one is ignored: the client is simply not trusted). The new flow counts against its address's open flows.
    */
   async startLogin(handler: HandlerKey, start: LoginStart): Promise<FlowResult> {
+    // Only a provider starts a login; the MFA steps are reached through one.
+    if (this.providerFor(handler[0], handler[1]) === undefined) throw new ServiceError('not_found', `No login handler ${JSON.stringify(handler)}`);
     const device = start.deviceToken === null ? null : await this.deviceTokens.verify(start.deviceToken);
     await this.defense.admitFlowStart(start.remoteAddress, device);
     const result = await this.loginFlows.init(handler, {
@@ -157,11 +180,12 @@ export class AuthManager implements TokenEndpointDependencies {
   private async finishLogin(flow: FinishedFlow<LoginContext>, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
     const provider = this.providersByKey.get(keyOf(flow.handler));
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');
-    const credential = await provider.getOrCreateCredentials(data);
-    const account = provider.loginAccount?.(data) ?? null;
-    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, {
-      deviceAccount: account === null ? null : accountKey(provider, account),
-    });
+    // After MFA, the entry names the credential the provider step proved; else the provider finds or creates it.
+    const proven = typeof data['credential_id'] === 'string' ? await this.options.store.getCredential(data['credential_id']) : null;
+    const credential = proven ?? (await provider.getOrCreateCredentials(data));
+    const username = provider.loginAccount?.(data) ?? null;
+    const account = typeof data['account'] === 'string' ? data['account'] : username === null ? null : accountKey(provider, username);
+    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, { deviceAccount: account });
     return { kind: 'create_entry', result: code };
   }
 }

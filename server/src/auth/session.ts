@@ -1,6 +1,7 @@
 /** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
 import { ServiceError } from '../errors.js';
 import type { RefreshToken, Store } from '../store/types.js';
+import type { MfaSetup } from './mfa-setup.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 
 /** Who an authenticated socket belongs to. */
@@ -12,11 +13,12 @@ export interface Session {
 export interface SessionDependencies {
   readonly store: Store;
   readonly tokens: TokenService;
+  readonly mfa: MfaSetup;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export async function currentUser({ store }: SessionDependencies, session: Session) {
+export async function currentUser({ store, mfa }: SessionDependencies, session: Session) {
   const user = await store.getUser(session.userId);
   if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
   const credentials = await store.listCredentials(user.id);
@@ -26,7 +28,7 @@ export async function currentUser({ store }: SessionDependencies, session: Sessi
     is_owner: user.isOwner,
     is_admin: user.isAdmin,
     credentials: credentials.map((c) => ({ auth_provider_type: c.providerType, auth_provider_id: c.providerId })),
-    mfa_modules: [],
+    mfa_modules: await mfa.userModules(user.id),
   };
 }
 

@@ -12,7 +12,7 @@ const USAGE = `Usage: flowgate <command> [options]
 
 Commands:
   serve     Run the Flowgate server
-  user      Manage password accounts (add, list, remove, passwd)
+  user      Manage password accounts (add, list, remove, passwd, mfa)
   ban       List or lift bans of client addresses (list, remove)
   login     Log in on a server from the terminal and print the tokens (flowgate login --help)
 

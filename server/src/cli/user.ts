@@ -15,6 +15,7 @@ import {
 } from '../providers/password.js';
 import { parse, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
+import { USER_MFA_USAGE, userMfaCommand } from './user-mfa.js';
 
 export { UsageError };
 
@@ -23,6 +24,7 @@ export const USER_USAGE = `Commands for user (each also takes --config FILE and 
   user list
   user remove USERNAME
   user passwd USERNAME [--password-stdin]
+${USER_MFA_USAGE}
 A password is never an argument: it is asked twice on a terminal, or read as one line from stdin with --password-stdin.`;
 
 // `--help` is answered before parsing (userCommand), so it needs no entry here.
@@ -159,7 +161,7 @@ async function list(args: string[]): Promise<string> {
   });
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { add, list, remove, passwd };
+const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { add, list, remove, passwd, mfa: userMfaCommand };
 
 /** Runs `flowgate user ...` and prints its one-line (or one-table) answer. */
 export async function userCommand(argv: string[]): Promise<void> {
@@ -169,6 +171,6 @@ export async function userCommand(argv: string[]): Promise<void> {
     return;
   }
   const run = Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
-  if (run === undefined) throw new UsageError(`Unknown user command "${subcommand}": use add, list, remove or passwd`);
+  if (run === undefined) throw new UsageError(`Unknown user command "${subcommand}": use add, list, remove, passwd or mfa`);
   process.stdout.write(`${await run(rest)}\n`);
 }

@@ -6,13 +6,13 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { parse as parseYaml } from 'yaml';
 import { describeErrors } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
+import { mfaModuleFactory } from '../mfa/registry.js';
 import { providerFactory } from '../providers/registry.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../store/deadline.js';
+import { ConfigError } from './error.js';
 
-/** Raised for any configuration problem; its message is one line a person can act on. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+// Defined apart (./error.ts) so that MFA modules, which this file's registry imports, can raise it too.
+export { ConfigError };
 
 export const DEFAULT_PORT = 8123;
 export const DEFAULT_HOST = '0.0.0.0';
@@ -37,6 +37,9 @@ export const ConfigFile = closedObject(
     store: t.string,
     log_level: LogLevel,
     auth_providers: t.array(ProviderEntry),
+    mfa_modules: t.array(ProviderEntry),
+    /** MFA logins: how long after its start a login flow's code is still taken (HA's 5 minutes), in seconds. */
+    mfa: closedObject('mfa', {}, { session_seconds: PositiveSeconds }),
     login_flow: closedObject('login_flow', {}, { ttl_seconds: PositiveSeconds }),
     websocket: closedObject(
       'websocket',
@@ -99,6 +102,10 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: t.TypeOf<typeof LogLevel>;
   readonly authProviders: readonly ProviderConfig[];
+  /** `mfa_modules`, each decoded by its module's codec (server/src/mfa/registry.ts). */
+  readonly mfaModules: readonly ProviderConfig[];
+  /** How long after a login flow started its MFA code is still taken; the MFA handler's default when absent. */
+  readonly mfaSessionMs: number | undefined;
   readonly flowTtlMs: number | undefined;
   readonly websocket: {
     readonly phaseOneIdleTimeoutMs?: number;
@@ -188,21 +195,39 @@ function readConfigFile(path: string): ConfigFile {
   return decoded.right;
 }
 
-function decodeProviders(entries: readonly t.TypeOf<typeof ProviderEntry>[], path: string): ProviderConfig[] {
+/** Decodes each entry of a plugin list (`auth_providers`, `mfa_modules`) with the codec of its `type`'s factory. */
+function decodePlugins(
+  key: 'auth_providers' | 'mfa_modules',
+  what: string,
+  find: (type: string) => { configCodec: t.Type<{ type: string }, unknown, unknown> } | undefined,
+  entries: readonly t.TypeOf<typeof ProviderEntry>[],
+  path: string,
+): ProviderConfig[] {
   return entries.map((entry, index) => {
-    const factory = providerFactory(entry.type);
+    const factory = find(entry.type);
     if (factory === undefined) {
-      throw new ConfigError(`Invalid config file ${path}: auth_providers[${index}].type: unknown provider type "${entry.type}"`);
+      throw new ConfigError(`Invalid config file ${path}: ${key}[${index}].type: unknown ${what} type "${entry.type}"`);
     }
     // Decoding under the entry's own path makes errors read `auth_providers[0].users[1].password: ...`.
     const decoded = factory.configCodec.validate(entry, [
       { key: '', type: ConfigFile, actual: undefined },
-      { key: 'auth_providers', type: t.UnknownArray, actual: entries },
+      { key, type: t.UnknownArray, actual: entries },
       { key: String(index), type: factory.configCodec, actual: entry },
     ]);
     if (isLeft(decoded)) throw new ConfigError(`Invalid config file ${path}: ${describeErrors(decoded.left)}`);
     return decoded.right;
   });
+}
+
+/** MFA modules, each id (the type unless given) once: a login names its module by id. */
+function decodeMfaModules(entries: readonly t.TypeOf<typeof ProviderEntry>[], path: string): ProviderConfig[] {
+  const modules = decodePlugins('mfa_modules', 'MFA module', mfaModuleFactory, entries, path);
+  const ids = modules.map((module) => (typeof module['id'] === 'string' ? module['id'] : module.type));
+  const repeated = ids.find((id, index) => ids.indexOf(id) !== index);
+  if (repeated !== undefined) {
+    throw new ConfigError(`Invalid config file ${path}: mfa_modules: the id "${repeated}" is used twice; give each module its own id`);
+  }
+  return modules;
 }
 
 function parsePort(value: string, origin: string): number {
@@ -241,7 +266,10 @@ export function loadConfig(sources: ConfigSources): Config {
     dataDir: resolve(configPath === null ? sources.cwd : dirname(configPath), DATA_DIR_NAME),
     logLevel,
     authProviders:
-      file.auth_providers === undefined ? DEFAULT_PROVIDERS : decodeProviders(file.auth_providers, configPath ?? ''),
+      file.auth_providers === undefined
+        ? DEFAULT_PROVIDERS
+        : decodePlugins('auth_providers', 'provider', providerFactory, file.auth_providers, configPath ?? ''),
+    mfaModules: file.mfa_modules === undefined ? [] : decodeMfaModules(file.mfa_modules, configPath ?? ''),
     flowTtlMs: file.login_flow?.ttl_seconds === undefined ? undefined : file.login_flow.ttl_seconds * 1000,
     websocket: {
       ...(ws.idle_timeout_seconds === undefined ? {} : { phaseOneIdleTimeoutMs: ws.idle_timeout_seconds * 1000 }),
@@ -272,6 +300,7 @@ export function loadConfig(sources: ConfigSources): Config {
       deviceTokenTtlMs: limits.device_token_days === undefined ? undefined : limits.device_token_days * 24 * 60 * 60 * 1000,
       openFlowsPerAddress: limits.open_flows_per_address,
     }),
+    mfaSessionMs: seconds(file.mfa?.session_seconds),
     storeTimeoutMs: file.store_timeout_ms ?? DEFAULT_STORE_TIMEOUT_MS,
     shutdownTimeoutMs: seconds(file.shutdown_timeout_seconds) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     metrics: { port: file.metrics?.port, host: file.metrics?.host ?? DEFAULT_METRICS_HOST, token: file.metrics?.token },

@@ -1,5 +1,5 @@
 /** The contract a flow handler implements: an initial state and a typed map of steps, the first one named `init`. */
-import type { HandlerKey } from '@flowgate/shared';
+import type { HandlerKey, StringMap } from '@flowgate/shared';
 import type { JsonObject } from '../store/types.js';
 import type { StepOutcome } from './results.js';
 import type { ValidInput } from './schema.js';
@@ -27,6 +27,18 @@ export interface FlowHandler<State extends JsonObject = JsonObject, StepId exten
   initialState(context: Context): State;
   /** Every step by id; `init` runs first. The stored step id is looked up here, never turned into a method name. */
   readonly steps: { readonly [Id in StepId | 'init']: Step<State, StepId | 'init', Context> };
+  /**
+   * Placeholders worked out each time the current form is shown (after a step, and on every `get`), and never stored with the
+   * flow: for what must not sit in the store in clear while the flow lives, such as a TOTP secret its state keeps sealed.
+   */
+  readonly describe?: (args: DescribeArgs<State, StepId | 'init', Context>) => Promise<StringMap | null>;
+}
+
+export interface DescribeArgs<State extends JsonObject, StepId extends string, Context> {
+  readonly flowId: string;
+  readonly stepId: StepId;
+  readonly state: State;
+  readonly context: Context;
 }
 
 /** Erases a handler's state and step types for the manager, which only moves its state in and out of the store. */

@@ -93,7 +93,7 @@ export class FlowManager<Context> {
       return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
     const stored = await this.commit(outcome, () => this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs));
-    return this.counted(shownResult(flowId, next, stored.expiresAt));
+    return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
   }
 
   async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>): Promise<FlowResult> {
@@ -108,7 +108,7 @@ export class FlowManager<Context> {
       record.step_id = choice;
     } else {
       const check = validateInput(record.form.data_schema, userInput);
-      if (!check.ok) return shownResult(flowId, { ...record, form: { ...record.form, errors: check.errors } }, stored.expiresAt);
+      if (!check.ok) return this.shown(flowId, { ...record, form: { ...record.form, errors: check.errors } }, context, stored.expiresAt);
       input = check.input;
     }
     const { outcome, next } = await this.advance(flowId, record, context, input);
@@ -116,7 +116,7 @@ export class FlowManager<Context> {
       await this.commit(outcome, async () =>
         expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt)),
       );
-      return this.counted(shownResult(flowId, next, stored.expiresAt));
+      return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
     }
     await this.commit(outcome, async () => expectOk(await this.options.store.deleteFlow(flowId, stored.version)));
     return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
@@ -124,8 +124,8 @@ export class FlowManager<Context> {
 
   /** The flow's current form or menu, so a client that reconnected (to any instance) can resume where it was. */
   async get(flowId: string, admit: Admit<Context>): Promise<FormResult | MenuResult> {
-    const { stored, record } = await this.load(flowId, admit);
-    return shownResult(flowId, record, stored.expiresAt);
+    const { stored, record, context } = await this.load(flowId, admit);
+    return this.shown(flowId, record, context, stored.expiresAt);
   }
 
   /** Ends the flow at the caller's request; told to `onFinished` as an abort with reason `aborted`. */
@@ -225,6 +225,16 @@ export class FlowManager<Context> {
     }
     this.options.onFinished?.(flow, result);
     return this.counted(result);
+  }
+
+  /** The form or menu the record is at, with the placeholders its handler works out at each display (never stored). */
+  private async shown(flowId: string, record: FlowRecord, context: Context, expiresAt: number): Promise<FormResult | MenuResult> {
+    const result = shownResult(flowId, record, expiresAt);
+    const describe = this.options.resolveHandler(record.owner ?? record.handler)?.describe;
+    if (describe === undefined) return result;
+    const described = await describe({ flowId, stepId: record.step_id, state: record.state, context });
+    if (described === null) return result;
+    return { ...result, description_placeholders: { ...(result.description_placeholders ?? {}), ...described } };
   }
 
   private counted<R extends FlowResult>(result: R): R {

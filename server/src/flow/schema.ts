@@ -68,7 +68,7 @@ export const field = {
       type: 'select',
       options: options.map(([value, label]): [string, string] => [value, label]),
       ...presence(settings.required),
-    }),
+    } as SelectField),
 };
 
 type AnyTypedField = TypedField<SchemaField, unknown>;
@@ -115,6 +115,7 @@ function checkValue(schemaField: SchemaField, value: unknown): FieldErrorKey | u
       return typeof value === 'boolean' ? undefined : 'invalid_type';
     case 'select':
       if (typeof value !== 'string') return 'invalid_type';
+      if (schemaField.custom_value === true) return value.length > MAX_USER_INPUT_STRING_LENGTH ? 'too_long' : undefined;
       return schemaField.options.some(([option]) => option === value) ? undefined : 'invalid_option';
   }
 }

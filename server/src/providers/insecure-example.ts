@@ -68,6 +68,7 @@ export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
         return { name: user?.name ?? credential.subject, isActive: true };
       },
       loginAccount: (input) => (typeof input['username'] === 'string' ? input['username'] : null),
+      findCredential: (flowResult) => store.findCredential('insecure_example', id, String(flowResult['username'])),
     };
   },
 };

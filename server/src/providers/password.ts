@@ -225,6 +225,8 @@ export const passwordProvider = {
         return { name: credential.subject, isActive: true };
       },
       loginAccount: (input) => (typeof input['username'] === 'string' ? normalizeUsername(input['username']) : null),
+      findCredential: async (flowResult) =>
+        verified.get(flowResult) ?? store.findCredential(PASSWORD_PROVIDER_TYPE, null, normalizeUsername(String(flowResult['username']))),
     };
   },
 } satisfies ProviderFactory<PasswordConfig>;

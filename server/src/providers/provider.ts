@@ -17,6 +17,8 @@ export interface AuthProvider {
   readonly loginFlow: AnyFlowHandler;
   /** Given what a finished login flow found, the credential it proves (found or created). */
   getOrCreateCredentials(flowResult: JsonObject): Promise<Credential>;
+  /** The existing credential a finished login flow proves, or null (a new one): read only, so it may run before the commit. */
+  findCredential?(flowResult: JsonObject): Promise<Credential | null>;
   /** Called before a user is created for a new credential: its display name and whether it may log in. */
   userMetaForCredentials(credential: Credential): Promise<UserMeta>;
   /**

@@ -1,6 +1,7 @@
 /** The store contract: everything Flowgate keeps, in one interface that every backend (Redis, embedded SQLite) implements. */
 import { ServiceError } from '../errors.js';
 import type { LoginDefenseStore } from './login-defense.js';
+import type { MfaStore } from './mfa.js';
 
 /** A JSON value as kept in the store (flow state is plain JSON so any instance can continue it). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -140,7 +141,7 @@ export interface EventBus {
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe>;
 }
 
-export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, LeaseStore, EventBus {
+export interface Store extends FlowStore, CodeStore, UserStore, RefreshTokenStore, LeaseStore, MfaStore, EventBus {
   /** Brute-force counters, bans and shared secrets (server/src/store/login-defense.ts). */
   readonly loginDefense: LoginDefenseStore;
   /** A short description for logs, never containing a password (`redis://host:6379/0`, `sqlite:/path/flowgate.db`). */

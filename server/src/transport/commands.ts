@@ -14,6 +14,8 @@ import {
   LoginFlowInit,
   LoginFlowStep,
   PingCommand,
+  DeposeMfaCommand,
+  SetupMfaCommand,
   SupportedFeaturesCommand,
 } from '@flowgate/shared';
 import type { AuthManager } from '../auth/manager.js';
@@ -119,6 +121,21 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
     codec: DeleteAllRefreshTokensCommand,
     phase: 'authenticated',
     run: async (c, context) => sessions.deleteAllSessions(context.auth, sessionOf(context), c.delete_current_token ?? true, context.remoteAddress),
+  }),
+  'auth/setup_mfa': command({
+    codec: SetupMfaCommand,
+    phase: 'authenticated',
+    run: async (c, context) => {
+      const session = sessionOf(context);
+      const user = await context.auth.store.getUser(session.userId);
+      if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
+      return context.auth.mfa.setup({ userId: user.id, name: user.name }, c);
+    },
+  }),
+  'auth/depose_mfa': command({
+    codec: DeposeMfaCommand,
+    phase: 'authenticated',
+    run: async (c, context) => context.auth.mfa.depose(sessionOf(context).userId, c.mfa_module_id),
   }),
   'auth/long_lived_access_token': command({
     codec: LongLivedAccessTokenCommand,

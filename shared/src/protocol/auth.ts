@@ -68,5 +68,7 @@ export const PHASE_TWO_COMMAND_TYPES = [
   'auth/delete_refresh_token',
   'auth/delete_all_refresh_tokens',
   'auth/long_lived_access_token',
+  'auth/setup_mfa',
+  'auth/depose_mfa',
 ] as const;
 export type PhaseTwoCommandType = (typeof PHASE_TWO_COMMAND_TYPES)[number];

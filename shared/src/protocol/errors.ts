@@ -13,6 +13,10 @@ export const ErrorCode = t.keyof({
   unsupported_grant_type: null,
   access_denied: null,
   rate_limited: null,
+  /** `auth/setup_mfa` or `auth/depose_mfa` named a module that is not configured. */
+  no_module: null,
+  /** `auth/depose_mfa` could not turn the module off (the store failed). */
+  disable_failed: null,
   conflict: null,
   unavailable: null,
   unknown_error: null,

@@ -32,9 +32,13 @@ export type FloatField = t.TypeOf<typeof FloatField>;
 export const BooleanField = t.intersection([t.type({ name: t.string, type: t.literal('boolean') }), FieldMarkers]);
 export type BooleanField = t.TypeOf<typeof BooleanField>;
 
-/** A choice among `options`, each `[value, label]`. */
+/**
+ * A choice among `options`, each `[value, label]`. With `custom_value` (Home Assistant's select selector option of that name) a
+ * value outside them is not a field error: the step itself judges it (the MFA module choice answers `invalid_auth_module`).
+ */
 export const SelectField = t.intersection([
   t.type({ name: t.string, type: t.literal('select'), options: t.array(t.tuple([t.string, t.string])) }),
+  t.partial({ custom_value: t.boolean }),
   FieldMarkers,
 ]);
 export type SelectField = t.TypeOf<typeof SelectField>;

@@ -2,6 +2,7 @@
 import * as t from 'io-ts';
 import { AuthInvalid, AuthOk, AuthRequired } from './auth.js';
 import { Pong, ResultMessage } from './envelope.js';
+import { UserMfaModule } from './mfa.js';
 import { nullable } from './primitives.js';
 
 export const UserCredential = t.type({ auth_provider_type: t.string, auth_provider_id: nullable(t.string) });
@@ -14,7 +15,7 @@ export const CurrentUser = t.type({
   is_owner: t.boolean,
   is_admin: t.boolean,
   credentials: t.array(UserCredential),
-  mfa_modules: t.array(t.unknown),
+  mfa_modules: t.array(UserMfaModule),
 });
 export type CurrentUser = t.TypeOf<typeof CurrentUser>;
 

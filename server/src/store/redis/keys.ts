@@ -45,6 +45,8 @@ export interface RedisKeys {
   refreshTokenIndex(tokenHash: string): string;
   /** Set of refresh token ids of a user (may hold ids of tokens Redis already expired; readers skip them). */
   userRefreshTokens(userId: string): string;
+  /** Hash of a user's MFA settings, one field per module id; under the directory tag so removeUser drops it in its script. */
+  mfaSettings(userId: string): string;
   channel(name: string): string;
   /** Sorted set of one lease set's members scored by expiry, under its own hash tag (one key per script call). */
   lease(set: string): string;
@@ -72,6 +74,7 @@ export function redisKeys(prefix: string): RedisKeys {
     refreshToken: (id) => buildKey(prefix, DIRECTORY_TAG, 'refresh-token', id),
     refreshTokenIndex: (tokenHash) => buildKey(prefix, DIRECTORY_TAG, 'refresh-token-index', tokenHash),
     userRefreshTokens: (userId) => buildKey(prefix, DIRECTORY_TAG, 'user-refresh-tokens', userId),
+    mfaSettings: (userId) => buildKey(prefix, DIRECTORY_TAG, 'mfa', userId),
     channel: (name) => buildKey(prefix, 'events', name),
     loginDefense: (...segments) => buildKey(prefix, '{login-defense}', ...segments),
     lease: (set) => buildKey(prefix, 'lease', `{${set}}`),

@@ -1,6 +1,6 @@
 /** The shared Store on Redis (node-redis 6): what lets any server instance continue any flow. */
-import { randomId } from '../../crypto.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../deadline.js';
+import type { MfaSetting } from '../mfa.js';
 import type {
   CasOutcome,
   Credential,
@@ -25,24 +25,15 @@ import {
   type RedisMode,
 } from './client.js';
 import { createRedisClusterClient, parseClusterUrl } from './cluster.js';
-import {
-  decodeCasOutcome,
-  decodeCredential,
-  decodeFlow,
-  decodeInteger,
-  decodeJsonObject,
-  decodeRefreshToken,
-  decodeUser,
-  encodeOptionalInteger,
-  encodeRefreshTokenFields,
-  flag,
-  toHash,
-} from './codec.js';
+import { decodeCasOutcome, decodeFlow, decodeInteger, decodeJsonObject } from './codec.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisLoginDefense } from './login-defense.js';
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
 import { acquireRedisLease, releaseRedisLease } from './leases.js';
+import { deleteRedisMfaSetting, getRedisMfaSetting, listRedisMfaSettings, putRedisMfaSetting } from './mfa.js';
+import { RedisRefreshTokens } from './refresh-tokens.js';
 import { createRedisSentinelClient, parseSentinelUrl } from './sentinel.js';
+import { RedisUsers } from './users.js';
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL, credentials included (or, by `mode`, a `redis+cluster://` or `redis+sentinel://` one). */
@@ -98,6 +89,8 @@ export class RedisStore implements Store {
   readonly #subscriber: FlowgateRedis;
   readonly #keys: RedisKeys;
   readonly #events: RedisEventBus;
+  readonly #users: RedisUsers;
+  readonly #tokens: RedisRefreshTokens;
   readonly loginDefense: RedisLoginDefense;
   #closing: Promise<void> | undefined;
   readonly #closeTimeoutMs: number;
@@ -117,27 +110,14 @@ export class RedisStore implements Store {
     this.#keys = keys;
     this.description = description;
     this.#events = new RedisEventBus(client, subscriber, keys, logger, mode);
+    this.#users = new RedisUsers(client, keys);
+    this.#tokens = new RedisRefreshTokens(client, keys);
     this.loginDefense = new RedisLoginDefense(client, keys, (call) => this.#call(call));
   }
 
   /** Every call goes through here: it fails fast while the client cannot send, and maps connection failures (client.ts). */
   #call<T>(call: () => Promise<T>): Promise<T> {
     return redisCall(call, this.#client);
-  }
-
-  /**
-   * The records whose ids a per-user set holds, oldest first (then by id). Ids whose record is gone (expired, or removed by a
-   * racing call) are skipped; the reads go out together, which node-redis pipelines.
-   */
-  async #listMembers<T extends { readonly id: string; readonly createdAt: number }>(
-    setKey: string,
-    read: (id: string) => Promise<T | null>,
-  ): Promise<T[]> {
-    const ids = await this.#call(() => this.#client.sMembers(setKey));
-    const records: Array<T | null> = await Promise.all(ids.map(read));
-    return records
-      .filter((record): record is T => record !== null)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   // Flows: one hash per flow (v = version, d = JSON data, x = expiresAt) with PEXPIREAT, so Redis itself forgets expired flows.
@@ -179,178 +159,82 @@ export class RedisStore implements Store {
     return data === null ? null : decodeJsonObject(data);
   }
 
-  // Users and credentials: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts.
+  // Users and credentials: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts
+  // (users.ts).
 
-  async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
-    const keys = [this.#keys.owner(), this.#keys.user(user.id), this.#keys.userIndex()];
-    const args = [user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive)];
-    const outcome = decodeInteger(await this.#call(() => this.#client.createUser(keys, args)));
-    if (outcome === -1) throw new Error(`User ${user.id} already exists`);
-    return { ...user, isOwner: outcome === 1 };
+  createUser(user: Omit<User, 'isOwner'>): Promise<User> {
+    return this.#users.createUser(user);
   }
 
-  async getUser(id: string): Promise<User | null> {
-    const key = this.#keys.user(id);
-    return decodeUser(await this.#call(() => this.#client.hGetAll(key)));
+  getUser(id: string): Promise<User | null> {
+    return this.#users.getUser(id);
   }
 
-  async listUsers(): Promise<User[]> {
-    const index = this.#keys.userIndex();
-    // ZRANGE orders by createdAt (the score), then by id for equal timestamps.
-    const ids = await this.#call(() => this.#client.zRange(index, 0, -1));
-    const users = await Promise.all(ids.map((id) => this.getUser(id)));
-    return users.filter((user): user is User => user !== null);
+  listUsers(): Promise<User[]> {
+    return this.#users.listUsers();
   }
 
-  async updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
-    const fields: string[] = [];
-    if (patch.name !== undefined) fields.push('name', patch.name);
-    if (patch.isAdmin !== undefined) fields.push('admin', flag(patch.isAdmin));
-    if (patch.isActive !== undefined) fields.push('active', flag(patch.isActive));
-    const key = this.#keys.user(id);
-    const reply = await this.#call(() => this.#client.updateUser([key], fields));
-    return reply === null ? null : decodeUser(toHash(reply));
+  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
+    return this.#users.updateUser(id, patch);
   }
 
-  async removeUser(id: string): Promise<boolean> {
-    const keys = [
-      this.#keys.user(id),
-      this.#keys.userIndex(),
-      this.#keys.userCredentials(id),
-      this.#keys.userRefreshTokens(id),
-    ];
-    const args = [id, this.#keys.credential(''), this.#keys.refreshToken('')];
-    const removed = await this.#call(() => this.#client.removeUser(keys, args));
-    return decodeInteger(removed) === 1;
+  removeUser(id: string): Promise<boolean> {
+    return this.#users.removeUser(id);
   }
 
-  async getOrCreateCredential(
-    providerType: string,
-    providerId: string | null,
-    subject: string,
-    data: JsonObject,
-  ): Promise<Credential> {
-    const id = randomId();
-    const keys = [this.#keys.credentialIndex(providerType, providerId, subject), this.#keys.credential(id)];
-    const args = [
-      this.#keys.credential(''),
-      id,
-      providerType,
-      JSON.stringify(providerId),
-      subject,
-      JSON.stringify(data),
-      String(Date.now()),
-    ];
-    const credential = decodeCredential(toHash(await this.#call(() => this.#client.getOrCreateCredential(keys, args))));
-    if (credential === null) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
-    return credential;
+  getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Promise<Credential> {
+    return this.#users.getOrCreateCredential(providerType, providerId, subject, data);
   }
 
-  async getCredential(id: string): Promise<Credential | null> {
-    const key = this.#keys.credential(id);
-    return decodeCredential(await this.#call(() => this.#client.hGetAll(key)));
+  getCredential(id: string): Promise<Credential | null> {
+    return this.#users.getCredential(id);
   }
 
-  async findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
-    const index = this.#keys.credentialIndex(providerType, providerId, subject);
-    const id = await this.#call(() => this.#client.get(index));
-    return id === null ? null : this.getCredential(id);
+  findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
+    return this.#users.findCredential(providerType, providerId, subject);
   }
 
   listCredentials(userId: string): Promise<Credential[]> {
-    return this.#listMembers(this.#keys.userCredentials(userId), (id) => this.getCredential(id));
+    return this.#users.listCredentials(userId);
   }
 
-  async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
-    const key = this.#keys.credential(credentialId);
-    const args = [JSON.stringify(data), ...(expected === undefined ? [] : [JSON.stringify(expected)])];
-    const updated = await this.#call(() => this.#client.updateCredentialData([key], args));
-    return decodeInteger(updated) === 1;
+  updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
+    return this.#users.updateCredentialData(credentialId, data, expected);
   }
 
-  async linkCredential(credentialId: string, userId: string): Promise<boolean> {
-    const keys = [this.#keys.credential(credentialId), this.#keys.user(userId), this.#keys.userCredentials(userId)];
-    const linked = await this.#call(() => this.#client.linkCredential(keys, [credentialId, userId]));
-    return decodeInteger(linked) === 1;
+  linkCredential(credentialId: string, userId: string): Promise<boolean> {
+    return this.#users.linkCredential(credentialId, userId);
   }
 
-  async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
-    const keys = [
-      this.#keys.credential(credentialId),
-      this.#keys.owner(),
-      this.#keys.user(user.id),
-      this.#keys.userIndex(),
-      this.#keys.userCredentials(user.id),
-    ];
-    const args = [credentialId, user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive), this.#keys.user('')];
-    const reply = await this.#call(() => this.#client.createUserForCredential(keys, args));
-    if (!Array.isArray(reply) || (reply[0] !== 'linked' && reply[0] !== 'created')) return null;
-    const found = decodeUser(toHash(reply.slice(1)));
-    return found === null ? null : { user: found, created: reply[0] === 'created' };
+  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+    return this.#users.createUserForCredential(credentialId, user);
   }
 
   // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of
-  // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts.
+  // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts (refresh-tokens.ts).
 
-  async createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
-    const keys = [
-      this.#keys.refreshToken(token.id),
-      this.#keys.refreshTokenIndex(token.tokenHash),
-      this.#keys.userRefreshTokens(token.userId),
-    ];
-    const args = [
-      this.#keys.refreshToken(''),
-      String(Date.now()),
-      token.id,
-      token.type,
-      JSON.stringify(token.clientName),
-      encodeOptionalInteger(token.expireAt),
-      String(maxPerUser),
-      keepId ?? '',
-      ...encodeRefreshTokenFields(token),
-    ];
-    const reply = await this.#call(() => this.#client.createRefreshToken(keys, args));
-    const [outcome, ...evicted] = Array.isArray(reply) ? reply : [];
-    switch (decodeInteger(outcome)) {
-      case 1:
-        return { outcome: 'created', evicted: evicted.map(String) };
-      case 0:
-        return { outcome: 'name_taken' };
-      case 2:
-        return { outcome: 'limit_reached' };
-      default:
-        throw new Error(`Refresh token ${token.id} (or its hash) already exists`);
-    }
+  createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
+    return this.#tokens.create(token, maxPerUser, keepId);
   }
 
-  async getRefreshToken(id: string): Promise<RefreshToken | null> {
-    const key = this.#keys.refreshToken(id);
-    return decodeRefreshToken(await this.#call(() => this.#client.hGetAll(key)), Date.now());
+  getRefreshToken(id: string): Promise<RefreshToken | null> {
+    return this.#tokens.get(id);
   }
 
-  async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
-    const index = this.#keys.refreshTokenIndex(tokenHash);
-    const id = await this.#call(() => this.#client.get(index));
-    if (id === null) return null;
-    const token = await this.getRefreshToken(id);
-    // The index and the token are written and dropped together; the check only guards against a hand-edited database.
-    return token?.tokenHash === tokenHash ? token : null;
+  findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
+    return this.#tokens.findByHash(tokenHash);
   }
 
   listRefreshTokens(userId: string): Promise<RefreshToken[]> {
-    return this.#listMembers(this.#keys.userRefreshTokens(userId), (id) => this.getRefreshToken(id));
+    return this.#tokens.list(userId);
   }
 
-  async touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
-    const key = this.#keys.refreshToken(id);
-    const args = [String(Date.now()), String(usedAt), JSON.stringify(usedIp), encodeOptionalInteger(expireAt)];
-    return decodeInteger(await this.#call(() => this.#client.touchRefreshToken([key], args))) === 1;
+  touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean> {
+    return this.#tokens.touch(id, usedAt, usedIp, expireAt);
   }
 
-  async deleteRefreshToken(id: string): Promise<boolean> {
-    const key = this.#keys.refreshToken(id);
-    const args = [String(Date.now()), id, this.#keys.userRefreshTokens('')];
-    return decodeInteger(await this.#call(() => this.#client.deleteRefreshToken([key], args))) === 1;
+  deleteRefreshToken(id: string): Promise<boolean> {
+    return this.#tokens.delete(id);
   }
 
   // Leases: a sorted set per lease set (leases.ts).
@@ -361,6 +245,24 @@ export class RedisStore implements Store {
 
   releaseLease(set: string, member: string): Promise<void> {
     return releaseRedisLease(this.#client, this.#keys, set, member);
+  }
+
+  // MFA settings: a hash per user under the directory tag (mfa.ts).
+
+  listMfaSettings(userId: string): Promise<Record<string, MfaSetting>> {
+    return listRedisMfaSettings(this.#client, this.#keys, userId);
+  }
+
+  getMfaSetting(userId: string, moduleId: string): Promise<MfaSetting | null> {
+    return getRedisMfaSetting(this.#client, this.#keys, userId, moduleId);
+  }
+
+  putMfaSetting(userId: string, moduleId: string, data: JsonObject, expectedRevision?: string | null): Promise<boolean> {
+    return putRedisMfaSetting(this.#client, this.#keys, userId, moduleId, data, expectedRevision);
+  }
+
+  deleteMfaSetting(userId: string, moduleId: string): Promise<boolean> {
+    return deleteRedisMfaSetting(this.#client, this.#keys, userId, moduleId);
   }
 
   publish(channel: string, message: string): Promise<void> {

@@ -91,9 +91,10 @@ return redis.call('HGETALL', KEYS[1])`,
 );
 
 /**
- * KEYS: user, userIndex, userCredentials, userRefreshTokens. ARGV: userId, credential key prefix, refresh token key prefix.
- * Credential and token keys are derived from stored ids inside the script; they share the directory hash tag, so they are in
- * this slot. Tokens go even when the user is unknown: none may outlive a user that a racing removal already took.
+ * KEYS: user, userIndex, userCredentials, userRefreshTokens, mfaSettings. ARGV: userId, credential key prefix, refresh token
+ * key prefix. Credential and token keys are derived from stored ids inside the script; they share the directory hash tag, so
+ * they are in this slot. Tokens and MFA settings go even when the user is unknown: none may outlive a user that a racing
+ * removal already took.
  */
 const removeUser = luaScript(
   `-- Deletes every record whose id is in the set, each with the index key it names, then the set itself.
@@ -107,11 +108,12 @@ local function deleteIndexed(set, prefix)
   redis.call('DEL', set)
 end
 deleteIndexed(KEYS[4], ARGV[3])
+redis.call('DEL', KEYS[5])
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 deleteIndexed(KEYS[3], ARGV[2])
 return 1`,
-  4,
+  5,
 );
 
 /**
@@ -286,6 +288,20 @@ return 1`,
   1,
 );
 
+/**
+ * KEYS: mfaSettings. ARGV: module id, new value (`<revision>:<JSON>`), condition ('any', 'absent' or 'match'), expected
+ * revision. Returns 1 when written, 0 (writing nothing) when the condition failed. Revisions are random hex, so they hold no
+ * ':' and the stored value starts with exactly `<revision>:`.
+ */
+const putMfaSetting = luaScript(
+  `local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[3] == 'absent' and current then return 0 end
+if ARGV[3] == 'match' and (not current or string.sub(current, 1, #ARGV[4] + 1) ~= ARGV[4] .. ':') then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`,
+  1,
+);
+
 export const SCRIPTS = {
   ...LOGIN_DEFENSE_SCRIPTS,
   acquireLease,
@@ -304,4 +320,5 @@ export const SCRIPTS = {
   createRefreshToken,
   touchRefreshToken,
   deleteRefreshToken,
+  putMfaSetting,
 };

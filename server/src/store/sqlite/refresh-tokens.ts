@@ -113,7 +113,7 @@ export class SqliteRefreshTokens {
     return this.#sql.delete.run({ id, now: Date.now() }).changes === 1;
   }
 
-  /** For SqliteStore.removeUser, inside its transaction. */
+  /** For removeUser (users.ts), inside its transaction. */
   deleteAllOfUser(userId: string): void {
     this.#sql.deleteAllOfUser.run(userId);
   }

@@ -1,4 +1,4 @@
-/** SqliteStore's rows (users, credentials) as SELECT returns them, and their mapping to the store's records. */
+/** SqliteUsers' rows (users, credentials) as SELECT returns them, and their mapping to the store's records. */
 import type { Credential, JsonObject, User } from '../types.js';
 
 export interface UserRow {

@@ -113,6 +113,17 @@ const MIGRATIONS: readonly string[] = [
     banned_at INTEGER NOT NULL
   ) STRICT;
   `,
+  `
+  -- Each user's settings per MFA module (mfa.ts). The revision is random, so settings deposed and set up again never get back
+  -- a revision that a stale compare-and-set still holds.
+  CREATE TABLE mfa_settings (
+    user_id TEXT NOT NULL,
+    module_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    PRIMARY KEY (user_id, module_id)
+  ) STRICT;
+  `,
 ];
 
 /** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import { randomId } from '../../crypto.js';
+import type { MfaSetting } from '../mfa.js';
 import {
   StoreUnavailableError,
   type CasOutcome,
@@ -20,9 +20,10 @@ import {
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
 import { SqliteLoginDefense } from './login-defense.js';
 import { SqliteLeases } from './leases.js';
+import { SqliteMfaSettings } from './mfa.js';
 import { SqliteRefreshTokens } from './refresh-tokens.js';
 import { configureConnection, migrate } from './schema.js';
-import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
+import { SqliteUsers } from './users.js';
 
 /** Expired rows already read as absent; sweeping only reclaims their space, so it can be lazy. */
 export const SWEEP_INTERVAL_MS = 30_000;
@@ -59,8 +60,10 @@ export class SqliteStore implements Store {
   readonly #events: SqliteEventBus;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #users: SqliteUsers;
   readonly #tokens: SqliteRefreshTokens;
   readonly #leases: SqliteLeases;
+  readonly #mfa: SqliteMfaSettings;
   readonly loginDefense: SqliteLoginDefense;
 
   constructor(db: Database, logger: StoreLogger) {
@@ -69,6 +72,8 @@ export class SqliteStore implements Store {
     this.#sql = prepareStatements(db);
     this.#tokens = new SqliteRefreshTokens(db);
     this.#leases = new SqliteLeases(db);
+    this.#mfa = new SqliteMfaSettings(db);
+    this.#users = new SqliteUsers(db, [this.#tokens, this.#mfa]);
     this.loginDefense = new SqliteLoginDefense(db, (operation) => this.#run(operation));
     this.#events = new SqliteEventBus(db, logger);
     const sweep = (): void => {
@@ -133,116 +138,51 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
-    return this.#run(() =>
-      this.#db
-        .transaction((): User => {
-          if (this.#sql.getUser.get(user.id) !== undefined) throw new Error(`User ${user.id} already exists`);
-          const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
-          const created = { ...user, isOwner };
-          this.#sql.insertUser.run(user.id, user.name, +isOwner, +user.isAdmin, +user.isActive, user.createdAt);
-          return created;
-        })
-        .immediate(),
-    );
+    return this.#run(() => this.#users.createUser(user));
   }
 
   async getUser(id: string): Promise<User | null> {
-    const row = this.#run(() => this.#sql.getUser.get(id));
-    return row === undefined ? null : toUser(row);
+    return this.#run(() => this.#users.getUser(id));
   }
 
   async listUsers(): Promise<User[]> {
-    return this.#run(() => this.#sql.listUsers.all()).map(toUser);
+    return this.#run(() => this.#users.listUsers());
   }
 
   async updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
-    const flagOrNull = (value: boolean | undefined): number | null => (value === undefined ? null : +value);
-    const row = this.#run(() =>
-      this.#sql.updateUser.get(patch.name ?? null, flagOrNull(patch.isAdmin), flagOrNull(patch.isActive), id),
-    );
-    return row === undefined ? null : toUser(row);
+    return this.#run(() => this.#users.updateUser(id, patch));
   }
 
   async removeUser(id: string): Promise<boolean> {
-    return this.#run(() =>
-      this.#db
-        .transaction((): boolean => {
-          this.#sql.removeUserCredentials.run(id);
-          this.#tokens.deleteAllOfUser(id);
-          return this.#sql.removeUser.run(id).changes === 1;
-        })
-        .immediate(),
-    );
+    return this.#run(() => this.#users.removeUser(id));
   }
 
-  async getOrCreateCredential(
-    providerType: string,
-    providerId: string | null,
-    subject: string,
-    data: JsonObject,
-  ): Promise<Credential> {
-    const providerKey = JSON.stringify(providerId);
-    const row = this.#run(() =>
-      this.#db
-        .transaction(() => {
-          // ON CONFLICT DO NOTHING on the UNIQUE key: whoever inserts first wins, everyone reads that row back.
-          const values = [randomId(), providerType, providerId, providerKey, subject, JSON.stringify(data), Date.now()] as const;
-          this.#sql.insertCredential.run(...values);
-          return this.#sql.findCredential.get(providerType, providerKey, subject);
-        })
-        .immediate(),
-    );
-    if (row === undefined) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
-    return toCredential(row);
+  async getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Promise<Credential> {
+    return this.#run(() => this.#users.getOrCreateCredential(providerType, providerId, subject, data));
   }
 
   async getCredential(id: string): Promise<Credential | null> {
-    const row = this.#run(() => this.#sql.getCredential.get(id));
-    return row === undefined ? null : toCredential(row);
+    return this.#run(() => this.#users.getCredential(id));
   }
 
   async findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
-    const row = this.#run(() => this.#sql.findCredential.get(providerType, JSON.stringify(providerId), subject));
-    return row === undefined ? null : toCredential(row);
+    return this.#run(() => this.#users.findCredential(providerType, providerId, subject));
   }
 
   async listCredentials(userId: string): Promise<Credential[]> {
-    return this.#run(() => this.#sql.listCredentials.all(userId)).map(toCredential);
+    return this.#run(() => this.#users.listCredentials(userId));
   }
 
   async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
-    const json = JSON.stringify(data);
-    return this.#run(
-      () =>
-        (expected === undefined
-          ? this.#sql.updateCredentialData.run(json, credentialId)
-          : this.#sql.replaceCredentialData.run(json, credentialId, JSON.stringify(expected))
-        ).changes === 1,
-    );
+    return this.#run(() => this.#users.updateCredentialData(credentialId, data, expected));
   }
 
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
-    return this.#run(() => this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1);
+    return this.#run(() => this.#users.linkCredential(credentialId, userId));
   }
 
   async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
-    return this.#run(() =>
-      this.#db
-        .transaction((): UserForCredential | null => {
-          const credential = this.#sql.getCredential.get(credentialId);
-          if (credential === undefined) return null;
-          if (credential.user_id !== null) {
-            const linked = this.#sql.getUser.get(credential.user_id);
-            return linked === undefined ? null : { user: toUser(linked), created: false };
-          }
-          const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
-          const created = { ...user, isOwner, isAdmin: user.isAdmin || isOwner };
-          this.#sql.insertUser.run(user.id, user.name, +isOwner, +created.isAdmin, +user.isActive, user.createdAt);
-          this.#sql.linkCredential.run(user.id, credentialId, user.id, user.id);
-          return { user: created, created: true };
-        })
-        .immediate(),
-    );
+    return this.#run(() => this.#users.createUserForCredential(credentialId, user));
   }
 
   async createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
@@ -275,6 +215,22 @@ export class SqliteStore implements Store {
 
   async releaseLease(set: string, member: string): Promise<void> {
     this.#run(() => this.#leases.release(set, member));
+  }
+
+  async listMfaSettings(userId: string): Promise<Record<string, MfaSetting>> {
+    return this.#run(() => this.#mfa.list(userId));
+  }
+
+  async getMfaSetting(userId: string, moduleId: string): Promise<MfaSetting | null> {
+    return this.#run(() => this.#mfa.get(userId, moduleId));
+  }
+
+  async putMfaSetting(userId: string, moduleId: string, data: JsonObject, expectedRevision?: string | null): Promise<boolean> {
+    return this.#run(() => this.#mfa.put(userId, moduleId, data, expectedRevision));
+  }
+
+  async deleteMfaSetting(userId: string, moduleId: string): Promise<boolean> {
+    return this.#run(() => this.#mfa.delete(userId, moduleId));
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -328,7 +284,6 @@ export class SqliteStore implements Store {
 function prepareStatements(db: Database) {
   const query = <P extends unknown[], R>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
   const run = <P extends unknown[]>(sql: string): Statement<P> => db.prepare<P>(sql);
-  const credentialColumns = 'id, provider_type, provider_id, subject, data, user_id, created_at';
   return {
     createFlow: run<[{ id: string; data: string; expiresAt: number; now: number }]>(
       `INSERT INTO flows (id, version, data, expires_at) VALUES (@id, 1, @data, @expiresAt)
@@ -347,36 +302,6 @@ function prepareStatements(db: Database) {
     ),
     takeCode: query<[string, string, number], { data: string }>(
       'DELETE FROM codes WHERE code = ? AND client_id = ? AND expires_at > ? RETURNING data',
-    ),
-    claimOwner: run<[string]>(`INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO NOTHING`),
-    insertUser: run<[string, string, number, number, number, number]>(
-      'INSERT INTO users (id, name, is_owner, is_admin, is_active, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    getUser: query<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
-    listUsers: query<[], UserRow>('SELECT * FROM users ORDER BY created_at, id'),
-    updateUser: query<[string | null, number | null, number | null, string], UserRow>(
-      `UPDATE users SET name = COALESCE(?, name), is_admin = COALESCE(?, is_admin), is_active = COALESCE(?, is_active)
-       WHERE id = ? RETURNING *`,
-    ),
-    removeUser: run<[string]>('DELETE FROM users WHERE id = ?'),
-    removeUserCredentials: run<[string]>('DELETE FROM credentials WHERE user_id = ?'),
-    insertCredential: run<[string, string, string | null, string, string, string, number]>(
-      `INSERT INTO credentials (id, provider_type, provider_id, provider_key, subject, data, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_type, provider_key, subject) DO NOTHING`,
-    ),
-    findCredential: query<[string, string, string], CredentialRow>(
-      `SELECT ${credentialColumns} FROM credentials WHERE provider_type = ? AND provider_key = ? AND subject = ?`,
-    ),
-    getCredential: query<[string], CredentialRow>(`SELECT ${credentialColumns} FROM credentials WHERE id = ?`),
-    listCredentials: query<[string], CredentialRow>(
-      `SELECT ${credentialColumns} FROM credentials WHERE user_id = ? ORDER BY created_at, id`,
-    ),
-    updateCredentialData: run<[string, string]>('UPDATE credentials SET data = ? WHERE id = ?'),
-    replaceCredentialData: run<[string, string, string]>('UPDATE credentials SET data = ? WHERE id = ? AND data = ?'),
-    // Binds only an unbound credential (or re-binds to the same user), and only to a user that exists.
-    linkCredential: run<[string, string, string, string]>(
-      `UPDATE credentials SET user_id = ?
-       WHERE id = ? AND (user_id IS NULL OR user_id = ?) AND EXISTS (SELECT 1 FROM users WHERE id = ?)`,
     ),
     sweep: [
       run<[number]>('DELETE FROM flows WHERE expires_at <= ?'),

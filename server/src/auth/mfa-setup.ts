@@ -1,0 +1,79 @@
+/**
+ * MFA set-up and removal for an authenticated user (Home Assistant's `auth/setup_mfa`, `auth/depose_mfa`): each module's setup
+ * flow on the same engine and store as login flows, so any instance continues it; only its own user may.
+ */
+import type { FlowResult, MfaSetupEntry, SetupMfaCommand, UserMfaModule } from '@flowgate/shared';
+import { ServiceError } from '../errors.js';
+import { FlowManager, type FlowManagerOptions } from '../flow/index.js';
+import { MfaSetupContext, type MfaModule } from '../mfa/module.js';
+import type { Store } from '../store/types.js';
+
+const noModule = (id: string): ServiceError => new ServiceError('no_module', `MFA module ${id} is not found`);
+
+export interface MfaSetupOptions {
+  readonly store: Store;
+  readonly modules: ReadonlyMap<string, MfaModule>;
+  readonly ttlMs?: number;
+  readonly onEffectError?: FlowManagerOptions<MfaSetupContext>['onEffectError'];
+}
+
+/** Who asks: the authenticated socket's user. */
+export interface MfaUser {
+  readonly userId: string;
+  readonly name: string;
+}
+
+export class MfaSetup {
+  private readonly flows: FlowManager<MfaSetupContext>;
+
+  constructor(private readonly options: MfaSetupOptions) {
+    const { modules } = options;
+    this.flows = new FlowManager<MfaSetupContext>({
+      store: options.store,
+      contextCodec: MfaSetupContext,
+      resolveHandler: ([id]) => modules.get(id)?.setupFlow,
+      // Runs once the flow's end committed: a raced final step stores the user's settings once.
+      finish: async (flow, data) => {
+        const module = modules.get(flow.handler[0]);
+        if (module === undefined) throw noModule(flow.handler[0]);
+        return { kind: 'create_entry', result: module.id, data: await module.setupUser(flow.context.userId, data) };
+      },
+      ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+      ...(options.onEffectError === undefined ? {} : { onEffectError: options.onEffectError }),
+    });
+  }
+
+  /** `auth/setup_mfa`: starts a module's setup flow, or continues one of this user's; answers its next form or its entry. */
+  async setup(user: MfaUser, command: SetupMfaCommand): Promise<FlowResult | MfaSetupEntry> {
+    const { mfa_module_id: moduleId, flow_id: flowId } = command;
+    if ((moduleId === undefined) === (flowId === undefined)) {
+      throw new ServiceError('invalid_format', 'auth/setup_mfa needs exactly one of mfa_module_id (to start) and flow_id (to continue)');
+    }
+    if (moduleId !== undefined) {
+      if (!this.options.modules.has(moduleId)) throw noModule(moduleId);
+      return this.flows.init([moduleId, null], { userId: user.userId, userName: user.name });
+    }
+    const result = await this.flows.step(flowId ?? '', command.user_input ?? {}, (context) => context.userId === user.userId);
+    if (result.type !== 'create_entry') return result;
+    const module = this.options.modules.get(result.handler[0]);
+    return { type: 'create_entry', flow_id: result.flow_id, handler: result.handler, title: module?.name ?? result.handler[0], data: result.data ?? {} };
+  }
+
+  /** `auth/depose_mfa`: the module is no longer asked at this user's logins. */
+  async depose(userId: string, moduleId: string): Promise<'done'> {
+    const module = this.options.modules.get(moduleId);
+    if (module === undefined) throw noModule(moduleId);
+    try {
+      await module.deposeUser(userId);
+    } catch (error) {
+      throw new ServiceError('disable_failed', `Cannot disable MFA Module ${moduleId}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return 'done';
+  }
+
+  /** Every configured module, in config order, with whether this user has it set up (`auth/current_user`). */
+  async userModules(userId: string): Promise<UserMfaModule[]> {
+    const settings = await this.options.store.listMfaSettings(userId);
+    return [...this.options.modules.values()].map((m) => ({ id: m.id, name: m.name, enabled: Object.hasOwn(settings, m.id) }));
+  }
+}

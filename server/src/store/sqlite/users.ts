@@ -1,0 +1,162 @@
+/** Users and credentials on SQLite: the `users`, `credentials` and `meta` (owner) tables (schema.ts) behind SqliteStore's methods. */
+import type { Database, Statement } from 'better-sqlite3';
+import { randomId } from '../../crypto.js';
+import type { Credential, JsonObject, User, UserForCredential } from '../types.js';
+import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
+
+/** What else a user owns (refresh tokens, MFA settings): removed in removeUser's transaction, so a user and theirs go together. */
+export interface UserOwned {
+  deleteAllOfUser(userId: string): void;
+}
+
+/**
+ * Synchronous, like better-sqlite3 itself: SqliteStore wraps every call to map SQLITE_BUSY to `unavailable`. Methods are named
+ * as the Store's. Statements are prepared once, on a connection whose schema is already migrated.
+ */
+export class SqliteUsers {
+  readonly #db: Database;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #owned: readonly UserOwned[];
+
+  constructor(db: Database, owned: readonly UserOwned[]) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#owned = owned;
+  }
+
+  createUser(user: Omit<User, 'isOwner'>): User {
+    return this.#db
+      .transaction((): User => {
+        if (this.#sql.getUser.get(user.id) !== undefined) throw new Error(`User ${user.id} already exists`);
+        const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
+        const created = { ...user, isOwner };
+        this.#sql.insertUser.run(user.id, user.name, +isOwner, +user.isAdmin, +user.isActive, user.createdAt);
+        return created;
+      })
+      .immediate();
+  }
+
+  getUser(id: string): User | null {
+    const row = this.#sql.getUser.get(id);
+    return row === undefined ? null : toUser(row);
+  }
+
+  listUsers(): User[] {
+    return this.#sql.listUsers.all().map(toUser);
+  }
+
+  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): User | null {
+    const flagOrNull = (value: boolean | undefined): number | null => (value === undefined ? null : +value);
+    const row = this.#sql.updateUser.get(patch.name ?? null, flagOrNull(patch.isAdmin), flagOrNull(patch.isActive), id);
+    return row === undefined ? null : toUser(row);
+  }
+
+  removeUser(id: string): boolean {
+    return this.#db
+      .transaction((): boolean => {
+        this.#sql.removeUserCredentials.run(id);
+        for (const owned of this.#owned) owned.deleteAllOfUser(id);
+        return this.#sql.removeUser.run(id).changes === 1;
+      })
+      .immediate();
+  }
+
+  getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Credential {
+    const providerKey = JSON.stringify(providerId);
+    const row = this.#db
+      .transaction(() => {
+        // ON CONFLICT DO NOTHING on the UNIQUE key: whoever inserts first wins, everyone reads that row back.
+        const values = [randomId(), providerType, providerId, providerKey, subject, JSON.stringify(data), Date.now()] as const;
+        this.#sql.insertCredential.run(...values);
+        return this.#sql.findCredential.get(providerType, providerKey, subject);
+      })
+      .immediate();
+    if (row === undefined) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
+    return toCredential(row);
+  }
+
+  getCredential(id: string): Credential | null {
+    const row = this.#sql.getCredential.get(id);
+    return row === undefined ? null : toCredential(row);
+  }
+
+  findCredential(providerType: string, providerId: string | null, subject: string): Credential | null {
+    const row = this.#sql.findCredential.get(providerType, JSON.stringify(providerId), subject);
+    return row === undefined ? null : toCredential(row);
+  }
+
+  listCredentials(userId: string): Credential[] {
+    return this.#sql.listCredentials.all(userId).map(toCredential);
+  }
+
+  updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): boolean {
+    const json = JSON.stringify(data);
+    return (
+      (expected === undefined
+        ? this.#sql.updateCredentialData.run(json, credentialId)
+        : this.#sql.replaceCredentialData.run(json, credentialId, JSON.stringify(expected))
+      ).changes === 1
+    );
+  }
+
+  linkCredential(credentialId: string, userId: string): boolean {
+    return this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1;
+  }
+
+  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): UserForCredential | null {
+    return this.#db
+      .transaction((): UserForCredential | null => {
+        const credential = this.#sql.getCredential.get(credentialId);
+        if (credential === undefined) return null;
+        if (credential.user_id !== null) {
+          const linked = this.#sql.getUser.get(credential.user_id);
+          return linked === undefined ? null : { user: toUser(linked), created: false };
+        }
+        const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
+        const created = { ...user, isOwner, isAdmin: user.isAdmin || isOwner };
+        this.#sql.insertUser.run(user.id, user.name, +isOwner, +created.isAdmin, +user.isActive, user.createdAt);
+        this.#sql.linkCredential.run(user.id, credentialId, user.id, user.id);
+        return { user: created, created: true };
+      })
+      .immediate();
+  }
+}
+
+/** The row types are what each SELECT or RETURNING clause yields. */
+function prepareStatements(db: Database) {
+  const query = <P extends unknown[], R>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  const run = <P extends unknown[]>(sql: string): Statement<P> => db.prepare<P>(sql);
+  const credentialColumns = 'id, provider_type, provider_id, subject, data, user_id, created_at';
+  return {
+    claimOwner: run<[string]>(`INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO NOTHING`),
+    insertUser: run<[string, string, number, number, number, number]>(
+      'INSERT INTO users (id, name, is_owner, is_admin, is_active, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    getUser: query<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+    listUsers: query<[], UserRow>('SELECT * FROM users ORDER BY created_at, id'),
+    updateUser: query<[string | null, number | null, number | null, string], UserRow>(
+      `UPDATE users SET name = COALESCE(?, name), is_admin = COALESCE(?, is_admin), is_active = COALESCE(?, is_active)
+       WHERE id = ? RETURNING *`,
+    ),
+    removeUser: run<[string]>('DELETE FROM users WHERE id = ?'),
+    removeUserCredentials: run<[string]>('DELETE FROM credentials WHERE user_id = ?'),
+    insertCredential: run<[string, string, string | null, string, string, string, number]>(
+      `INSERT INTO credentials (id, provider_type, provider_id, provider_key, subject, data, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_type, provider_key, subject) DO NOTHING`,
+    ),
+    findCredential: query<[string, string, string], CredentialRow>(
+      `SELECT ${credentialColumns} FROM credentials WHERE provider_type = ? AND provider_key = ? AND subject = ?`,
+    ),
+    getCredential: query<[string], CredentialRow>(`SELECT ${credentialColumns} FROM credentials WHERE id = ?`),
+    listCredentials: query<[string], CredentialRow>(
+      `SELECT ${credentialColumns} FROM credentials WHERE user_id = ? ORDER BY created_at, id`,
+    ),
+    updateCredentialData: run<[string, string]>('UPDATE credentials SET data = ? WHERE id = ?'),
+    replaceCredentialData: run<[string, string, string]>('UPDATE credentials SET data = ? WHERE id = ? AND data = ?'),
+    // Binds only an unbound credential (or re-binds to the same user), and only to a user that exists.
+    linkCredential: run<[string, string, string, string]>(
+      `UPDATE credentials SET user_id = ?
+       WHERE id = ? AND (user_id IS NULL OR user_id = ?) AND EXISTS (SELECT 1 FROM users WHERE id = ?)`,
+    ),
+  };
+}
