@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { BEHIND_HAPROXY, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
-import { startInstances, type Instances } from '../helpers/instances.js';
+import { eventually, startInstances, type Instances } from '../helpers/instances.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { findFreePort } from '../helpers/redis-server.js';
 import { usePrivateRedis } from '../helpers/scale.js';
@@ -146,6 +146,8 @@ describe('Login limits across instances', function () {
     const tokens = await login(url(0), '127.0.0.101', ALICE);
     const instance = instances!.at(0);
     const audit = (): Array<Record<string, unknown>> => instance.logs.filter((line) => typeof line['event'] === 'string');
+    // Log lines come over the process's stdout: wait for the last one before reading them.
+    await eventually(async () => audit().some((line) => line['event'] === 'token_exchanged' && line['address'] === '127.0.0.101'), 5_000, 'the audit lines');
     const fromAttacker = audit().filter((line) => line['address'] === '127.0.0.100');
     expect(fromAttacker.filter((line) => line['event'] === 'login_failed')).to.have.length(10);
     expect(fromAttacker.find((line) => line['event'] === 'login_failed')).to.deep.include({

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { authenticator } from 'otplib';
-import { startInstances, type Instances } from '../helpers/instances.js';
+import { eventually, startInstances, type Instances } from '../helpers/instances.js';
+import { startSmtpServer, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from '../helpers/mail-and-webhook.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { usePrivateRedis } from '../helpers/scale.js';
 import { EXAMPLE_CONFIG } from '../helpers/server-process.js';
@@ -142,8 +143,11 @@ describe('Multi-factor login across instances', function () {
     const flowId = reply['result'].flow_id;
     for (let n = 0; n < 4; n++) expect((await answer(n, flowId, { code: '000000' }))['result'].errors).to.deep.equal({ base: 'invalid_code' });
     expect((await answer(2, flowId, { code: '000000' }))['result']).to.deep.include({ type: 'abort', reason: 'too_many_retry' });
-    const logged = instances!.all.flatMap((instance) => instance.logs).filter((line) => line['event'] === 'login_failed' && line['username'] === 'carol');
-    expect(logged.map((line) => line['reason'])).to.deep.equal(['invalid_code', 'invalid_code', 'invalid_code', 'invalid_code', 'too_many_retry']);
+    const failures = () =>
+      instances!.all.flatMap((instance) => instance.logs).filter((line) => line['event'] === 'login_failed' && line['username'] === 'carol');
+    // The log lines come over the processes' stdout: the last may still be on its way when the reply arrives.
+    await eventually(async () => failures().length >= 5, 5_000, 'five login_failed lines');
+    expect(failures().map((line) => line['reason']).sort()).to.deep.equal(['invalid_code', 'invalid_code', 'invalid_code', 'invalid_code', 'too_many_retry']);
   });
 
   it('aborts with login_expired when the code comes after the MFA session (from the flow start)', async function () {
@@ -214,6 +218,108 @@ describe('Multi-factor login across instances', function () {
     } finally {
       frank.close();
       alice.close();
+    }
+  });
+});
+
+describe('Multi-factor login with codes sent by notifiers', function () {
+  this.timeout(120_000);
+  const redis = usePrivateRedis();
+  let instances: Instances | undefined;
+  let webhook: WebhookReceiver | undefined;
+  let smtp: SmtpReceiver | undefined;
+  const url = (n: number): string => instances!.at(n % 2).url;
+
+  before(async function () {
+    webhook = await startWebhookReceiver();
+    smtp = await startSmtpServer();
+    instances = await startInstances(2, redis().url, {
+      config: {
+        ...EXAMPLE_CONFIG,
+        auth_providers: [{ type: 'insecure_example', users: USERS }],
+        mfa_modules: [
+          { type: 'notify', id: 'webhook', name: 'Code by webhook', webhook: { url: webhook.url, secret_header: { name: 'X-Flowgate-Secret', value: 's3cret' } } },
+          { type: 'notify', id: 'email', name: 'Code by e-mail', smtp: smtp.config() },
+        ],
+        websocket: { max_flow_starts_per_minute: 0 },
+      },
+    });
+  });
+  after(async function () {
+    await instances?.stop();
+    await webhook?.stop();
+    await smtp?.stop();
+  });
+
+  async function socketFor(n: number, username: string): Promise<RawClient> {
+    const { client } = await RawClient.open(url(n));
+    const init: Reply = await client.result({ type: 'login_flow/init', handler: HANDLER, client_id: CLIENT_ID });
+    const done: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: credentials(username) });
+    const tokens: Reply = await client.result({ type: 'auth/token', grant_type: 'authorization_code', code: done['result'], client_id: CLIENT_ID });
+    client.send({ type: 'auth', access_token: tokens['access_token'] });
+    expect(await client.next()).to.deep.include({ type: 'auth_ok' });
+    return client;
+  }
+
+  const codeIn = (text: string): string => /\b(\d{6})\b/.exec(text)?.[1] ?? '';
+
+  it('sets up both notifiers over the socket and logs in with a code each delivers, checked on the other instance', async function () {
+    const socket = await socketFor(0, 'alice');
+    // Webhook: the target, then the code it POSTed (with the secret header), typed back on the other instance.
+    const hookForm: Reply = await socket.result({ type: 'auth/setup_mfa', mfa_module_id: 'webhook' });
+    const asked: Reply = await socket.result({ type: 'auth/setup_mfa', flow_id: hookForm['flow_id'], user_input: { target: 'alice-phone' } });
+    expect(asked).to.deep.include({ step_id: 'setup' });
+    const call = webhook!.calls.at(-1)!;
+    expect(call.headers['x-flowgate-secret']).to.equal('s3cret');
+    expect(call.body).to.deep.include({ target: 'alice-phone' });
+    expect(await socket.result({ type: 'auth/setup_mfa', flow_id: hookForm['flow_id'], user_input: { code: call.body.code } })).to.deep.include({ type: 'create_entry' });
+    // SMTP: the e-mail to the target holds the code.
+    const mailForm: Reply = await socket.result({ type: 'auth/setup_mfa', mfa_module_id: 'email' });
+    await socket.result({ type: 'auth/setup_mfa', flow_id: mailForm['flow_id'], user_input: { target: 'alice@example.com' } });
+    const setupMail = smtp!.messages.at(-1)!;
+    expect(setupMail.rcptTo).to.deep.equal(['alice@example.com']);
+    expect(await socket.result({ type: 'auth/setup_mfa', flow_id: mailForm['flow_id'], user_input: { code: codeIn(setupMail.text) } })).to.deep.include({ type: 'create_entry' });
+    socket.close();
+
+    for (const [module, delivered] of [
+      ['webhook', () => String(webhook!.calls.at(-1)!.body.code)],
+      ['email', () => codeIn(smtp!.messages.at(-1)!.text)],
+    ] as const) {
+      const { client } = await RawClient.open(url(0));
+      const init: Reply = await client.result({ type: 'login_flow/init', handler: HANDLER, client_id: CLIENT_ID });
+      const select: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: credentials('alice') });
+      expect(select['step_id']).to.equal('select_mfa_module');
+      client.close();
+      const other = (await RawClient.open(url(1))).client;
+      const form: Reply = await other.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: { multi_factor_auth_module: module } });
+      expect(form).to.deep.include({ step_id: 'mfa' });
+      const code = delivered();
+      // A wrong code does not send another.
+      const sentBefore = webhook!.calls.length + smtp!.messages.length;
+      const wrong: Reply = await other.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: { code: code === '000000' ? '111111' : '000000' } });
+      expect(wrong['errors']).to.deep.equal({ base: 'invalid_code' });
+      expect(webhook!.calls.length + smtp!.messages.length).to.equal(sentBefore);
+      const done: Reply = await other.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: { code } });
+      expect(done['type'], module).to.equal('create_entry');
+      other.close();
+    }
+  });
+
+  it('aborts the login with unknown_error when the webhook fails', async function () {
+    const socket = await socketFor(1, 'bob');
+    const form: Reply = await socket.result({ type: 'auth/setup_mfa', mfa_module_id: 'webhook' });
+    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { target: 'bob-phone' } });
+    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { code: webhook!.calls.at(-1)!.body.code } });
+    socket.close();
+    webhook!.respondWith(500);
+    try {
+      const { client } = await RawClient.open(url(0));
+      const init: Reply = await client.result({ type: 'login_flow/init', handler: HANDLER, client_id: CLIENT_ID });
+      const reply: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: credentials('bob') });
+      client.close();
+      expect(reply).to.deep.include({ type: 'abort', reason: 'unknown_error' });
+    } finally {
+      webhook!.respondWith(204);
     }
   });
 });
