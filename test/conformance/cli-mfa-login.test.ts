@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import { runLogin } from '@flowgate/cli';
 import { authenticatedSocket } from '../helpers/login.js';
-import { exampleUsers, mfaConfig, setUpRecovery, setUpTotp, setUpTotpOverSocket, signedInSocket, totpCode, type ExampleUser } from '../helpers/mfa.js';
+import { type ExampleUser, exampleUsers, mfaConfig, nextTotpCode, setUpRecovery, setUpTotp, setUpTotpOverSocket, signedInSocket } from '../helpers/mfa.js';
 import { runFlowgate } from '../helpers/server-process.js';
 import { useServer } from '../helpers/server-fixture.js';
 
@@ -49,7 +49,7 @@ describe('flowgate login with MFA', function () {
 
   it('reads the TOTP code as the line after the password and prints tokens that authenticate a socket', async function () {
     const secret = await setUpTotpOverSocket(url(), ADA);
-    const input = `${ADA.username}\n${ADA.password}\n${totpCode(secret)}\n`;
+    const input = `${ADA.username}\n${ADA.password}\n${nextTotpCode(secret)}\n`;
     const { code, stdout, stderr } = await runFlowgate(['login', '--url', url(), '--no-device-token'], {}, undefined, input);
     expect({ code, stderr }).to.deep.equal({ code: 0, stderr: '' });
     const tokens = JSON.parse(stdout) as Record<string, unknown>;
@@ -77,7 +77,7 @@ describe('flowgate login with MFA', function () {
     await terminal.waitFor('Two-factor authentication: enter the code from Authenticator app.\n');
     await terminal.answer('Code:', '000000');
     await terminal.waitFor('The code is not valid. Check it and try again.\n');
-    await terminal.answer('Code:', totpCode(secret));
+    await terminal.answer('Code:', nextTotpCode(secret));
     expect(await terminal.exited, terminal.screen()).to.equal(0);
     expect(terminal.screen()).to.include('Logged in as Cleo.');
     // Hidden input: the wrong code was not echoed.

@@ -23,6 +23,17 @@ export function totpCode(secret: string): string {
   return authenticator.generate(secret);
 }
 
+/** One TOTP time step. */
+const TOTP_STEP_MS = 30_000;
+
+/**
+ * The code of the next time step: what a login right after the setup types, since the setup used the current step (each step
+ * is taken once) and the login window takes one step either side.
+ */
+export function nextTotpCode(secret: string): string {
+  return authenticator.clone({ epoch: Date.now() + TOTP_STEP_MS }).generate(secret);
+}
+
 /** A socket of `user` authenticated after a password-only login (so before any MFA is set up); the first login creates the user. */
 export async function signedInSocket(url: string, user: ExampleUser, handler: [string, string | null] = ['insecure_example', null]): Promise<RawClient> {
   const { client } = await RawClient.open(url);

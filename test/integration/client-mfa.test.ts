@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { CommandError, FlowAbortedError, mfaLoginStep, type AnswerContext, type FormResult } from '@flowgate/client';
 import { createNodeClient, type FlowgateClient } from '@flowgate/client/node';
 import { TEST_CLIENT_ID } from '../helpers/login.js';
-import { exampleUsers, mfaConfig, totpCode, type ExampleUser } from '../helpers/mfa.js';
+import { type ExampleUser, exampleUsers, mfaConfig, nextTotpCode, totpCode } from '../helpers/mfa.js';
 import { useServer } from '../helpers/server-fixture.js';
 
 const USERS = exampleUsers('ada', 'brian', 'cleo', 'dora', 'emil', 'fay');
@@ -86,7 +86,7 @@ describe('@flowgate/client with MFA', function () {
       const client = await signedIn(DORA, (form, { attempt }) => {
         steps.push({ step: form.step_id, attempt, errors: form.errors });
         expect(mfaLoginStep(form)).to.deep.equal({ kind: 'code', moduleId: 'totp', moduleName: 'Authenticator app' });
-        return { code: attempt === 1 ? '000000' : totpCode(secret) };
+        return { code: attempt === 1 ? '000000' : nextTotpCode(secret) };
       });
       expect(steps).to.deep.equal([
         { step: 'mfa', attempt: 1, errors: null },

@@ -104,6 +104,13 @@ for (const backend of BACKENDS) {
       return secret;
     }
 
+    /** setUp, then the clock one step on: the setup's code used its step (RFC 6238 s5.2), so the current code is a fresh one. */
+    async function setUpAStepAgo(module: MfaModule): Promise<string> {
+      const secret = await setUp(module);
+      clock += STEP_MS;
+      return secret;
+    }
+
     beforeEach(async function () {
       stores = await openGroup(backend, 2);
       store = stores[0]!;
@@ -201,22 +208,24 @@ for (const backend of BACKENDS) {
     });
 
     describe('#validate', function () {
-      it('accepts the current code once and refuses the same code again', async function () {
+      it('refuses the code that finished the setup, accepts the current code once and refuses the same code again', async function () {
         const module = totp();
-        const secret = await setUp(module);
+        const secret = await setUpAStepAgo(module);
+        // A step ago, so inside the login window: refused only because the setup used it.
+        expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock - STEP_MS) }, {})).to.equal(false);
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock) }, {})).to.equal(true);
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock) }, {})).to.equal(false);
       });
 
       it('accepts a code typed with spaces, as apps show it', async function () {
         const module = totp();
-        const secret = await setUp(module);
+        const secret = await setUpAStepAgo(module);
         const code = codeAt(secret, clock);
         expect(await module.validate(ALICE.userId, { code: `${code.slice(0, 3)} ${code.slice(3)}` }, {})).to.equal(true);
       });
 
       it('refuses a code replayed on another instance of the store', async function () {
-        const secret = await setUp(totp());
+        const secret = await setUpAStepAgo(totp());
         const code = codeAt(secret, clock);
         expect(await totp().validate(ALICE.userId, { code }, {})).to.equal(true);
         expect(await totp({ on: stores[1]! }).validate(ALICE.userId, { code }, {})).to.equal(false);
@@ -225,6 +234,8 @@ for (const backend of BACKENDS) {
       it('accepts a code one step either side of now, and refuses one two steps ago', async function () {
         const module = totp();
         const secret = await setUp(module);
+        // Three steps past the setup's (used) one: two steps ago is then unused, so only the window refuses it.
+        clock += 3 * STEP_MS;
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock - 2 * STEP_MS) }, {})).to.equal(false);
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock - STEP_MS) }, {})).to.equal(true);
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock + STEP_MS) }, {})).to.equal(true);
@@ -233,6 +244,8 @@ for (const backend of BACKENDS) {
       it('refuses a code of a step before the last one used, even inside the window', async function () {
         const module = totp();
         const secret = await setUp(module);
+        // Two steps past the setup's one, so that the step before now was never used: only the order refuses it.
+        clock += 2 * STEP_MS;
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock) }, {})).to.equal(true);
         expect(await module.validate(ALICE.userId, { code: codeAt(secret, clock - STEP_MS) }, {})).to.equal(false);
         clock += STEP_MS;
@@ -240,14 +253,14 @@ for (const backend of BACKENDS) {
       });
 
       it('accepts exactly one of two checks of one code at once on two store connections', async function () {
-        const secret = await setUp(totp());
+        const secret = await setUpAStepAgo(totp());
         const code = codeAt(secret, clock);
         const answers = await Promise.all(stores.map((on) => totp({ on }).validate(ALICE.userId, { code }, {})));
         expect(answers.filter(Boolean)).to.have.length(1);
       });
 
       it('checks again after losing the compare-and-set: a later code still works, the same code does not', async function () {
-        const secret = await setUp(totp());
+        const secret = await setUpAStepAgo(totp());
         const other = totp({ on: stores[1]! });
         const [now, next, afterNext] = [0, 1, 2].map((steps) => codeAt(secret, clock + steps * STEP_MS)) as [string, string, string];
         const later = totp({ on: interleaved(store, () => other.validate(ALICE.userId, { code: now }, {})) });
@@ -267,7 +280,7 @@ for (const backend of BACKENDS) {
       });
 
       it('fails closed when the secret was sealed with another secret_key', async function () {
-        const secret = await setUp(totp());
+        const secret = await setUpAStepAgo(totp());
         const code = codeAt(secret, clock);
         expect(await totp({ config: { secret_key: OTHER_KEY } }).validate(ALICE.userId, { code }, {})).to.equal(false);
         expect(await totp().validate(ALICE.userId, { code }, {})).to.equal(true);
@@ -277,7 +290,7 @@ for (const backend of BACKENDS) {
     describe('#deposeUser', function () {
       it('removes the setting: the user is no longer set up and codes are refused', async function () {
         const module = totp();
-        const secret = await setUp(module);
+        const secret = await setUpAStepAgo(module);
         await module.deposeUser(ALICE.userId);
         expect(await module.isUserSetup(ALICE.userId)).to.equal(false);
         expect(await store.getMfaSetting(ALICE.userId, 'totp')).to.equal(null);
@@ -296,7 +309,7 @@ for (const backend of BACKENDS) {
       describe('create', function () {
         it('generates a key file once (mode 0600) and later modules reuse it', async function () {
           const withoutKey = () => createTotpModule({ type: 'totp' }, { store, dataDir, sharedStore: false }, { now: () => clock });
-          const secret = await setUp(withoutKey());
+          const secret = await setUpAStepAgo(withoutKey());
           const file = join(dataDir, TOTP_KEY_FILE_NAME);
           const key = readFileSync(file, 'utf8');
           expect(statSync(file).mode & 0o777).to.equal(0o600);

@@ -197,6 +197,14 @@ describe('Multi-factor login across instances', function () {
     const none = await passwordStep(2, 'erin');
     none.client.close();
     expect(none.reply['result'].type).to.equal('create_entry');
+    // Each change was one audit line on the instance that made it.
+    const changes = () =>
+      instances!.all
+        .flatMap((instance) => instance.logs)
+        .filter((line) => String(line['event']).startsWith('mfa_') && typeof line['user_id'] === 'string')
+        .map((line) => `${String(line['event'])} ${String(line['module'])}`);
+    await eventually(async () => changes().filter((c) => c === 'mfa_disabled recovery').length > 0, 5_000, 'the audit lines');
+    expect(changes()).to.include.members(['mfa_enabled totp', 'mfa_enabled recovery', 'mfa_disabled totp', 'mfa_disabled recovery']);
     expect(secret).to.be.a('string');
     socket.close();
   });

@@ -24,6 +24,8 @@ export const LOGIN_USAGE = `Usage: flowgate login --url ws://HOST:PORT/api/webso
 
   Logs in on a Flowgate server and prints the tokens as JSON on stdout (prompts go to stderr).
   Without a terminal, reads one line per prompted field from stdin, in the form's order.
+  A user with two-factor authentication set up is asked for the code after the password (without a terminal: the
+  next line; with several methods set up, the method's number first).
 
   --url URL          the server's WebSocket endpoint (or FLOWGATE_URL)
   --provider TYPE    the login provider, e.g. password or insecure_example (needed when there are several)

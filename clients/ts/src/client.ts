@@ -1,7 +1,6 @@
 /** FlowgateClient: a socket that reconnects (to any instance), re-authenticates, refreshes its token and types every command. */
 import * as t from 'io-ts';
 import {
-  AuthRequired,
   CurrentUser,
   DeposeMfaResult,
   EmptyResult,
@@ -23,77 +22,13 @@ import {
   CommandError,
   TokenRevokedError,
   type FlowgateError,
-  type UnexpectedFrameError,
 } from './errors.js';
-import { deviceTokenKey, DeviceTokens, type DeviceTokenStore } from './device-tokens.js';
+import { deviceTokenKey, DeviceTokens } from './device-tokens.js';
 import { runLogin, type LoginOptions, type LoginResult } from './login.js';
 import { MfaSetupResult, runMfaSetup, type MfaSetupOptions } from './mfa.js';
+import type { ClientEvents, ClientOptions, ClientState, StopReason, Tokens } from './client-options.js';
 
-/** Tokens as the client keeps them: `expires_at` is when the access token runs out, in ms since the epoch (local clock). */
-export interface Tokens {
-  readonly access_token: string;
-  readonly refresh_token: string;
-  readonly token_type: 'Bearer';
-  readonly expires_in: number;
-  readonly expires_at: number;
-}
-
-/** Where to connect: one URL, several (tried in turn), or a function asked before each attempt. */
-export type UrlSource = string | readonly string[] | ((attempt: number) => string | Promise<string>);
-
-export interface BackoffOptions {
-  /** Delay before the first retry (ms). */
-  readonly initialDelayMs?: number;
-  readonly maxDelayMs?: number;
-  /** Give up (event `stopped`, reason `gave_up`) after this many failed attempts in a row; default: never. */
-  readonly maxAttempts?: number;
-}
-
-export interface ClientOptions {
-  readonly url: UrlSource;
-  /** The OAuth-style client id flows and tokens are bound to (a URL, e.g. the dashboard's origin). */
-  readonly clientId: string;
-  /** The WebSocket class: the browser's global by default; `@flowgate/client/node` injects `ws`. */
-  readonly WebSocket?: WebSocketConstructor;
-  readonly reconnect?: BackoffOptions | false;
-  /** Refresh the access token this long before it expires (default 60 s, or half its lifetime when shorter). */
-  readonly refreshMarginMs?: number;
-  /** How long one connection attempt may take to reach the hello (default 10 s). */
-  readonly connectTimeoutMs?: number;
-  /**
-   * Where the device token of each login is kept, to be presented by later logins (default: in memory, for the client's
-   * life); `false` neither presents nor keeps one.
-   */
-  readonly deviceTokens?: DeviceTokenStore | false;
-  /**
-   * The server's name in `deviceTokens` (default: `url` when it is one URL, the first of a list, since instances of one
-   * deployment share their store; with a function, the URL of the connection the login runs on).
-   */
-  readonly deviceTokenKey?: string;
-}
-
-export type StopReason =
-  | { readonly kind: 'closed' }
-  | { readonly kind: 'revoked'; readonly error: TokenRevokedError }
-  | { readonly kind: 'auth_invalid'; readonly error: AuthInvalidError }
-  | { readonly kind: 'refresh_refused'; readonly error: CommandError }
-  | { readonly kind: 'gave_up'; readonly error: FlowgateError | Error };
-
-export interface ClientEvents {
-  connected: { readonly url: string; readonly instance: string; readonly hello: AuthRequired };
-  disconnected: { readonly code: number; readonly reason: string };
-  reconnecting: { readonly attempt: number; readonly delayMs: number; readonly error?: Error };
-  authenticated: { readonly instance: string };
-  tokens: Tokens;
-  /** A login flow was resumed with `login_flow/get` after a reconnect. */
-  flow_resumed: { readonly flowId: string; readonly instance: string };
-  /** A frame the client could not match or decode (the client carries on). */
-  unexpected_frame: UnexpectedFrameError;
-  /** The client stopped for good: it will not reconnect, and every call rejects. */
-  stopped: StopReason;
-}
-
-export type ClientState = 'idle' | 'connecting' | 'open' | 'stopped';
+export type { BackoffOptions, ClientEvents, ClientOptions, ClientState, StopReason, Tokens, UrlSource } from './client-options.js';
 
 const DEFAULT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5_000, maxAttempts: Number.POSITIVE_INFINITY };
 const DEFAULT_REFRESH_MARGIN_MS = 60_000;

@@ -13,7 +13,7 @@ import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { LoginContext, startedBy } from './login-context.js';
 import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
-import { MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
+import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
 import { MfaSetup } from './mfa-setup.js';
 import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
@@ -81,6 +81,7 @@ export class AuthManager implements TokenEndpointDependencies {
     this.mfa = new MfaSetup({
       store: options.store,
       modules,
+      audit: this.audit,
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
       ...(options.onBackgroundError === undefined ? {} : { onEffectError: options.onBackgroundError }),
     });
@@ -91,7 +92,18 @@ export class AuthManager implements TokenEndpointDependencies {
         const flow = withMfaHandOver(p, p.loginFlow, modules, options.store);
         return [keyOf([p.type, p.id]), guardLoginFlow(flow, p.type, providerAccount(p), this.defense)] as const;
       }),
-      [keyOf(MFA_LOGIN_HANDLER), guardLoginFlow(mfaLoginHandler(modules, options.mfaSessionMs), 'mfa', mfaAccount, this.defense)] as const,
+      [
+        keyOf(MFA_LOGIN_HANDLER),
+        guardLoginFlow(
+          mfaLoginHandler(modules, {
+            sessionMs: options.mfaSessionMs,
+            onModuleError: (error, moduleId) => options.onBackgroundError?.(new Error(`MFA module ${moduleId} could not start its login step`, { cause: error })),
+          }),
+          'mfa',
+          mfaAccount,
+          this.defense,
+        ),
+      ] as const,
     ]);
     const { metrics, onFlowFinished, onBackgroundError } = options;
     this.loginFlows = new FlowManager<LoginContext>({
@@ -180,11 +192,15 @@ export class AuthManager implements TokenEndpointDependencies {
   private async finishLogin(flow: FinishedFlow<LoginContext>, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
     const provider = this.providersByKey.get(keyOf(flow.handler));
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');
-    // After MFA, the entry names the credential the provider step proved; else the provider finds or creates it.
-    const proven = typeof data['credential_id'] === 'string' ? await this.options.store.getCredential(data['credential_id']) : null;
-    const credential = proven ?? (await provider.getOrCreateCredentials(data));
+    // After MFA, the entry names the credential the provider step proved (gone meanwhile: no login); else the provider finds or
+    // creates it.
+    const provenId = data[MFA_ENTRY.credential];
+    const credential =
+      typeof provenId === 'string' ? await this.options.store.getCredential(provenId) : await provider.getOrCreateCredentials(data);
+    if (credential === null) throw new ServiceError('not_found', 'The account behind this login no longer exists');
     const username = provider.loginAccount?.(data) ?? null;
-    const account = typeof data['account'] === 'string' ? data['account'] : username === null ? null : accountKey(provider, username);
+    const mfaAccountKey = data[MFA_ENTRY.account];
+    const account = typeof mfaAccountKey === 'string' ? mfaAccountKey : username === null ? null : accountKey(provider, username);
     const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, { deviceAccount: account });
     return { kind: 'create_entry', result: code };
   }

@@ -24,6 +24,9 @@ import { accountKey, type AccountOf } from './login-guard.js';
 /** The handler key the engine knows the MFA steps by; never a provider's, and `startLogin` never starts a flow with it. */
 export const MFA_LOGIN_HANDLER: HandlerKey = ['mfa', null];
 
+/** The keys of the MFA steps' entry: the credential and the account the provider step proved (no provider's entry uses them). */
+export const MFA_ENTRY = { credential: 'mfa_credential_id', account: 'mfa_account' } as const;
+
 /** Home Assistant's MFA_SESSION_EXPIRATION: the code must come within 5 minutes of the flow's start (not of the MFA step's). */
 export const DEFAULT_MFA_SESSION_MS = 5 * 60 * 1000;
 
@@ -47,11 +50,17 @@ type MfaStepId = typeof MFA_STEP_IDS.select | typeof MFA_STEP_IDS.code;
 export const mfaAccount: AccountOf = ({ state }) =>
   typeof state['account'] === 'string' && typeof state['username'] === 'string' ? { account: state['account'], username: state['username'] } : null;
 
-export function mfaLoginHandler(
-  modules: ReadonlyMap<string, MfaModule>,
-  sessionMs: number = DEFAULT_MFA_SESSION_MS,
-  now: () => number = Date.now,
-): AnyFlowHandler<LoginContext> {
+export interface MfaLoginOptions {
+  /** How long after the flow's start a code is still taken. */
+  readonly sessionMs?: number | undefined;
+  readonly now?: () => number;
+  /** Told why a module could not start its step (a notifier that failed): the client only sees `unknown_error`. */
+  readonly onModuleError?: ((error: unknown, moduleId: string) => void) | undefined;
+}
+
+export function mfaLoginHandler(modules: ReadonlyMap<string, MfaModule>, options: MfaLoginOptions = {}): AnyFlowHandler<LoginContext> {
+  const sessionMs = options.sessionMs ?? DEFAULT_MFA_SESSION_MS;
+  const now = options.now ?? Date.now;
   const selectForm = (state: MfaLoginState, errors: StringMap | null = null): StepOutcome<MfaLoginState, MfaStepId> => {
     const options = state.modules.flatMap((id) => {
       const module = modules.get(id);
@@ -75,7 +84,8 @@ export function mfaLoginHandler(
     let login: JsonObject;
     try {
       login = (await module.beginLogin?.(state.user_id)) ?? {};
-    } catch {
+    } catch (error) {
+      options.onModuleError?.(error, moduleId);
       return abort('unknown_error');
     }
     return mfaForm(module, { ...state, module_id: moduleId, login, invalid_times: 0 });
@@ -105,7 +115,7 @@ export function mfaLoginHandler(
         if (input === undefined) return mfaForm(module, state);
         if (now() > createdAt + sessionMs) return abort('login_expired');
         if (await module.validate(state.user_id, input, state.login)) {
-          return createEntry({ credential_id: state.credential_id, account: state.account });
+          return createEntry({ [MFA_ENTRY.credential]: state.credential_id, [MFA_ENTRY.account]: state.account });
         }
         const invalidTimes = state.invalid_times + 1;
         if (module.maxRetries > 0 && invalidTimes >= module.maxRetries) return abort('too_many_retry');

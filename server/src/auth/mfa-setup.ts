@@ -6,6 +6,7 @@ import type { FlowResult, MfaSetupEntry, SetupMfaCommand, UserMfaModule } from '
 import { ServiceError } from '../errors.js';
 import { FlowManager, type FlowManagerOptions } from '../flow/index.js';
 import { MfaSetupContext, type MfaModule } from '../mfa/module.js';
+import type { Audit } from '../observability/audit.js';
 import type { Store } from '../store/types.js';
 
 const noModule = (id: string): ServiceError => new ServiceError('no_module', `MFA module ${id} is not found`);
@@ -15,12 +16,15 @@ export interface MfaSetupOptions {
   readonly modules: ReadonlyMap<string, MfaModule>;
   readonly ttlMs?: number;
   readonly onEffectError?: FlowManagerOptions<MfaSetupContext>['onEffectError'];
+  readonly audit?: Audit;
 }
 
 /** Who asks: the authenticated socket's user. */
 export interface MfaUser {
   readonly userId: string;
   readonly name: string;
+  /** The client address of the socket that asks, for the audit events. */
+  readonly address: string | null;
 }
 
 export class MfaSetup {
@@ -56,11 +60,12 @@ export class MfaSetup {
     const result = await this.flows.step(flowId ?? '', command.user_input ?? {}, (context) => context.userId === user.userId);
     if (result.type !== 'create_entry') return result;
     const module = this.options.modules.get(result.handler[0]);
+    this.options.audit?.('mfa_enabled', { user_id: user.userId, address: user.address, module: result.handler[0] });
     return { type: 'create_entry', flow_id: result.flow_id, handler: result.handler, title: module?.name ?? result.handler[0], data: result.data ?? {} };
   }
 
   /** `auth/depose_mfa`: the module is no longer asked at this user's logins. */
-  async depose(userId: string, moduleId: string): Promise<'done'> {
+  async depose({ userId, address }: Pick<MfaUser, 'userId' | 'address'>, moduleId: string): Promise<'done'> {
     const module = this.options.modules.get(moduleId);
     if (module === undefined) throw noModule(moduleId);
     try {
@@ -68,6 +73,7 @@ export class MfaSetup {
     } catch (error) {
       throw new ServiceError('disable_failed', `Cannot disable MFA Module ${moduleId}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    this.options.audit?.('mfa_disabled', { user_id: userId, address, module: moduleId });
     return 'done';
   }
 

@@ -11,6 +11,8 @@ import { moduleIdentity, type MfaModule, type MfaModuleFactory, type MfaSetupCon
 
 export const RECOVERY_MODULE_TYPE = 'recovery';
 const DEFAULT_NAME = 'Recovery codes';
+/** Wrong codes before the login aborts with too_many_retry: Home Assistant's default for a module. */
+const RECOVERY_MAX_RETRIES = 3;
 
 /** Codes per setup: enough for a year of lost phones, few enough to print on one card (GitHub and Google give 10 too). */
 export const RECOVERY_CODE_COUNT = 10;
@@ -157,7 +159,7 @@ export const recoveryModule: MfaModuleFactory<RecoveryConfig> = {
       id,
       name,
       inputSchema: CodeForm.dataSchema,
-      maxRetries: 3,
+      maxRetries: RECOVERY_MAX_RETRIES,
       setupFlow: setupFlow(id, store),
 
       async setupUser(userId) {

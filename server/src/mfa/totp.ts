@@ -57,7 +57,7 @@ const TotpSetting = t.type({ secret: SealedValue, last_step: t.union([t.number, 
 type TotpSetting = t.TypeOf<typeof TotpSetting>;
 
 /** The setup flow's `create_entry` data, for `setupUser`: the secret the user's app proved it holds, sealed for this user. */
-const SetupEntry = t.type({ secret: SealedValue });
+const SetupEntry = t.type({ secret: SealedValue, step: t.number });
 
 /** The setup flow's state, sealed too: flow records sit in the store as readable as users' settings. */
 type SetupState = { secret: SealedValue | null };
@@ -148,10 +148,10 @@ export function createTotpModule(config: TotpConfig, dependencies: MfaModuleDepe
         const secret = box.open(state.secret, sealedFor);
         // Only when the key changed while the flow was open: the QR code shown is no longer one we can check.
         if (secret === null) return abort('unknown_error');
-        if (matchingSteps(secret, typedCode(CodeForm.read(input)), timeStep(now()), SETUP_WINDOW_STEPS).length === 0) {
-          return showForm('init', CodeForm.dataSchema, state, { errors: { base: 'invalid_code' } });
-        }
-        return createEntry({ secret: box.seal(secret, settingContext(context.userId)) });
+        const [step] = matchingSteps(secret, typedCode(CodeForm.read(input)), timeStep(now()), SETUP_WINDOW_STEPS);
+        if (step === undefined) return showForm('init', CodeForm.dataSchema, state, { errors: { base: 'invalid_code' } });
+        // The setup's code is used too: it does not log in again (RFC 6238 s5.2), the next one does.
+        return createEntry({ secret: box.seal(secret, settingContext(context.userId)), step });
       },
     },
   });
@@ -194,7 +194,7 @@ export function createTotpModule(config: TotpConfig, dependencies: MfaModuleDepe
         throw new Error(`The totp module "${id}" was handed setup data that its own setup flow did not make for this user`);
       }
       // Setting up again replaces the secret (HA does the same): the old app entry stops working at once.
-      const setting: TotpSetting = { secret: entry.right.secret, last_step: null };
+      const setting: TotpSetting = { secret: entry.right.secret, last_step: entry.right.step };
       await store.putMfaSetting(userId, id, setting);
       // HA answers {"result": secret}. The secret was shown once, in the setup form; a second copy in the flow's end would
       // be one more place for it to leak (client logs, caches), so the client gets nothing back.

@@ -10,7 +10,9 @@ export type AuditEvent =
   | 'ban'
   | 'token_exchanged'
   | 'token_refreshed'
-  | 'token_revoked';
+  | 'token_revoked'
+  | 'mfa_enabled'
+  | 'mfa_disabled';
 
 /** Never a secret: no password, token, code or device token goes in here. `instance` comes from the logger's base fields. */
 export interface AuditFields {

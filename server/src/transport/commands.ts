@@ -129,13 +129,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
       const session = sessionOf(context);
       const user = await context.auth.store.getUser(session.userId);
       if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
-      return context.auth.mfa.setup({ userId: user.id, name: user.name }, c);
+      return context.auth.mfa.setup({ userId: user.id, name: user.name, address: context.remoteAddress }, c);
     },
   }),
   'auth/depose_mfa': command({
     codec: DeposeMfaCommand,
     phase: 'authenticated',
-    run: async (c, context) => context.auth.mfa.depose(sessionOf(context).userId, c.mfa_module_id),
+    run: async (c, context) =>
+      context.auth.mfa.depose({ userId: sessionOf(context).userId, address: context.remoteAddress }, c.mfa_module_id),
   }),
   'auth/long_lived_access_token': command({
     codec: LongLivedAccessTokenCommand,

@@ -17,7 +17,7 @@ export const ClientId = boundedString(MAX_CLIENT_ID_LENGTH);
 export const HandlerKey = t.tuple([boundedString(MAX_HANDLER_PART_LENGTH), nullable(boundedString(MAX_HANDLER_PART_LENGTH))]);
 export type HandlerKey = t.TypeOf<typeof HandlerKey>;
 
-/** Every result type Home Assistant knows; this server produces form, create_entry and abort (menu and external are reserved). */
+/** Every result type Home Assistant knows; this server produces form, menu, create_entry and abort (external is reserved). */
 export const FlowResultType = t.keyof({ form: null, create_entry: null, abort: null, menu: null, external: null });
 export type FlowResultType = t.TypeOf<typeof FlowResultType>;
 
