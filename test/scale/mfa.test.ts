@@ -271,6 +271,15 @@ describe('Multi-factor login with codes sent by notifiers', function () {
 
   const codeIn = (text: string): string => /\b(\d{6})\b/.exec(text)?.[1] ?? '';
 
+  /** Sets the webhook module up for `username` over the socket, with the code the webhook received. */
+  async function setUpWebhook(username: string): Promise<void> {
+    const socket = await socketFor(1, username);
+    const form: Reply = await socket.result({ type: 'auth/setup_mfa', mfa_module_id: 'webhook' });
+    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { target: `${username}-phone` } });
+    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { code: webhook!.calls.at(-1)!.body.code } });
+    socket.close();
+  }
+
   it('sets up both notifiers over the socket and logs in with a code each delivers, checked on the other instance', async function () {
     const socket = await socketFor(0, 'alice');
     // Webhook: the target, then the code it POSTed (with the secret header), typed back on the other instance.
@@ -313,12 +322,27 @@ describe('Multi-factor login with codes sent by notifiers', function () {
     }
   });
 
+  it('aborts with too_many_retry after three wrong codes, sending no code after the first', async function () {
+    await setUpWebhook('carol');
+    const { client } = await RawClient.open(url(1));
+    const init: Reply = await client.result({ type: 'login_flow/init', handler: HANDLER, client_id: CLIENT_ID });
+    const form: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: credentials('carol') });
+    expect(form).to.deep.include({ step_id: 'mfa' });
+    const sent = webhook!.calls.length;
+    const code = String(webhook!.calls.at(-1)!.body.code);
+    const wrong = code === '000000' ? '111111' : '000000';
+    for (let n = 0; n < 2; n++) {
+      const reply: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: { code: wrong } });
+      expect(reply['errors']).to.deep.equal({ base: 'invalid_code' });
+    }
+    const last: Reply = await client.result({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: { code: wrong } });
+    client.close();
+    expect(last).to.deep.include({ type: 'abort', reason: 'too_many_retry' });
+    expect(webhook!.calls.length).to.equal(sent);
+  });
+
   it('aborts the login with unknown_error when the webhook fails', async function () {
-    const socket = await socketFor(1, 'bob');
-    const form: Reply = await socket.result({ type: 'auth/setup_mfa', mfa_module_id: 'webhook' });
-    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { target: 'bob-phone' } });
-    await socket.result({ type: 'auth/setup_mfa', flow_id: form['flow_id'], user_input: { code: webhook!.calls.at(-1)!.body.code } });
-    socket.close();
+    await setUpWebhook('bob');
     webhook!.respondWith(500);
     try {
       const { client } = await RawClient.open(url(0));

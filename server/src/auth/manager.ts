@@ -49,6 +49,29 @@ export interface LoginStart {
 
 const keyOf = (key: HandlerKey): string => JSON.stringify(key);
 
+/**
+ * Every handler the engine may dispatch a login step to, by key: the providers (handing over to the MFA steps when their user
+ * has modules set up) and the MFA steps, each behind the brute-force limits.
+ */
+function loginHandlers(
+  options: AuthManagerOptions,
+  modules: ReadonlyMap<string, MfaModule>,
+  defense: LoginDefense,
+): ReadonlyMap<string, AnyFlowHandler<LoginContext>> {
+  const mfaSteps = mfaLoginHandler(modules, {
+    sessionMs: options.mfaSessionMs,
+    onModuleError: (error, moduleId) =>
+      options.onBackgroundError?.(new Error(`MFA module ${moduleId} could not start its login step`, { cause: error })),
+  });
+  return new Map([
+    ...options.providers.map((provider) => {
+      const flow = withMfaHandOver(provider, provider.loginFlow, modules, options.store);
+      return [keyOf([provider.type, provider.id]), guardLoginFlow(flow, provider.type, providerAccount(provider), defense)] as const;
+    }),
+    [keyOf(MFA_LOGIN_HANDLER), guardLoginFlow(mfaSteps, 'mfa', mfaAccount, defense)] as const,
+  ]);
+}
+
 export class AuthManager implements TokenEndpointDependencies {
   readonly loginFlows: FlowManager<LoginContext>;
   readonly tokens: TokenService;
@@ -85,26 +108,7 @@ export class AuthManager implements TokenEndpointDependencies {
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
       ...(options.onBackgroundError === undefined ? {} : { onEffectError: options.onBackgroundError }),
     });
-    // Every handler the engine may dispatch a login step to: the providers (handing over to MFA when their user has it) and the
-    // MFA steps, each behind the brute-force limits.
-    this.guardedFlows = new Map([
-      ...options.providers.map((p) => {
-        const flow = withMfaHandOver(p, p.loginFlow, modules, options.store);
-        return [keyOf([p.type, p.id]), guardLoginFlow(flow, p.type, providerAccount(p), this.defense)] as const;
-      }),
-      [
-        keyOf(MFA_LOGIN_HANDLER),
-        guardLoginFlow(
-          mfaLoginHandler(modules, {
-            sessionMs: options.mfaSessionMs,
-            onModuleError: (error, moduleId) => options.onBackgroundError?.(new Error(`MFA module ${moduleId} could not start its login step`, { cause: error })),
-          }),
-          'mfa',
-          mfaAccount,
-          this.defense,
-        ),
-      ] as const,
-    ]);
+    this.guardedFlows = loginHandlers(options, modules, this.defense);
     const { metrics, onFlowFinished, onBackgroundError } = options;
     this.loginFlows = new FlowManager<LoginContext>({
       store: options.store,
