@@ -63,6 +63,20 @@ for (const backend of BACKENDS) {
       expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
     });
 
+    it('makes the first user of a login the owner and an admin, and later ones ordinary users', async function () {
+      const both = insecureExample.create(
+        { type: 'insecure_example', users: [{ username: 'alice', password: 'a', name: 'Alice' }, { username: 'bob', password: 'b', name: 'Bob' }] },
+        { store },
+      );
+      const users = [];
+      for (const username of ['alice', 'bob']) {
+        const credential = await both.getOrCreateCredentials({ username });
+        users.push(await getOrCreateUser(store, both, credential));
+      }
+      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
+      expect(users[1]).to.deep.include({ name: 'Bob', isOwner: false, isAdmin: false });
+    });
+
     it('gives the display name from the config as user meta', async function () {
       const provider = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'w', name: 'Alice Liddell' }] },

@@ -15,8 +15,9 @@ export async function getOrCreateUser(store: UserStore, provider: AuthProvider, 
   const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
     name: meta.name,
-    // Users created from a login are administrators of their own account, as Home Assistant's admin group default.
-    isAdmin: true,
+    // A login makes an ordinary user (Home Assistant's system-users); the store makes the first user ever the owner, and the owner
+    // an administrator. Anyone else becomes one only by an administrator's hand (`flowgate user add --admin`).
+    isAdmin: false,
     isActive: meta.isActive,
     createdAt: Date.now(),
   });
