@@ -1,6 +1,6 @@
 /** `flowgate ban list|remove ADDRESS`: Home Assistant's ip_bans.yaml, kept in the store every instance shares. */
 import { limitKey, normaliseAddress } from '../defense/client-address.js';
-import { parse, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
+import { parse, printSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 
 export const BAN_USAGE = `Commands for ban (each also takes --config FILE and --store URL, as serve does):
   ban list              the banned addresses, oldest first (bans need http.ip_ban_enabled and http.login_attempts_threshold)
@@ -29,15 +29,4 @@ async function remove(args: string[]): Promise<string> {
   );
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { list, remove };
-
-export async function banCommand(argv: string[]): Promise<void> {
-  const [subcommand, ...rest] = argv;
-  if (subcommand === undefined || subcommand === '--help' || subcommand === 'help' || rest.includes('--help')) {
-    process.stdout.write(`${BAN_USAGE}\n`);
-    return;
-  }
-  const run = Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
-  if (run === undefined) throw new UsageError(`Unknown ban command "${subcommand}": use list or remove`);
-  process.stdout.write(`${await run(rest)}\n`);
-}
+export const banCommand = (argv: string[]): Promise<void> => printSubcommand('ban', BAN_USAGE, { list, remove }, argv);

@@ -45,3 +45,31 @@ export async function withStore<T>(values: { config?: string | undefined; store?
   }
 }
 
+
+/** A command's subcommands by name, each answering the one line (or table) it prints. */
+export type Subcommands = Readonly<Record<string, (args: string[]) => Promise<string>>>;
+
+/** `a, b or c`: the subcommands a usage error offers. */
+const choices = (names: readonly string[]): string =>
+  names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''}`;
+
+/** Runs the subcommand `argv` names with the rest of it; a UsageError naming `command` (`user mfa`) when it names none known. */
+export function runSubcommand(command: string, subcommands: Subcommands, argv: string[]): Promise<string> {
+  const [subcommand, ...rest] = argv;
+  const run = subcommand !== undefined && Object.hasOwn(subcommands, subcommand) ? subcommands[subcommand] : undefined;
+  if (run === undefined) {
+    const which = subcommand === undefined ? `Missing ${command} command` : `Unknown ${command} command "${subcommand}"`;
+    throw new UsageError(`${which}: use ${choices(Object.keys(subcommands))}`);
+  }
+  return run(rest);
+}
+
+/** `flowgate <command> ...`: prints `usage` when asked for help (or given nothing), else the subcommand's answer. */
+export async function printSubcommand(command: string, usage: string, subcommands: Subcommands, argv: string[]): Promise<void> {
+  const [subcommand, ...rest] = argv;
+  if (subcommand === undefined || subcommand === '--help' || subcommand === 'help' || rest.includes('--help')) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  process.stdout.write(`${await runSubcommand(command, subcommands, argv)}\n`);
+}

@@ -4,7 +4,7 @@ import { createMfaModules } from '../main.js';
 import type { MfaModule } from '../mfa/module.js';
 import { normalizeUsername, PASSWORD_PROVIDER_TYPE, PasswordUserError } from '../providers/password.js';
 import type { Store } from '../store/types.js';
-import { parse, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
+import { parse, runSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 
 export const USER_MFA_USAGE = `  user mfa list USERNAME
   user mfa reset USERNAME [MODULE_ID]
@@ -82,14 +82,5 @@ async function reset(args: string[]): Promise<string> {
   });
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { list, reset };
-
 /** Runs `flowgate user mfa ...` (the arguments after `mfa`) and returns its answer. */
-export async function userMfaCommand(argv: string[]): Promise<string> {
-  const [subcommand, ...rest] = argv;
-  const run = subcommand !== undefined && Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
-  if (run === undefined) {
-    throw new UsageError(`${subcommand === undefined ? 'Missing' : `Unknown`} user mfa command${subcommand === undefined ? '' : ` "${subcommand}"`}: use list or reset`);
-  }
-  return run(rest);
-}
+export const userMfaCommand = (argv: string[]): Promise<string> => runSubcommand('user mfa', { list, reset }, argv);

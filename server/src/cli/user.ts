@@ -13,7 +13,7 @@ import {
   type PasswordConfig,
   type PasswordUserInfo,
 } from '../providers/password.js';
-import { parse, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
+import { parse, printSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { USER_MFA_USAGE, userMfaCommand } from './user-mfa.js';
 
@@ -161,16 +161,6 @@ async function list(args: string[]): Promise<string> {
   });
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<string>>> = { add, list, remove, passwd, mfa: userMfaCommand };
-
 /** Runs `flowgate user ...` and prints its one-line (or one-table) answer. */
-export async function userCommand(argv: string[]): Promise<void> {
-  const [subcommand, ...rest] = argv;
-  if (subcommand === undefined || subcommand === '--help' || subcommand === 'help' || rest.includes('--help')) {
-    process.stdout.write(`${USER_USAGE}\n`);
-    return;
-  }
-  const run = Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
-  if (run === undefined) throw new UsageError(`Unknown user command "${subcommand}": use add, list, remove, passwd or mfa`);
-  process.stdout.write(`${await run(rest)}\n`);
-}
+export const userCommand = (argv: string[]): Promise<void> =>
+  printSubcommand('user', USER_USAGE, { add, list, remove, passwd, mfa: userMfaCommand }, argv);
