@@ -77,6 +77,22 @@ for (const backend of BACKENDS) {
       expect(users[1]).to.deep.include({ name: 'Bob', isOwner: false, isAdmin: false });
     });
 
+    it('with every limit off, never refuses an attempt and still reports each in the audit log', async function () {
+      const events: string[] = [];
+      const unlimited = new AuthManager({
+        store,
+        providers: [provider],
+        loginLimits: { addressFailures: 0, accountFailures: 0, deviceFailures: 0 },
+        audit: (event, fields) => events.push(`${event} ${String(fields['username'])}`),
+      });
+      for (let n = 0; n < 12; n++) {
+        const form = await unlimited.startLogin(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: '192.0.2.1', deviceToken: null });
+        const reply = await unlimited.loginStep(form.flow_id, CLIENT_ID, { username: 'alice', password: 'nope' });
+        expect(reply.type === 'form' ? reply.errors : null).to.deep.equal({ base: 'invalid_auth' });
+      }
+      expect(events).to.deep.equal(Array.from({ length: 12 }, () => 'login_failed alice'));
+    });
+
     it('gives the display name from the config as user meta', async function () {
       const provider = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'w', name: 'Alice Liddell' }] },

@@ -137,21 +137,25 @@ export class LoginDefense {
   async admitFlowStart(address: string | null, device: TrustedDevice | null): Promise<void> {
     const subject: AttemptSubject = { address, account: null, provider: null, username: null, device };
     const counters = this.counters(subject);
-    const check = await this.store.checkAttempt(this.bannable(address), device === null ? counters : { ...counters, address: off(counters.address) });
-    this.refuseUnlessReserved(subject, check);
+    const checked = device === null ? counters : { ...counters, address: off(counters.address) };
+    const ban = this.bannable(address);
+    if (!applies(ban, checked)) return;
+    this.refuseUnlessReserved(subject, await this.store.checkAttempt(ban, checked));
   }
 
   /** Reserves one attempt against every limit that applies, before the provider checks anything; throws when refused. */
   async begin(subject: AttemptSubject): Promise<Attempt> {
     const counters = this.counters(subject);
     const ban = this.banKey(subject.address);
-    this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters));
+    // With every limit off (and bans too), the store has nothing to count: the attempt costs no round trip, and is still reported.
+    const counted = applies(this.bannable(subject.address), counters);
+    if (counted) this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters));
     let settled = false;
     return {
       settle: async (settlement, reason) => {
         if (settled) return;
         settled = true;
-        const outcome = await this.store.settleAttempt(ban, counters, settlement, this.banThreshold);
+        const outcome = counted ? await this.store.settleAttempt(ban, counters, settlement, this.banThreshold) : NOTHING_SETTLED;
         this.events.settled?.({ subject, settlement, reason: reason ?? null, lockedOut: outcome.lockedOut, banned: outcome.banned });
       },
     };
@@ -225,6 +229,13 @@ export class LoginDefense {
     this.events.refused?.({ subject, reason: check.counter, retryAfterSeconds: error.retryAfterSeconds ?? null });
     throw error;
   }
+}
+
+const NOTHING_SETTLED = { lockedOut: [], banned: false } as const;
+
+/** Whether a check has anything to look at in the store: a ban list to consult, or a counter with a limit. */
+function applies(ban: string | null, counters: AttemptCounters): boolean {
+  return ban !== null || [counters.address, counters.account, counters.device].some((counter) => counter !== null && counter.limit > 0);
 }
 
 /** The same counter, not applied (its key still names it, so a success can still clear it). */
