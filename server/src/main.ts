@@ -77,7 +77,7 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
   const providers = config.authProviders.map((providerConfig) => {
     const factory = providerFactory(providerConfig.type);
     if (factory === undefined) throw new Error(`Unknown provider type ${providerConfig.type}`);
-    return factory.create(providerConfig, { store });
+    return factory.create(providerConfig, { store, trustedProxies: config.http.trustedProxies, logger: logger.child({ provider: providerConfig.type }) });
   });
   const mfaModules = createMfaModules(config, store);
   const auth = new AuthManager({

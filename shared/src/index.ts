@@ -10,3 +10,4 @@ export * from './protocol/tokens.js';
 export * from './protocol/report.js';
 export * from './protocol/session.js';
 export * from './protocol/mfa.js';
+export * from './protocol/users.js';

@@ -6,8 +6,8 @@ if (file === undefined) throw new Error('usage: sqlite-peer.ts FILE');
 const logger = { info: () => {}, warn: (obj: object, msg: string) => console.error(msg, obj) };
 const store = await openStore(`sqlite://${file}`, { dataDir: '/nonexistent', logger });
 // Writes while the parent writes to the same table: any lost write shows in the parent's count of users.
-for (let i = 0; i < 200; i++) await store.createUser({ id: `peer-${i}`, name: 'peer', isAdmin: false, isActive: true, createdAt: Date.now() });
-await store.createUser({ id: 'from-peer', name: 'peer', isAdmin: false, isActive: true, createdAt: Date.now() });
+for (let i = 0; i < 200; i++) await store.createUser({ id: `peer-${i}`, name: 'peer', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: Date.now() });
+await store.createUser({ id: 'from-peer', name: 'peer', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: Date.now() });
 await store.publish('revocations', 'from-peer');
 const flow = await store.getFlow('from-parent');
 await store.close();

@@ -6,7 +6,7 @@ import { useStoreGroup, type OpenStoreGroup } from './store-group.js';
 /** How many writers race in the compare-and-set test, spread over the group's stores (as over server instances). */
 const RACING_WRITERS = 20;
 
-const user = (id: string) => ({ id, name: `user ${id}`, isAdmin: false, isActive: true, createdAt: 1_000 });
+const user = (id: string) => ({ id, name: `user ${id}`, isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1_000 });
 
 /** `openGroup(n)`: n stores on the same data (one Redis key prefix, one SQLite file), as n server instances would have. */
 export function describeMfaContract(name: string, openGroup: OpenStoreGroup): void {

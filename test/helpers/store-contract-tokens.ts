@@ -36,7 +36,7 @@ function refreshToken(id: string, overrides: Partial<RefreshToken> = {}): Refres
 const longLived = (id: string, clientName: string | null, userId = 'u1'): RefreshToken =>
   refreshToken(id, { type: 'long_lived_access_token', clientId: null, clientName, userId, expireAt: null });
 
-const user = (id: string) => ({ id, name: `user ${id}`, isAdmin: false, isActive: true, createdAt: Date.now() });
+const user = (id: string) => ({ id, name: `user ${id}`, isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: Date.now() });
 
 const CREATED = { outcome: 'created', evicted: [] };
 const NAME_TAKEN = { outcome: 'name_taken' };

@@ -32,7 +32,7 @@ const HOUR = 3_600_000;
 const SHORT_TTL_MS = 600;
 const PAST_SHORT_TTL_MS = 900;
 
-const user = (id: string, createdAt = Date.now()) => ({ id, name: `user ${id}`, isAdmin: false, isActive: true, createdAt });
+const user = (id: string, createdAt = Date.now()) => ({ id, name: `user ${id}`, isActive: true, groupIds: ['system-users'], localOnly: false, createdAt });
 
 export function describeStoreContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, function () {
@@ -186,12 +186,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
 
       it('updates only the patched fields', async function () {
+        await store.createUser(user('owner'));
         const created = await store.createUser(user('u1', 1_000));
-        const updated = await store.updateUser('u1', { name: 'Alice', isAdmin: true });
-        const expected = { ...created, name: 'Alice', isAdmin: true };
+        const updated = await store.updateUser('u1', { name: 'Alice', groupIds: ['system-admin'] });
+        const expected = { ...created, name: 'Alice', groupIds: ['system-admin'], isAdmin: true };
         expect(updated).to.deep.equal(expected);
         expect(await store.getUser('u1')).to.deep.equal(expected);
         expect(await store.updateUser('u1', { isActive: false })).to.deep.equal({ ...expected, isActive: false });
+        const local = { ...expected, isActive: false, localOnly: true, groupIds: ['system-read-only'], isAdmin: false };
+        expect(await store.updateUser('u1', { localOnly: true, groupIds: ['system-read-only'] })).to.deep.equal(local);
+      });
+
+      it('keeps the groups and local_only it was created with; an admin is a member of system-admin', async function () {
+        await store.createUser(user('owner'));
+        const admin = await store.createUser({ ...user('u1'), groupIds: ['system-admin', 'system-read-only'], localOnly: true });
+        expect(admin).to.deep.include({ isAdmin: true, localOnly: true, isOwner: false });
+        expect(admin.groupIds).to.deep.equal(['system-admin', 'system-read-only']);
+        expect(await store.getUser('u1')).to.deep.equal(admin);
+        expect(await store.createUser(user('u2'))).to.deep.include({ isAdmin: false, localOnly: false });
+      });
+
+      it('keeps the owner an admin whatever groups it is given', async function () {
+        const owner = await store.createUser({ ...user('u1'), groupIds: ['system-users'] });
+        expect(owner).to.deep.include({ isOwner: true, isAdmin: true });
+        expect(owner.groupIds).to.include('system-admin');
+        const updated = await store.updateUser('u1', { groupIds: ['system-read-only'] });
+        expect(updated).to.deep.include({ isAdmin: true });
+        expect(updated?.groupIds).to.deep.equal(['system-admin', 'system-read-only']);
       });
 
       it('answers null when updating an unknown user and does not create it', async function () {
@@ -266,6 +287,43 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.listCredentials('u2')).to.deep.equal([]);
       });
 
+      it('removes one credential, freeing its subject and leaving its user', async function () {
+        await store.createUser(user('u1'));
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        await store.linkCredential(credential.id, 'u1');
+        expect(await store.removeCredential(credential.id)).to.equal(true);
+        expect(await store.removeCredential(credential.id)).to.equal(false);
+        expect(await store.getCredential(credential.id)).to.equal(null);
+        expect(await store.findCredential('homeassistant', null, 'alice')).to.equal(null);
+        expect(await store.listCredentials('u1')).to.deep.equal([]);
+        expect(await store.getUser('u1')).to.not.equal(null);
+        expect((await store.getOrCreateCredential('homeassistant', null, 'alice', {})).id).to.not.equal(credential.id);
+      });
+
+      it('moves a credential to a free subject, keeping its id, data and user', async function () {
+        await store.createUser(user('u1'));
+        const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', { hash: 'h' });
+        await store.linkCredential(credential.id, 'u1');
+        expect(await store.changeCredentialSubject(credential.id, 'alicia')).to.equal('ok');
+        expect(await store.findCredential('homeassistant', null, 'alice')).to.equal(null);
+        const moved = await store.findCredential('homeassistant', null, 'alicia');
+        expect(moved).to.deep.equal({ ...credential, subject: 'alicia', userId: 'u1' });
+        expect(await store.changeCredentialSubject(credential.id, 'alicia')).to.equal('ok');
+        expect(await store.changeCredentialSubject('no-such-credential', 'x')).to.equal('not_found');
+      });
+
+      it('refuses a subject another credential of the provider holds, and lets one of 10 racers have a free one', async function () {
+        const alice = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        const bob = await store.getOrCreateCredential('homeassistant', null, 'bob', {});
+        expect(await store.changeCredentialSubject(alice.id, 'bob')).to.equal('taken');
+        expect((await store.getCredential(alice.id))?.subject).to.equal('alice');
+        expect((await store.findCredential('homeassistant', null, 'bob'))?.id).to.equal(bob.id);
+        const others = await Promise.all(Array.from({ length: 10 }, (_, i) => store.getOrCreateCredential('homeassistant', null, `c${i}`, {})));
+        const outcomes = await Promise.all(others.map((c) => store.changeCredentialSubject(c.id, 'carol')));
+        expect(outcomes.filter((o) => o === 'ok')).to.have.length(1);
+        expect(outcomes.filter((o) => o === 'taken')).to.have.length(9);
+      });
+
       it('refuses to link an unknown credential or to an unknown user', async function () {
         await store.createUser(user('u1'));
         expect(await store.linkCredential('no-such-credential', 'u1')).to.equal(false);
@@ -279,7 +337,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it('creates the first user as owner and admin, bound to the credential, and later users as neither', async function () {
         const alice = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
         const first = await store.createUserForCredential(alice.id, user('u1', 1_000));
-        expect(first).to.deep.equal({ user: { ...user('u1', 1_000), isOwner: true, isAdmin: true }, created: true });
+        const owner = { ...user('u1', 1_000), groupIds: ['system-admin', 'system-users'], isOwner: true, isAdmin: true };
+        expect(first).to.deep.equal({ user: owner, created: true });
         expect((await store.getCredential(alice.id))?.userId).to.equal('u1');
         expect((await store.listCredentials('u1')).map((c) => c.id)).to.deep.equal([alice.id]);
         const bob = await store.getOrCreateCredential('homeassistant', null, 'bob', {});

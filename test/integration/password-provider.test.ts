@@ -1,22 +1,20 @@
 /** The password provider on real stores: argon2id logins, one generic error, normalized usernames, and account management. */
 import { expect } from 'chai';
 import { AuthManager } from '../../server/src/auth/manager.js';
-import {
-  addPasswordUser,
-  changePassword,
-  listPasswordUsers,
-  PasswordUserError,
-  passwordProvider,
-  removePasswordUser,
-  verifyPassword,
-  type VerifyPassword,
-} from '../../server/src/providers/password.js';
+import { UserAdmin } from '../../server/src/auth/user-admin.js';
+import { ServiceError } from '../../server/src/errors.js';
+import { noAudit } from '../../server/src/observability/audit.js';
+import { addPasswordUser, listPasswordUsers, type PasswordUserError } from '../../server/src/providers/password-accounts.js';
+import { passwordProvider, verifyPassword, type VerifyPassword } from '../../server/src/providers/password.js';
+import { TokenService } from '../../server/src/tokens/refresh-tokens.js';
 import type { Store } from '../../server/src/store/types.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const CLIENT_ID = 'https://app.example/';
 /** Small argon2 parameters keep these tests fast; one test below checks the real defaults. */
 const FAST = { argon2: { memory_kib: 1024, time_cost: 1 } };
+/** `flowgate user` acting on the server's machine. */
+const OPERATOR = { userId: null, address: null, via: 'test' };
 
 /** The `m`, `t` and `p` of an encoded argon2 hash (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`, in any order). */
 function hashParams(hash: string): { type: string; m: number; t: number; p: number } {
@@ -27,8 +25,8 @@ function hashParams(hash: string): { type: string; m: number; t: number; p: numb
 
 async function expectRefusal(promise: Promise<unknown>, code: PasswordUserError['code']): Promise<void> {
   const error: unknown = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).to.be.instanceOf(PasswordUserError);
-  expect((error as PasswordUserError).code).to.equal(code);
+  expect(error).to.be.instanceOf(ServiceError);
+  expect((error as ServiceError).code).to.equal(code);
 }
 
 for (const backend of BACKENDS) {
@@ -175,7 +173,7 @@ for (const backend of BACKENDS) {
       it('makes later users neither owner nor admin unless asked', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
         const bob = await addPasswordUser(store, FAST, { username: 'bob', password: 'builder' });
-        const carol = await addPasswordUser(store, FAST, { username: 'carol', password: 'x', isAdmin: true });
+        const carol = await addPasswordUser(store, FAST, { username: 'carol', password: 'x', groupIds: ['system-admin'] });
         expect(bob).to.deep.include({ isOwner: false, isAdmin: false });
         expect(carol).to.deep.include({ isOwner: false, isAdmin: true });
       });
@@ -213,37 +211,39 @@ for (const backend of BACKENDS) {
       });
     });
 
-    describe('changePassword', function () {
+    const admin = () => new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: FAST });
+
+    describe('UserAdmin#setPasswordOfUsername', function () {
       it('lets the new password in and keeps the old one out', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
-        await changePassword(store, FAST, 'ALICE', 'looking-glass');
+        await admin().setPasswordOfUsername('ALICE', 'looking-glass', OPERATOR);
         const auth = authWith();
         expect((await attempt(auth, 'alice', 'looking-glass')).type).to.equal('create_entry');
         expect((await attempt(auth, 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });
       });
 
       it('refuses an unknown user', async function () {
-        await expectRefusal(changePassword(store, FAST, 'mallory', 'x'), 'user_not_found');
+        await expectRefusal(admin().setPasswordOfUsername('mallory', 'x', OPERATOR), 'auth_not_found');
       });
     });
 
-    describe('removePasswordUser', function () {
+    describe('UserAdmin#delete', function () {
       it('removes the user and its login', async function () {
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
-        await removePasswordUser(store, ' Alice');
+        await admin().delete(await admin().userOfUsername(' Alice'), OPERATOR);
         expect(await store.listUsers()).to.deep.equal([]);
         expect((await attempt(authWith(), 'alice', 'wonderland')).errors).to.deep.equal({ base: 'invalid_auth' });
       });
 
       it('refuses an unknown user', async function () {
-        await expectRefusal(removePasswordUser(store, 'mallory'), 'user_not_found');
+        await expectRefusal(admin().userOfUsername('mallory'), 'auth_not_found');
       });
     });
 
     describe('listPasswordUsers', function () {
       it('lists every password user by username with its flags', async function () {
         await addPasswordUser(store, FAST, { username: 'bob', password: 'builder', name: 'Bob' });
-        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland', name: 'Alice', isAdmin: true });
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland', name: 'Alice', groupIds: ['system-admin'] });
         expect(await listPasswordUsers(store)).to.deep.equal([
           { username: 'alice', name: 'Alice', is_owner: false, is_admin: true, is_active: true },
           { username: 'bob', name: 'Bob', is_owner: true, is_admin: true, is_active: true },

@@ -90,7 +90,7 @@ describe('RedisStore', function () {
     try {
       await a.createFlow('flow-1', { from: 'a' }, Date.now() + 60_000);
       expect(await b.getFlow('flow-1')).to.equal(null);
-      expect((await b.createUser({ id: 'u1', name: 'b', isAdmin: false, isActive: true, createdAt: 1 })).isOwner).to.equal(true);
+      expect((await b.createUser({ id: 'u1', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 })).isOwner).to.equal(true);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -193,7 +193,7 @@ describe('SqliteStore', function () {
       const exited = new Promise<number | null>((resolve) => peer.once('exit', resolve));
       // Write while the peer does: both processes write the same table under WAL's single-writer lock.
       await eventually(async () => (await store.listUsers()).length > 0, 10_000, 'the peer starting to write');
-      for (let i = 0; i < 200; i++) await store.createUser({ id: `parent-${i}`, name: 'parent', isAdmin: false, isActive: true, createdAt: Date.now() });
+      for (let i = 0; i < 200; i++) await store.createUser({ id: `parent-${i}`, name: 'parent', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: Date.now() });
       expect(await exited, stderr).to.equal(0);
       expect(JSON.parse(stdout)).to.deep.equal({ flowVersion: 1 });
       expect(await message).to.equal('from-peer');
@@ -216,7 +216,7 @@ describe('SqliteStore', function () {
     });
 
     it("sees each other's writes", async function () {
-      await cli.createUser({ id: 'u1', name: 'Alice', isAdmin: true, isActive: true, createdAt: 1 });
+      await cli.createUser({ id: 'u1', name: 'Alice', isActive: true, groupIds: ['system-admin'], localOnly: false, createdAt: 1 });
       expect((await server.getUser('u1'))?.name).to.equal('Alice');
       await server.createFlow('flow-1', { step: 'init' }, Date.now() + 60_000);
       expect(await cli.replaceFlow('flow-1', 1, { step: 'cli' }, Date.now() + 60_000)).to.equal('ok');
@@ -225,8 +225,8 @@ describe('SqliteStore', function () {
 
     it('elect one owner between them', async function () {
       const created = await Promise.all([
-        cli.createUser({ id: 'u1', name: 'a', isAdmin: false, isActive: true, createdAt: 1 }),
-        server.createUser({ id: 'u2', name: 'b', isAdmin: false, isActive: true, createdAt: 2 }),
+        cli.createUser({ id: 'u1', name: 'a', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 }),
+        server.createUser({ id: 'u2', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 2 }),
       ]);
       expect(created.filter((user) => user.isOwner)).to.have.length(1);
     });

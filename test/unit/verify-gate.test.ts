@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ServiceError } from '../../server/src/errors.js';
-import { VerifyGate } from '../../server/src/providers/password.js';
+import { VerifyGate } from '../../server/src/providers/verify-gate.js';
 
 /** A task that finishes only when the test says so, recording when it started. */
 function controllable(started: number[], id: number): { task: () => Promise<number>; finish: () => void } {

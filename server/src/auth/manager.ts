@@ -8,7 +8,8 @@ import { noAudit, type Audit } from '../observability/audit.js';
 import type { MfaModule } from '../mfa/module.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuthProvider } from '../providers/registry.js';
-import type { JsonObject, Store } from '../store/types.js';
+import type { PasswordOptions } from '../providers/password.js';
+import type { JsonObject, Store, User } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { LoginContext, startedBy } from './login-context.js';
@@ -17,6 +18,8 @@ import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandO
 import { MfaSetup } from './mfa-setup.js';
 import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
+import { assertMayLogIn, loginBlockedReason } from './user-access.js';
+import { UserAdmin, type Actor } from './user-admin.js';
 import type { TokenEndpointDependencies } from './token-endpoint.js';
 
 export interface AuthManagerOptions {
@@ -37,6 +40,8 @@ export interface AuthManagerOptions {
   readonly mfaModules?: readonly MfaModule[];
   /** How long after its start a login flow's MFA code is still taken (default 5 minutes, as HA). */
   readonly mfaSessionMs?: number;
+  /** The password provider's argon2 options, for the hashes user management makes (OWASP's defaults when absent). */
+  readonly passwordOptions?: PasswordOptions;
 }
 
 /** How a login flow is started: who asks (client id, address) and the device token they hold, if any. */
@@ -80,6 +85,7 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly deviceTokens: DeviceTokens;
   readonly audit: Audit;
   readonly mfa: MfaSetup;
+  readonly users: UserAdmin;
   private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
   /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
   private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler<LoginContext>>;
@@ -109,6 +115,13 @@ export class AuthManager implements TokenEndpointDependencies {
       ...(options.onBackgroundError === undefined ? {} : { onEffectError: options.onBackgroundError }),
     });
     this.guardedFlows = loginHandlers(options, modules, this.defense);
+    this.users = new UserAdmin({
+      store: options.store,
+      tokens: this.tokens,
+      audit: this.audit,
+      passwordOptions: options.passwordOptions ?? {},
+      guardPasswordCheck: (username, actor, check) => this.guardedPasswordCheck(username, actor, check),
+    });
     const { metrics, onFlowFinished, onBackgroundError } = options;
     this.loginFlows = new FlowManager<LoginContext>({
       store: options.store,
@@ -159,27 +172,46 @@ export class AuthManager implements TokenEndpointDependencies {
 
   readonly providerFor = (type: string, id: string | null): AuthProvider | undefined => this.providersByKey.get(keyOf([type, id]));
 
-  /** The session an access token opens, or null when the token does not verify or its user may not log in. */
-  async authenticate(accessToken: string): Promise<Session | null> {
+  /**
+   * The session an access token opens from `remoteAddress`, or null when the token does not verify or its user may not log in
+   * from there (inactive, or local only and the address is not local).
+   */
+  async authenticate(accessToken: string, remoteAddress: string | null): Promise<Session | null> {
     const refreshToken = await this.tokens.validateAccessToken(accessToken);
     if (refreshToken === null) return null;
     const user = await this.options.store.getUser(refreshToken.userId);
-    if (user === null || !user.isActive) return null;
-    return { userId: user.id, refreshTokenId: refreshToken.id };
+    if (user === null || loginBlockedReason(user, remoteAddress) !== null) return null;
+    return { userId: user.id, refreshTokenId: refreshToken.id, remoteAddress };
   }
 
   /**
-   * True while the session's refresh token exists and its user may log in. Revocations reach sockets by pub/sub, which is
-   * at most once (a message can be lost while a subscriber reconnects, or land while `auth` is still verifying): phase-2
-   * commands check this first, so a socket that missed its revocation cannot act on it.
+   * The session's user while its refresh token exists and the user may still log in from the session's address, else null.
+   * Revocations reach sockets by pub/sub, which is at most once (a message can be lost while a subscriber reconnects, or land
+   * while `auth` is still verifying): phase-2 commands check this first, so a socket that missed its revocation cannot act on
+   * it, and a user demoted, deactivated or made local only meanwhile is seen as they are now.
    */
-  async isSessionLive(session: Session): Promise<boolean> {
+  async liveUser(session: Session): Promise<User | null> {
     // Both reads go out together (node-redis pipelines them): one round trip before every authenticated command, not two.
     const [refreshToken, user] = await Promise.all([
       this.options.store.getRefreshToken(session.refreshTokenId),
       this.options.store.getUser(session.userId),
     ]);
-    return refreshToken !== null && refreshToken.userId === session.userId && user !== null && user.isActive;
+    const live = refreshToken !== null && refreshToken.userId === session.userId && user !== null;
+    return live && loginBlockedReason(user, session.remoteAddress) === null ? user : null;
+  }
+
+  /** Checks a user's current password (`change_password`) as one attempt against the account's and address's limits. */
+  private async guardedPasswordCheck(username: string, actor: Actor, check: () => Promise<boolean>): Promise<boolean> {
+    const password = { type: 'password', id: null };
+    const attempt = await this.defense.begin({ address: actor.address, account: accountKey(password, username), provider: 'password', username, device: null });
+    let correct = false;
+    try {
+      correct = await check();
+    } finally {
+      // A right guess gives its count back rather than clearing the counters: it proves nothing the session did not already.
+      await attempt.settle(correct ? 'release' : 'failure', correct ? undefined : 'invalid_current_password');
+    }
+    return correct;
   }
 
   /** `login_flow/step`: only the client that started the flow may step it. */
@@ -204,6 +236,11 @@ export class AuthManager implements TokenEndpointDependencies {
     const credential =
       typeof provenId === 'string' ? await this.options.store.getCredential(provenId) : await provider.getOrCreateCredentials(data);
     if (credential === null) throw new ServiceError('not_found', 'The account behind this login no longer exists');
+    // HA's "Login blocked": a known user that may not log in from here gets no code (a new user is checked at the exchange).
+    if (credential.userId !== null) {
+      const user = await this.options.store.getUser(credential.userId);
+      if (user !== null) assertMayLogIn(user, flow.context.remoteAddress);
+    }
     const username = provider.loginAccount?.(data) ?? null;
     const mfaAccountKey = data[MFA_ENTRY.account];
     const account = typeof mfaAccountKey === 'string' ? mfaAccountKey : username === null ? null : accountKey(provider, username);

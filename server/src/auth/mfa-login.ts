@@ -136,7 +136,8 @@ export function withMfaHandOver(
   modules: ReadonlyMap<string, MfaModule>,
   store: MfaStore,
 ): AnyFlowHandler<LoginContext> {
-  if (modules.size === 0) return handler;
+  // HA's `support_mfa`: a provider whose logins are not secrets (trusted_networks) never goes on to a second factor.
+  if (modules.size === 0 || provider.supportsMfa === false) return handler;
   const handOverIfSetUp = async (outcome: StepOutcome<JsonObject, string>): Promise<StepOutcome<JsonObject, string>> => {
     if (outcome.kind !== 'create_entry') return outcome;
     const credential = (await provider.findCredential?.(outcome.data)) ?? null;

@@ -1,6 +1,6 @@
 /** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
 import { ServiceError } from '../errors.js';
-import type { RefreshToken, Store } from '../store/types.js';
+import type { RefreshToken, RefreshTokenType, Store } from '../store/types.js';
 import type { MfaSetup } from './mfa-setup.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 
@@ -8,6 +8,8 @@ import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.j
 export interface Session {
   readonly userId: string;
   readonly refreshTokenId: string;
+  /** The socket's client address (trusted proxies applied): a local-only user's session is live only from a local one. */
+  readonly remoteAddress: string | null;
 }
 
 export interface SessionDependencies {
@@ -62,15 +64,18 @@ export async function deleteSession(
   return {};
 }
 
+/** HA's `auth/delete_all_refresh_tokens`: every token of the user, or only those of `tokenType`, the current one included unless asked not to. */
 export async function deleteAllSessions(
   { store, tokens }: SessionDependencies,
   session: Session,
-  deleteCurrent: boolean,
+  options: { readonly deleteCurrent: boolean; readonly tokenType: RefreshTokenType | null },
   remoteAddress: string | null,
 ): Promise<object> {
   const all = await store.listRefreshTokens(session.userId);
+  const chosen = all.filter((t) => options.tokenType === null || t.type === options.tokenType);
   // The current token goes last, so this socket answers before it is closed.
-  const others = all.filter((t) => t.id !== session.refreshTokenId);
+  const others = chosen.filter((t) => t.id !== session.refreshTokenId);
+  const deleteCurrent = options.deleteCurrent && chosen.some((t) => t.id === session.refreshTokenId);
   const revocation = { userId: session.userId, address: remoteAddress, via: 'auth/delete_all_refresh_tokens' };
   await Promise.all(others.map((t) => tokens.revoke(t.id, revocation)));
   if (deleteCurrent) setImmediate(() => void tokens.revoke(session.refreshTokenId, revocation).catch(() => undefined));

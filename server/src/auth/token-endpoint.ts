@@ -6,6 +6,7 @@ import type { Audit } from '../observability/audit.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { Store } from '../store/types.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
+import { assertMayLogIn } from './user-access.js';
 import { getOrCreateUser } from './users.js';
 
 export interface TokenEndpointDependencies {
@@ -45,7 +46,7 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
   const provider = deps.providerFor(credential.providerType, credential.providerId);
   if (provider === undefined) throw invalidGrant('Invalid code: its login provider is no longer configured');
   const user = await getOrCreateUser(deps.store, provider, credential);
-  if (!user.isActive) throw new ServiceError('access_denied', 'This user is not active');
+  assertMayLogIn(user, remoteAddress);
   const issued = await deps.tokens.create({
     userId: user.id,
     clientId: request.client_id,
@@ -74,7 +75,11 @@ async function refreshAccessToken(deps: TokenEndpointDependencies, request: Auth
   if (refreshToken === null) throw invalidGrant('Invalid refresh token');
   if (refreshToken.clientId !== (request.client_id ?? null)) throw new ServiceError('invalid_request', 'Invalid client id');
   const user = await deps.store.getUser(refreshToken.userId);
-  if (user === null || !user.isActive) throw new ServiceError('access_denied', 'This user is not active');
+  if (user === null) throw invalidGrant('Invalid refresh token');
+  assertMayLogIn(user, remoteAddress);
+  // HA's async_validate_refresh_token: the provider that made the login may refuse this refresh (trusted_networks re-checks the address).
+  const credential = refreshToken.credentialId === null ? null : await deps.store.getCredential(refreshToken.credentialId);
+  if (credential !== null) deps.providerFor(credential.providerType, credential.providerId)?.validateRefreshToken?.(refreshToken, remoteAddress);
   const accessToken = await deps.tokens.issueAccessToken(refreshToken, remoteAddress);
   if (accessToken === null) throw invalidGrant('Invalid refresh token');
   deps.audit('token_refreshed', { user_id: user.id, client_id: refreshToken.clientId, address: remoteAddress, refresh_token_id: refreshToken.id });

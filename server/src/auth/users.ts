@@ -1,26 +1,47 @@
 /** Users from credentials: found when the credential has one, created from the provider's meta when not (at token exchange, as HA does). */
+import { GROUP_ID_USER } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
-import type { AuthProvider } from '../providers/registry.js';
-import type { Credential, User, UserStore } from '../store/types.js';
+import type { AuthProvider, UserMeta } from '../providers/registry.js';
+import type { Credential, User, UserPatch, UserStore } from '../store/types.js';
+
+const accountGone = (): ServiceError => new ServiceError('invalid_grant', 'The account behind this code no longer exists');
+
+/** A new user's group: the one its provider's meta names (command_line's `group=` line), else an ordinary user's. */
+const groupsOf = (meta: UserMeta): string[] => [meta.group ?? GROUP_ID_USER];
 
 export async function getOrCreateUser(store: UserStore, provider: AuthProvider, credential: Credential): Promise<User> {
   if (credential.userId !== null) {
     const user = await store.getUser(credential.userId);
-    if (user === null) throw new ServiceError('invalid_grant', 'The account behind this code no longer exists');
-    return user;
+    if (user === null) throw accountGone();
+    return provider.refreshUserMeta === true ? refreshMeta(store, user, await provider.userMetaForCredentials(credential)) : user;
   }
   const meta = await provider.userMetaForCredentials(credential);
-  // Created and bound in one atomic step: two exchanges racing for one new credential end with the same user.
+  // Created and bound in one atomic step: two exchanges racing for one new credential end with the same user. A login makes an
+  // ordinary user (system-users) unless the provider says otherwise; the store makes the first user ever the owner, and the
+  // owner an administrator. Anyone else becomes one only by an administrator's hand.
   const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
     name: meta.name,
-    // A login makes an ordinary user (Home Assistant's system-users); the store makes the first user ever the owner, and the owner
-    // an administrator. Anyone else becomes one only by an administrator's hand (`flowgate user add --admin`).
-    isAdmin: false,
     isActive: meta.isActive,
+    groupIds: groupsOf(meta),
+    localOnly: meta.localOnly ?? false,
     createdAt: Date.now(),
   });
-  if (found === null) throw new ServiceError('invalid_grant', 'The account behind this code no longer exists');
+  if (found === null) throw accountGone();
   return found.user;
+}
+
+/**
+ * HA's `refresh_user_meta`: the provider's latest word on name, group and local_only replaces the user's at each login. The
+ * owner stays an administrator whatever the group says (the store keeps it in system-admin).
+ */
+async function refreshMeta(store: UserStore, user: User, meta: UserMeta): Promise<User> {
+  const patch: UserPatch = {
+    ...(meta.name === user.name ? {} : { name: meta.name }),
+    ...(meta.group === undefined || meta.group === null ? {} : { groupIds: groupsOf(meta) }),
+    ...(meta.localOnly === undefined || meta.localOnly === user.localOnly ? {} : { localOnly: meta.localOnly }),
+  };
+  if (Object.keys(patch).length === 0) return user;
+  return (await store.updateUser(user.id, patch)) ?? user;
 }

@@ -2,7 +2,8 @@
 import type { Config } from '../config/config.js';
 import { createMfaModules } from '../main.js';
 import type { MfaModule } from '../mfa/module.js';
-import { normalizeUsername, PASSWORD_PROVIDER_TYPE, PasswordUserError } from '../providers/password.js';
+import { PasswordUserError } from '../providers/password-accounts.js';
+import { normalizeUsername, PASSWORD_PROVIDER_TYPE } from '../providers/password.js';
 import type { Store } from '../store/types.js';
 import { parse, runSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 

@@ -2,17 +2,12 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
-import {
-  addPasswordUser,
-  changePassword,
-  listPasswordUsers,
-  normalizeUsername,
-  PASSWORD_PROVIDER_TYPE,
-  PasswordUserError,
-  removePasswordUser,
-  type PasswordConfig,
-  type PasswordUserInfo,
-} from '../providers/password.js';
+import { GROUP_ID_ADMIN, GROUP_ID_USER } from '@flowgate/shared';
+import { UserAdmin, type Actor } from '../auth/user-admin.js';
+import { noAudit } from '../observability/audit.js';
+import { listPasswordUsers, passwordLoginOf, type PasswordUserInfo } from '../providers/password-accounts.js';
+import { normalizeUsername, PASSWORD_PROVIDER_TYPE, type PasswordConfig } from '../providers/password.js';
+import type { Store } from '../store/types.js';
 import { parse, printSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { USER_MFA_USAGE, userMfaCommand } from './user-mfa.js';
@@ -20,7 +15,7 @@ import { USER_MFA_USAGE, userMfaCommand } from './user-mfa.js';
 export { UsageError };
 
 export const USER_USAGE = `Commands for user (each also takes --config FILE and --store URL, as serve does):
-  user add USERNAME [--name "Display Name"] [--admin] [--password-stdin]
+  user add USERNAME [--name "Display Name"] [--admin] [--local-only] [--password-stdin]
   user list
   user remove USERNAME
   user passwd USERNAME [--password-stdin]
@@ -29,7 +24,7 @@ A password is never an argument: it is asked twice on a terminal, or read as one
 
 // `--help` is answered before parsing (userCommand), so it needs no entry here.
 const PASSWORD_OPTIONS = { ...STORE_OPTIONS, 'password-stdin': { type: 'boolean' } } as const;
-const ADD_OPTIONS = { ...PASSWORD_OPTIONS, name: { type: 'string' }, admin: { type: 'boolean' } } as const;
+const ADD_OPTIONS = { ...PASSWORD_OPTIONS, name: { type: 'string' }, admin: { type: 'boolean' }, 'local-only': { type: 'boolean' } } as const;
 
 /** Reads exactly one line (without its line ending), then lets stdin go so a writer that keeps it open cannot hold us. */
 function readOneLine(input: NodeJS.ReadableStream & { destroy(): void }): Promise<string | null> {
@@ -97,6 +92,13 @@ function passwordConfig(config: Config): PasswordConfig | null {
   return entry === undefined ? null : (entry as unknown as PasswordConfig);
 }
 
+/** The same user management the admin commands use (auth/user-admin.ts), acting as the server's own operator. */
+function userAdmin(store: Store, config: Config): UserAdmin {
+  return new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: passwordConfig(config) ?? {} });
+}
+
+const operator = (via: string): Actor => ({ userId: null, address: null, via });
+
 function roles(user: { isOwner: boolean; isAdmin: boolean }): string {
   const list = [...(user.isOwner ? ['owner'] : []), ...(user.isAdmin ? ['admin'] : [])];
   return list.length === 0 ? '' : ` (${list.join(', ')})`;
@@ -123,7 +125,16 @@ async function add(args: string[]): Promise<string> {
     if (provider === null) {
       process.stderr.write('flowgate: note: the config has no password provider, so this user cannot log in until one is added\n');
     }
-    const user = await addPasswordUser(store, provider ?? {}, { username, password, name: values.name, isAdmin: values.admin });
+    const user = await userAdmin(store, config).createWithPassword(
+      {
+        username,
+        password,
+        name: values.name,
+        groupIds: [values.admin === true ? GROUP_ID_ADMIN : GROUP_ID_USER],
+        localOnly: values['local-only'] === true,
+      },
+      operator('flowgate user add'),
+    );
     return `Added user "${normalizeUsername(username)}"${roles(user)}.`;
   });
 }
@@ -133,10 +144,9 @@ async function passwd(args: string[]): Promise<string> {
   const username = positionals[0] ?? '';
   return withStore(values, async (store, config) => {
     // Fail on an unknown user before asking for a password that would be thrown away.
-    if ((await store.findCredential(PASSWORD_PROVIDER_TYPE, null, normalizeUsername(username))) === null) {
-      throw new PasswordUserError('user_not_found', `No user "${normalizeUsername(username)}"`);
-    }
-    await changePassword(store, passwordConfig(config) ?? {}, username, await readPassword(values['password-stdin'] === true));
+    await passwordLoginOf(store, username);
+    const password = await readPassword(values['password-stdin'] === true);
+    await userAdmin(store, config).setPasswordOfUsername(username, password, operator('flowgate user passwd'));
     return `Changed the password of "${normalizeUsername(username)}".`;
   });
 }
@@ -144,11 +154,10 @@ async function passwd(args: string[]): Promise<string> {
 async function remove(args: string[]): Promise<string> {
   const { values, positionals } = parse(args, STORE_OPTIONS, ['USERNAME']);
   const username = positionals[0] ?? '';
-  return withStore(values, async (store) => {
-    const refreshTokenIds = await removePasswordUser(store, username);
-    // Tell running servers, so the user's open sockets close now rather than at their next token check.
-    const tokens = new TokenService(store);
-    await Promise.all(refreshTokenIds.map((id) => tokens.revoke(id, { via: 'flowgate user remove' })));
+  return withStore(values, async (store, config) => {
+    const admin = userAdmin(store, config);
+    // Running servers are told, so the user's open sockets close now rather than at their next token check.
+    await admin.delete(await admin.userOfUsername(username), operator('flowgate user remove'));
     return `Removed user "${normalizeUsername(username)}".`;
   });
 }

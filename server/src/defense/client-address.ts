@@ -92,7 +92,7 @@ export function limitKey(address: string): string {
   return `${formatIPv6([...groups, 0, 0, 0, 0])}/64`;
 }
 
-/** Adds one `trusted_proxies` entry (an address or a CIDR) to `list`; false when it is neither. */
+/** Adds one entry (an address or a CIDR) to `list`; false when it is neither. */
 function addTrustedProxy(list: BlockList, entry: string): boolean {
   const [base = '', prefixText, extra] = entry.trim().split('/');
   if (extra !== undefined) return false;
@@ -111,25 +111,51 @@ function addTrustedProxy(list: BlockList, entry: string): boolean {
   return true;
 }
 
-/** Reads `http:` once at startup; a bad entry is a ConfigError naming it, so a typo never silently trusts nobody (or everybody). */
-export function clientAddressPolicy(options: ClientAddressOptions): ClientAddressPolicy {
-  const trusted = new BlockList();
-  options.trustedProxies.forEach((entry, index) => {
-    if (!addTrustedProxy(trusted, entry)) {
-      throw new ConfigError(
-        `http.trusted_proxies[${index}]: "${entry}" is not an IP address or a CIDR range (such as 10.0.0.5, 172.16.0.0/12 or fd00::/8)`,
-      );
+/** A set of addresses and CIDR ranges from a config list, matched in any spelling of an address. */
+export interface AddressRanges {
+  /** True when `address` is in one of the ranges (false for null and for what is not an address). */
+  contains(address: string | null | undefined): boolean;
+}
+
+/**
+ * Reads a config list of addresses and CIDRs (`http.trusted_proxies`, a provider's `trusted_networks`) once; a bad entry is a
+ * ConfigError naming it (`key[index]`), so a typo never silently matches nobody (or everybody).
+ */
+export function addressRanges(entries: readonly string[], key: string): AddressRanges {
+  const list = new BlockList();
+  entries.forEach((entry, index) => {
+    if (!addTrustedProxy(list, entry)) {
+      throw new ConfigError(`${key}[${index}]: "${entry}" is not an IP address or a CIDR range (such as 10.0.0.5, 172.16.0.0/12 or fd00::/8)`);
     }
   });
+  return {
+    contains(address) {
+      const normalised = address === null || address === undefined ? null : normaliseAddress(address);
+      return normalised !== null && list.check(normalised, isIPv4(normalised) ? 'ipv4' : 'ipv6');
+    },
+  };
+}
+
+/**
+ * Home Assistant's "local" addresses (`network.is_local`): loopback, the private ranges (RFC 1918, IPv6 unique local) and
+ * link-local. `local_only` users may log in and use tokens only from these.
+ */
+const LOCAL_RANGES = addressRanges(
+  ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', '169.254.0.0/16', 'fe80::/10'],
+  'local ranges',
+);
+
+export const isLocalAddress = (address: string | null | undefined): boolean => LOCAL_RANGES.contains(address);
+
+/** Reads `http:` once at startup; a bad entry is a ConfigError naming it, so a typo never silently trusts nobody (or everybody). */
+export function clientAddressPolicy(options: ClientAddressOptions): ClientAddressPolicy {
+  const trusted = addressRanges(options.trustedProxies, 'http.trusted_proxies');
   if ((options.useXForwardedFor || options.proxyProtocol) && options.trustedProxies.length === 0) {
     const key = options.useXForwardedFor ? 'http.use_x_forwarded_for' : 'http.proxy_protocol';
     throw new ConfigError(`${key} needs http.trusted_proxies: list the addresses of your proxies, or nobody would be believed`);
   }
-  const isTrusted = (normalised: string): boolean => trusted.check(normalised, isIPv4(normalised) ? 'ipv4' : 'ipv6');
-  const isTrustedProxy = (address: string | null | undefined): boolean => {
-    const normalised = address === null || address === undefined ? null : normaliseAddress(address);
-    return normalised !== null && isTrusted(normalised);
-  };
+  const isTrusted = (normalised: string): boolean => trusted.contains(normalised);
+  const isTrustedProxy = (address: string | null | undefined): boolean => trusted.contains(address);
   return {
     proxyProtocol: options.proxyProtocol,
     isTrustedProxy,

@@ -12,7 +12,14 @@ export type AuditEvent =
   | 'token_refreshed'
   | 'token_revoked'
   | 'mfa_enabled'
-  | 'mfa_disabled';
+  | 'mfa_disabled'
+  | 'user_created'
+  | 'user_updated'
+  | 'user_deleted'
+  | 'credential_added'
+  | 'credential_removed'
+  | 'password_changed'
+  | 'username_changed';
 
 /** Never a secret: no password, token, code or device token goes in here. `instance` comes from the logger's base fields. */
 export interface AuditFields {

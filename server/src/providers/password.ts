@@ -1,14 +1,13 @@
 /** `password`: local accounts with argon2id password hashes kept as credentials (Home Assistant's `homeassistant` provider). */
-import { availableParallelism } from 'node:os';
 import * as argon2 from 'argon2';
 import * as t from 'io-ts';
-import { MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
-import type { Credential, JsonObject, RefreshTokenStore, User, UserStore } from '../store/types.js';
+import type { Credential, JsonObject } from '../store/types.js';
 import type { AuthProvider, ProviderDependencies, ProviderFactory } from './provider.js';
+import { verifyGate } from './verify-gate.js';
 
 export const PASSWORD_PROVIDER_TYPE = 'password';
 
@@ -81,59 +80,6 @@ export function normalizeUsername(username: string): string {
   return username.trim().normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 }
 
-/** An account-management refusal; `code` follows HA's error keys, the message is one line for a person. */
-export class PasswordUserError extends Error {
-  override readonly name = 'PasswordUserError';
-  constructor(
-    readonly code: 'username_already_exists' | 'user_not_found' | 'invalid_username' | 'invalid_password',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Verifies running at once in this process. argon2 is pure CPU: one per core already keeps every core busy (more only share the
- * cores and stretch each verify), and it leaves the rest of libuv's pool (4 threads) free for the file, DNS and crypto work of
- * everything else, and some CPU time for the event loop.
- */
-export const VERIFY_CONCURRENCY = Math.max(1, availableParallelism());
-/**
- * Verifies waiting for a slot before a login is refused with `unavailable`: at ~22 ms each (OWASP parameters) a full queue is
- * about 1.4 s of waiting, past which a client is better told to retry than kept waiting while memory grows.
- */
-export const MAX_QUEUED_VERIFIES = 64 * VERIFY_CONCURRENCY;
-
-/** A counting semaphore with a bounded queue: what keeps password hashing from starving the rest of the server. */
-export class VerifyGate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(
-    private readonly concurrency: number,
-    private readonly maxQueued: number,
-  ) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxQueued) {
-        throw new ServiceError('unavailable', 'Too many password checks in progress; retry in a moment');
-      }
-      // The slot is handed over by the finishing task (running stays counted), so a newcomer can never overtake the queue.
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.running += 1;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next === undefined) this.running -= 1;
-      else next();
-    }
-  }
-}
-
-/** One gate per process, shared by every password provider in it: the cores are per process, not per provider. */
-const verifyGate = new VerifyGate(VERIFY_CONCURRENCY, MAX_QUEUED_VERIFIES);
-
 export interface PasswordDependencies extends ProviderDependencies {
   /** Replaces argon2.verify (tests only: to see that the unknown-user path really verifies). */
   readonly verify?: VerifyPassword;
@@ -141,7 +87,8 @@ export interface PasswordDependencies extends ProviderDependencies {
 
 const LoginForm = defineForm({ username: field.string('username'), password: field.string('password') });
 
-function storedHash(credential: Credential): string | undefined {
+/** The argon2 hash a password credential holds (undefined for a credential without one). */
+export function storedHash(credential: Credential): string | undefined {
   const hash = credential.data['password_hash'];
   return typeof hash === 'string' ? hash : undefined;
 }
@@ -218,7 +165,7 @@ export const passwordProvider = {
         // Only an account made with a password has a credential; a finished flow always names one, but never invent it.
         const username = normalizeUsername(String(flowResult['username']));
         const credential = verified.get(flowResult) ?? (await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username));
-        if (credential === null) throw new PasswordUserError('user_not_found', `No password user "${username}"`);
+        if (credential === null) throw new ServiceError('user_not_found', `No password user "${username}"`);
         return credential;
       },
       async userMetaForCredentials(credential) {
@@ -230,113 +177,3 @@ export const passwordProvider = {
     };
   },
 } satisfies ProviderFactory<PasswordConfig>;
-
-// ---- Account management (the `flowgate user` commands) ----
-
-export interface NewPasswordUser {
-  readonly username: string;
-  readonly password: string;
-  /** Display name; the username when absent. */
-  readonly name?: string | undefined;
-  readonly isAdmin?: boolean | undefined;
-}
-
-export interface PasswordUserInfo {
-  readonly username: string;
-  readonly name: string;
-  readonly is_owner: boolean;
-  readonly is_admin: boolean;
-  readonly is_active: boolean;
-}
-
-function checkPassword(password: string): void {
-  if (password.length === 0) throw new PasswordUserError('invalid_password', 'The password must not be empty');
-  // Longer could never be typed into the login form, whose fields stop at this length.
-  if (password.length > MAX_USER_INPUT_STRING_LENGTH) {
-    throw new PasswordUserError('invalid_password', `The password must be at most ${MAX_USER_INPUT_STRING_LENGTH} characters`);
-  }
-}
-
-function checkedUsername(raw: string): string {
-  const username = normalizeUsername(raw);
-  if (username.length === 0) throw new PasswordUserError('invalid_username', 'The username must not be empty');
-  if (username.length > MAX_USER_INPUT_STRING_LENGTH) {
-    throw new PasswordUserError('invalid_username', `The username must be at most ${MAX_USER_INPUT_STRING_LENGTH} characters`);
-  }
-  // Control characters could not be told apart in `user list` and are surely a mistake (a pasted newline).
-  if (/\p{Cc}/u.test(username)) throw new PasswordUserError('invalid_username', 'The username must not contain control characters');
-  return username;
-}
-
-async function existingCredential(store: UserStore, rawUsername: string): Promise<Credential> {
-  const username = normalizeUsername(rawUsername);
-  const credential = await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username);
-  if (credential === null) throw new PasswordUserError('user_not_found', `No user "${username}"`);
-  return credential;
-}
-
-/** Creates a user with a password login; the store makes the first user ever created the owner (and an admin). */
-export async function addPasswordUser(
-  store: UserStore,
-  options: PasswordOptions,
-  user: NewPasswordUser,
-): Promise<User> {
-  const username = checkedUsername(user.username);
-  checkPassword(user.password);
-  const taken = () => new PasswordUserError('username_already_exists', `A user "${username}" already exists`);
-  if ((await store.findCredential(PASSWORD_PROVIDER_TYPE, null, username)) !== null) throw taken();
-  const hash = await hashPassword(user.password, argon2Params(options));
-  // Two adds racing for one name: the store keeps one credential per subject, and only the one holding our hash is ours.
-  const credential = await store.getOrCreateCredential(PASSWORD_PROVIDER_TYPE, null, username, { password_hash: hash });
-  if (storedHash(credential) !== hash) throw taken();
-  const found = await store.createUserForCredential(credential.id, {
-    id: randomId(),
-    name: user.name ?? username,
-    isAdmin: user.isAdmin ?? false,
-    isActive: true,
-    createdAt: Date.now(),
-  });
-  // Null: a racing remove took the credential; not created: it already had a user. Either way the name was not ours to add.
-  if (found === null || !found.created) throw taken();
-  return found.user;
-}
-
-export async function changePassword(
-  store: UserStore,
-  options: PasswordOptions,
-  username: string,
-  password: string,
-): Promise<void> {
-  checkPassword(password);
-  const credential = await existingCredential(store, username);
-  const hash = await hashPassword(password, argon2Params(options));
-  if (!(await store.updateCredentialData(credential.id, { ...credential.data, password_hash: hash }))) {
-    throw new PasswordUserError('user_not_found', `No user "${credential.subject}"`);
-  }
-}
-
-/** Removes the user who logs in with this username, with all its credentials and refresh tokens. */
-/** Removes the user with its credentials and refresh tokens; returns the ids of those tokens, so their sockets can be closed. */
-export async function removePasswordUser(store: UserStore & RefreshTokenStore, username: string): Promise<string[]> {
-  const credential = await existingCredential(store, username);
-  const refreshTokens = credential.userId === null ? [] : await store.listRefreshTokens(credential.userId);
-  // A credential without a user is left only by an add that crashed half-way; it has no user to remove.
-  if (credential.userId === null || !(await store.removeUser(credential.userId))) {
-    throw new PasswordUserError('user_not_found', `No user "${credential.subject}"`);
-  }
-  return refreshTokens.map((token) => token.id);
-}
-
-/** Every user with a password login, by username. */
-export async function listPasswordUsers(store: UserStore): Promise<PasswordUserInfo[]> {
-  const users = await store.listUsers();
-  const rows = await Promise.all(
-    users.map(async (user) => {
-      const credentials = await store.listCredentials(user.id);
-      return credentials
-        .filter((c) => c.providerType === PASSWORD_PROVIDER_TYPE && c.providerId === null)
-        .map((c) => ({ username: c.subject, name: user.name, is_owner: user.isOwner, is_admin: user.isAdmin, is_active: user.isActive }));
-    }),
-  );
-  return rows.flat().sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
-}

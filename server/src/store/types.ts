@@ -52,11 +52,21 @@ export interface User {
   readonly id: string;
   readonly name: string;
   readonly isOwner: boolean;
+  /** Derived, never stored: the owner, or a member of `system-admin` (userRecord in user-record.ts works it out). */
   readonly isAdmin: boolean;
   readonly isActive: boolean;
+  /** Home Assistant's group ids; the owner's always include `system-admin`. */
+  readonly groupIds: readonly string[];
+  /** May log in and use tokens only from a local address (loopback, private ranges, link-local). */
+  readonly localOnly: boolean;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
 }
+
+/** What a caller gives to create a user: whether it is the owner (and so an admin) is the store's decision. */
+export type NewUser = Omit<User, 'isOwner' | 'isAdmin'>;
+/** What `updateUser` may change. */
+export type UserPatch = Partial<Pick<User, 'name' | 'isActive' | 'groupIds' | 'localOnly'>>;
 
 export interface Credential {
   readonly id: string;
@@ -72,11 +82,11 @@ export interface Credential {
 
 export interface UserStore {
   /** Creates the user; the first user ever created becomes the owner, atomically, whatever `isOwner` says. */
-  createUser(user: Omit<User, 'isOwner'>): Promise<User>;
+  createUser(user: NewUser): Promise<User>;
   getUser(id: string): Promise<User | null>;
   listUsers(): Promise<User[]>;
-  /** Updates name and flags; returns null for an unknown user. */
-  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null>;
+  /** Updates name, flags and groups; returns null for an unknown user. */
+  updateUser(id: string, patch: UserPatch): Promise<User | null>;
   /** Removes the user, its credentials and its refresh tokens; false when it did not exist. */
   removeUser(id: string): Promise<boolean>;
 
@@ -95,6 +105,13 @@ export interface UserStore {
    * data is no longer exactly that (a compare-and-set: a rehash at login must not undo a password changed meanwhile).
    */
   updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean>;
+  /** Deletes a credential (a login of a user, not the user); false when it did not exist. */
+  removeCredential(credentialId: string): Promise<boolean>;
+  /**
+   * Moves a credential to another subject (a new username), keeping its id, data and user; `taken` when another credential of
+   * the provider already has that subject, `not_found` when the credential is gone. Atomic: the old subject is free afterwards.
+   */
+  changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'>;
   /** Binds a credential to a user; false when the credential is unknown or already bound to another user. */
   linkCredential(credentialId: string, userId: string): Promise<boolean>;
   /**
@@ -103,7 +120,7 @@ export interface UserStore {
    * becomes the owner when it is the first user ever, and the owner is always an admin. Null when the credential is unknown
    * or its user is gone.
    */
-  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null>;
+  createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null>;
 }
 
 /** What `createUserForCredential` found: `created` is false when another login had already made the credential's user. */

@@ -1,5 +1,4 @@
 /** The command table: each command's codec, the phase it needs, and what it does. Dispatch is a typed lookup, never string magic. */
-import type * as t from 'io-ts';
 import {
   AuthProvidersCommand,
   AuthRevokeCommand,
@@ -18,36 +17,13 @@ import {
   SetupMfaCommand,
   SupportedFeaturesCommand,
 } from '@flowgate/shared';
-import type { AuthManager } from '../auth/manager.js';
 import * as sessions from '../auth/session.js';
 import { exchangeToken, revokeToken } from '../auth/token-endpoint.js';
 import { ServiceError } from '../errors.js';
+import { command, sessionOf, type CommandSpec } from './command-spec.js';
+import { USER_COMMANDS } from './user-commands.js';
 
-export interface CommandContext {
-  readonly auth: AuthManager;
-  readonly remoteAddress: string | null;
-  /** Set on an authenticated socket. */
-  readonly session: sessions.Session | null;
-}
-
-/** The session of an authenticated socket (the dispatcher only runs `authenticated` commands on one). */
-function sessionOf(context: CommandContext): sessions.Session {
-  if (context.session === null) throw new ServiceError('unauthorized', 'This command needs an authenticated socket: send auth first');
-  return context.session;
-}
-
-export interface CommandSpec<C> {
-  readonly codec: t.Type<C, unknown, unknown>;
-  /** `any`: both phases; `authenticated`: only after `auth_ok`. */
-  readonly phase: 'any' | 'authenticated';
-  /** Counted against the socket's limit of flow starts per minute. */
-  readonly startsFlow?: true;
-  /** How the answer is framed: a `result` (almost every command) or a bare `pong`. */
-  readonly reply?: 'result' | 'pong';
-  run(command: C, context: CommandContext): Promise<unknown>;
-}
-
-const command = <C>(spec: CommandSpec<C>): CommandSpec<unknown> => spec as CommandSpec<unknown>;
+export type { CommandContext, CommandSpec } from './command-spec.js';
 
 export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   ping: command({ codec: PingCommand, phase: 'any', reply: 'pong', run: async () => null }),
@@ -120,14 +96,19 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/delete_all_refresh_tokens': command({
     codec: DeleteAllRefreshTokensCommand,
     phase: 'authenticated',
-    run: async (c, context) => sessions.deleteAllSessions(context.auth, sessionOf(context), c.delete_current_token ?? true, context.remoteAddress),
+    run: async (c, context) =>
+      sessions.deleteAllSessions(
+        context.auth,
+        sessionOf(context),
+        { deleteCurrent: c.delete_current_token ?? true, tokenType: c.token_type ?? null },
+        context.remoteAddress,
+      ),
   }),
   'auth/setup_mfa': command({
     codec: SetupMfaCommand,
     phase: 'authenticated',
     run: async (c, context) => {
-      const session = sessionOf(context);
-      const user = await context.auth.store.getUser(session.userId);
+      const user = context.user;
       if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
       return context.auth.mfa.setup({ userId: user.id, name: user.name, address: context.remoteAddress }, c);
     },
@@ -144,6 +125,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
     run: async (c, context) =>
       sessions.createLongLivedToken(context.auth, sessionOf(context), c.client_name, c.lifespan, context.remoteAddress),
   }),
+  ...USER_COMMANDS,
 };
 
 export function findCommand(type: string): CommandSpec<unknown> | undefined {

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
 import type { Session } from '../auth/session.js';
 import { ServiceError } from '../errors.js';
+import type { User } from '../store/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { findCommand } from './commands.js';
 import type { TransportLimits } from './limits.js';
@@ -217,7 +218,7 @@ export class Connection {
       this.sendError(id, 'unknown_command', `Unknown command: ${type.slice(0, 64)}`);
       return;
     }
-    if (spec.phase === 'authenticated' && !this.authenticated) {
+    if (spec.phase !== 'any' && !this.authenticated) {
       this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
       return;
     }
@@ -237,8 +238,13 @@ export class Connection {
     // Labelled with the type only now that it is known to be in the command table: a client's made-up type is no series.
     const endTimer = this.options.metrics?.commandDuration.startTimer({ command: type });
     try {
-      if (spec.phase === 'authenticated' && !(await this.sessionStillLive(id))) return;
-      const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session };
+      const user = spec.phase === 'any' ? null : await this.liveUser(id);
+      if (spec.phase !== 'any' && user === null) return;
+      if (spec.phase === 'admin' && user?.isAdmin !== true) {
+        this.sendError(id, 'unauthorized', `${type} needs an administrator`);
+        return;
+      }
+      const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session, user };
       const result = await spec.run(decoded.right, context);
       this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
     } catch (error) {
@@ -263,13 +269,13 @@ export class Connection {
     let session: Session | null;
     const previous = this.session;
     try {
-      session = await this.options.auth.authenticate(decoded.right.access_token);
+      session = await this.options.auth.authenticate(decoded.right.access_token, this.options.remoteAddress);
       if (session !== null) {
         // Registered before the second look, so a revocation published from here on finds this socket; one published while
         // the token was being verified is caught by the second look. (Until auth_ok no command runs: the queue waits.)
         this.session = session;
         this.options.onAuthenticated(this, session, previous);
-        if (!(await this.options.auth.isSessionLive(session))) session = null;
+        if ((await this.options.auth.liveUser(session)) === null) session = null;
       }
     } catch (error) {
       if (error instanceof ServiceError && error.code === 'unavailable') {
@@ -301,12 +307,16 @@ export class Connection {
     return 0;
   }
 
-  /** Answers `unauthorized` and closes with 4001 when the socket's refresh token is gone (a revocation it did not hear of). */
-  private async sessionStillLive(id: number): Promise<boolean> {
-    if (this.session === null || (await this.options.auth.isSessionLive(this.session))) return true;
+  /**
+   * The socket's user as it is now; null after answering `unauthorized` and closing with 4001 when the refresh token is gone
+   * (a revocation it did not hear of) or the user may no longer log in from here.
+   */
+  private async liveUser(id: number): Promise<User | null> {
+    const user = this.session === null ? null : await this.options.auth.liveUser(this.session);
+    if (user !== null) return user;
     this.sendError(id, 'unauthorized', 'The refresh token behind this socket was revoked');
     this.closeAfterCurrentCommand(CloseCode.tokenRevoked, 'token_revoked');
-    return false;
+    return null;
   }
 
   private sendError(id: number, code: ErrorCode, message: string, retryAfterSeconds?: number): void {

@@ -49,7 +49,8 @@ export type DeleteRefreshTokenCommand = t.TypeOf<typeof DeleteRefreshTokenComman
 
 export const DeleteAllRefreshTokensCommand = t.intersection([
   t.type({ id: PositiveInt, type: t.literal('auth/delete_all_refresh_tokens') }),
-  t.partial({ delete_current_token: t.boolean }),
+  // HA's filter: only tokens of this type go (all of them when absent); the current token too, unless delete_current_token is false.
+  t.partial({ delete_current_token: t.boolean, token_type: t.keyof({ normal: null, long_lived_access_token: null }) }),
 ]);
 export type DeleteAllRefreshTokensCommand = t.TypeOf<typeof DeleteAllRefreshTokensCommand>;
 

@@ -17,6 +17,27 @@ export const ErrorCode = t.keyof({
   no_module: null,
   /** `auth/depose_mfa` could not turn the module off (the store failed). */
   disable_failed: null,
+  /** User management (Home Assistant's names): */
+  /** `config/auth/delete` named the administrator's own account. */
+  no_delete_self: null,
+  /** `config/auth/update` tried to deactivate the owner, or `config/auth/delete` to delete it. */
+  cannot_deactivate_owner: null,
+  /** `config/auth/update` tried to take the owner out of `system-admin`. */
+  cannot_demote_owner: null,
+  /** A password command named a user that does not exist. */
+  user_not_found: null,
+  /** The user has no password login (`config/auth_provider/password/*`). */
+  credentials_not_found: null,
+  /** `config/auth_provider/password/delete` named a username nobody logs in with. */
+  auth_not_found: null,
+  /** `change_password`: the current password given is wrong. */
+  invalid_current_password: null,
+  /** The username is taken (usernames are compared case-folded). */
+  username_already_exists: null,
+  /** The username is empty, too long or holds control characters. */
+  invalid_username: null,
+  /** The password is empty or too long. */
+  invalid_password: null,
   conflict: null,
   unavailable: null,
   unknown_error: null,

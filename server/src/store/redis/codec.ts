@@ -1,5 +1,6 @@
 /** Decoders from raw Redis replies to store records: the one place that trusts nothing Redis hands back. */
 import type { CasOutcome, Credential, JsonObject, RefreshToken, StoredFlow, User } from '../types.js';
+import { parseGroupIds, userRecord } from '../user-record.js';
 
 /** Thrown when Redis holds something Flowgate did not write (another program using the prefix, or a manual edit). */
 class CorruptRecordError extends Error {
@@ -63,14 +64,18 @@ export function decodeFlow(
 /** An empty hash is how HGETALL says "no such key". */
 export function decodeUser(hash: Record<string, string>): User | null {
   if (Object.keys(hash).length === 0) return null;
-  return {
+  // `groups` and `local` came with groups; a user written before has an `admin` flag instead (userRecord maps it).
+  const groups = hash['groups'];
+  return userRecord({
     id: field(hash, 'id'),
     name: field(hash, 'name'),
     isOwner: field(hash, 'owner') === '1',
-    isAdmin: field(hash, 'admin') === '1',
     isActive: field(hash, 'active') === '1',
+    groupIds: groups === undefined ? null : parseGroupIds(groups),
+    legacyAdmin: hash['admin'] === '1',
+    localOnly: hash['local'] === '1',
     createdAt: decodeInteger(field(hash, 'created')),
-  };
+  });
 }
 
 export function decodeCredential(hash: Record<string, string>): Credential | null {

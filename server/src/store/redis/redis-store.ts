@@ -11,8 +11,10 @@ import type {
   StoredFlow,
   StoreLogger,
   Unsubscribe,
+  NewUser,
   User,
   UserForCredential,
+  UserPatch,
 } from '../types.js';
 import {
   connectInBackground,
@@ -162,7 +164,7 @@ export class RedisStore implements Store {
   // Users and credentials: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts
   // (users.ts).
 
-  createUser(user: Omit<User, 'isOwner'>): Promise<User> {
+  createUser(user: NewUser): Promise<User> {
     return this.#users.createUser(user);
   }
 
@@ -174,7 +176,7 @@ export class RedisStore implements Store {
     return this.#users.listUsers();
   }
 
-  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
+  updateUser(id: string, patch: UserPatch): Promise<User | null> {
     return this.#users.updateUser(id, patch);
   }
 
@@ -202,11 +204,19 @@ export class RedisStore implements Store {
     return this.#users.updateCredentialData(credentialId, data, expected);
   }
 
+  removeCredential(credentialId: string): Promise<boolean> {
+    return this.#users.removeCredential(credentialId);
+  }
+
+  changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'> {
+    return this.#users.changeCredentialSubject(credentialId, subject);
+  }
+
   linkCredential(credentialId: string, userId: string): Promise<boolean> {
     return this.#users.linkCredential(credentialId, userId);
   }
 
-  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+  createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
     return this.#users.createUserForCredential(credentialId, user);
   }
 

@@ -68,15 +68,16 @@ return v[2]`,
 );
 
 /**
- * KEYS: owner, user, userIndex. ARGV: id, createdAt, name, isAdmin, isActive.
+ * KEYS: owner, user, userIndex. ARGV: id, createdAt, name, groups (JSON), isActive, localOnly.
  * Returns -1 when the id exists, else 1 if this user became the owner, 0 if not. The owner marker is never deleted: the first
- * user *ever* is the owner, so removing it does not promote anyone.
+ * user *ever* is the owner, so removing it does not promote anyone. (The owner is an admin whatever its groups say: the
+ * decoder adds `system-admin`, so no JSON is edited here.)
  */
 const createUser = luaScript(
   `if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local owner = 0
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then owner = 1 end
-redis.call('HSET', KEYS[2], 'id', ARGV[1], 'name', ARGV[3], 'admin', ARGV[4], 'active', ARGV[5], 'owner', owner, 'created', ARGV[2])
+redis.call('HSET', KEYS[2], 'id', ARGV[1], 'name', ARGV[3], 'groups', ARGV[4], 'active', ARGV[5], 'local', ARGV[6], 'owner', owner, 'created', ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return owner`,
   3,
@@ -133,6 +134,36 @@ return redis.call('HGETALL', KEYS[2])`,
   2,
 );
 
+/**
+ * KEYS: credential. ARGV: credentialId, user-credentials key prefix. Deletes the credential, the index entry it names (when it
+ * still points here) and its id from its user's set. Returns 1, or 0 for an unknown credential. The user's set shares the
+ * directory hash tag, so deriving its key here stays in this slot.
+ */
+const removeCredential = luaScript(
+  `local found = redis.call('HMGET', KEYS[1], 'idx', 'user')
+if not found[1] then return 0 end
+if redis.call('GET', found[1]) == ARGV[1] then redis.call('DEL', found[1]) end
+if found[2] and found[2] ~= '' then redis.call('SREM', ARGV[2] .. found[2], ARGV[1]) end
+redis.call('DEL', KEYS[1])
+return 1`,
+  1,
+);
+
+/**
+ * KEYS: credential, new credentialIndex. ARGV: credentialId, new subject. Claims the new index entry (SET NX), then frees the
+ * old one and rewrites the subject. Returns 'ok', 'taken' (another credential holds the subject) or 'not_found'.
+ */
+const changeCredentialSubject = luaScript(
+  `local index = redis.call('HGET', KEYS[1], 'idx')
+if not index then return 'not_found' end
+if index == KEYS[2] then return 'ok' end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 'taken' end
+if redis.call('GET', index) == ARGV[1] then redis.call('DEL', index) end
+redis.call('HSET', KEYS[1], 'subject', ARGV[2], 'idx', KEYS[2])
+return 'ok'`,
+  2,
+);
+
 /** KEYS: credential, user, userCredentials. ARGV: credentialId, userId. Returns 1 when bound (or already bound to this user). */
 const linkCredential = luaScript(
   `local current = redis.call('HGET', KEYS[1], 'user')
@@ -146,9 +177,10 @@ return 1`,
 );
 
 /**
- * KEYS: credential, owner, user, userIndex, userCredentials. ARGV: credentialId, userId, createdAt, name, isAdmin, isActive,
- * user key prefix. Returns {'none'} for an unknown credential (or one whose user is gone), {'linked', user hash...} when it
- * already has a user, {'created', user hash...} after creating the user (owner and admin when first) and binding it.
+ * KEYS: credential, owner, user, userIndex, userCredentials. ARGV: credentialId, userId, createdAt, name, groups (JSON),
+ * isActive, user key prefix, localOnly. Returns {'none'} for an unknown credential (or one whose user is gone),
+ * {'linked', user hash...} when it already has a user, {'created', user hash...} after creating the user (the owner when
+ * first) and binding it.
  */
 const createUserForCredential = luaScript(
   `local current = redis.call('HGET', KEYS[1], 'user')
@@ -159,9 +191,9 @@ if current ~= '' then
   return {'linked', unpack(found)}
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return redis.error_reply('user id already exists') end
-local owner, admin = 0, ARGV[5]
-if redis.call('SET', KEYS[2], ARGV[2], 'NX') then owner, admin = 1, '1' end
-redis.call('HSET', KEYS[3], 'id', ARGV[2], 'name', ARGV[4], 'admin', admin, 'active', ARGV[6], 'owner', owner, 'created', ARGV[3])
+local owner = 0
+if redis.call('SET', KEYS[2], ARGV[2], 'NX') then owner = 1 end
+redis.call('HSET', KEYS[3], 'id', ARGV[2], 'name', ARGV[4], 'groups', ARGV[5], 'active', ARGV[6], 'local', ARGV[8], 'owner', owner, 'created', ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[1], 'user', ARGV[2])
 redis.call('SADD', KEYS[5], ARGV[1])
@@ -315,6 +347,8 @@ export const SCRIPTS = {
   removeUser,
   getOrCreateCredential,
   linkCredential,
+  removeCredential,
+  changeCredentialSubject,
   createUserForCredential,
   updateCredentialData,
   createRefreshToken,

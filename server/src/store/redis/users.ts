@@ -1,17 +1,19 @@
 /** Users and credentials on Redis: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts. */
 import { randomId } from '../../crypto.js';
-import type { Credential, JsonObject, User, UserForCredential } from '../types.js';
+import type { Credential, JsonObject, NewUser, User, UserForCredential, UserPatch } from '../types.js';
 import { decodeCredential, decodeInteger, decodeUser, flag, toHash } from './codec.js';
 import { RedisRecords } from './records.js';
 
 /** Behind RedisStore's user and credential methods (the same names). */
 export class RedisUsers extends RedisRecords {
-  async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
+  async createUser(user: NewUser): Promise<User> {
     const keys = [this.keys.owner(), this.keys.user(user.id), this.keys.userIndex()];
-    const args = [user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive)];
+    const args = [user.id, String(user.createdAt), user.name, JSON.stringify(user.groupIds), flag(user.isActive), flag(user.localOnly)];
     const outcome = decodeInteger(await this.call(() => this.client.createUser(keys, args)));
     if (outcome === -1) throw new Error(`User ${user.id} already exists`);
-    return { ...user, isOwner: outcome === 1 };
+    const created = await this.getUser(user.id);
+    if (created === null) throw new Error(`User ${user.id} could not be read back`);
+    return created;
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -27,11 +29,12 @@ export class RedisUsers extends RedisRecords {
     return users.filter((user): user is User => user !== null);
   }
 
-  async updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
+  async updateUser(id: string, patch: UserPatch): Promise<User | null> {
     const fields: string[] = [];
     if (patch.name !== undefined) fields.push('name', patch.name);
-    if (patch.isAdmin !== undefined) fields.push('admin', flag(patch.isAdmin));
     if (patch.isActive !== undefined) fields.push('active', flag(patch.isActive));
+    if (patch.groupIds !== undefined) fields.push('groups', JSON.stringify(patch.groupIds));
+    if (patch.localOnly !== undefined) fields.push('local', flag(patch.localOnly));
     const key = this.keys.user(id);
     const reply = await this.call(() => this.client.updateUser([key], fields));
     return reply === null ? null : decodeUser(toHash(reply));
@@ -94,13 +97,28 @@ export class RedisUsers extends RedisRecords {
     return decodeInteger(updated) === 1;
   }
 
+  async removeCredential(credentialId: string): Promise<boolean> {
+    const key = this.keys.credential(credentialId);
+    const removed = await this.call(() => this.client.removeCredential([key], [credentialId, this.keys.userCredentials('')]));
+    return decodeInteger(removed) === 1;
+  }
+
+  async changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'> {
+    const credential = await this.getCredential(credentialId);
+    if (credential === null) return 'not_found';
+    const keys = [this.keys.credential(credentialId), this.keys.credentialIndex(credential.providerType, credential.providerId, subject)];
+    const outcome = await this.call(() => this.client.changeCredentialSubject(keys, [credentialId, subject]));
+    if (outcome !== 'ok' && outcome !== 'taken' && outcome !== 'not_found') throw new Error(`Unexpected reply ${String(outcome)}`);
+    return outcome;
+  }
+
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     const keys = [this.keys.credential(credentialId), this.keys.user(userId), this.keys.userCredentials(userId)];
     const linked = await this.call(() => this.client.linkCredential(keys, [credentialId, userId]));
     return decodeInteger(linked) === 1;
   }
 
-  async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+  async createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
     const keys = [
       this.keys.credential(credentialId),
       this.keys.owner(),
@@ -108,7 +126,16 @@ export class RedisUsers extends RedisRecords {
       this.keys.userIndex(),
       this.keys.userCredentials(user.id),
     ];
-    const args = [credentialId, user.id, String(user.createdAt), user.name, flag(user.isAdmin), flag(user.isActive), this.keys.user('')];
+    const args = [
+      credentialId,
+      user.id,
+      String(user.createdAt),
+      user.name,
+      JSON.stringify(user.groupIds),
+      flag(user.isActive),
+      this.keys.user(''),
+      flag(user.localOnly),
+    ];
     const reply = await this.call(() => this.client.createUserForCredential(keys, args));
     if (!Array.isArray(reply) || (reply[0] !== 'linked' && reply[0] !== 'created')) return null;
     const found = decodeUser(toHash(reply.slice(1)));

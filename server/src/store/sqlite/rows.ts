@@ -1,5 +1,6 @@
 /** SqliteUsers' rows (users, credentials) as SELECT returns them, and their mapping to the store's records. */
 import type { Credential, JsonObject, User } from '../types.js';
+import { parseGroupIds, userRecord } from '../user-record.js';
 
 export interface UserRow {
   id: string;
@@ -7,6 +8,8 @@ export interface UserRow {
   is_owner: number;
   is_admin: number;
   is_active: number;
+  group_ids: string;
+  local_only: number;
   created_at: number;
 }
 
@@ -20,14 +23,17 @@ export interface CredentialRow {
   created_at: number;
 }
 
-export const toUser = (row: UserRow): User => ({
-  id: row.id,
-  name: row.name,
-  isOwner: row.is_owner === 1,
-  isAdmin: row.is_admin === 1,
-  isActive: row.is_active === 1,
-  createdAt: row.created_at,
-});
+export const toUser = (row: UserRow): User =>
+  userRecord({
+    id: row.id,
+    name: row.name,
+    isOwner: row.is_owner === 1,
+    isActive: row.is_active === 1,
+    groupIds: parseGroupIds(row.group_ids),
+    legacyAdmin: row.is_admin === 1,
+    localOnly: row.local_only === 1,
+    createdAt: row.created_at,
+  });
 
 export const toCredential = (row: CredentialRow): Credential => ({
   id: row.id,

@@ -124,6 +124,13 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, module_id)
   ) STRICT;
   `,
+  `
+  -- Home Assistant's groups and local-only users. is_admin stays for files older Flowgates may still open, but is no longer
+  -- read: an administrator is a member of system-admin (or the owner), and existing admins become members here.
+  ALTER TABLE users ADD COLUMN group_ids TEXT NOT NULL DEFAULT '["system-users"]';
+  ALTER TABLE users ADD COLUMN local_only INTEGER NOT NULL DEFAULT 0;
+  UPDATE users SET group_ids = '["system-admin"]' WHERE is_admin = 1;
+  `,
 ];
 
 /** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */

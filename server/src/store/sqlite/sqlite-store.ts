@@ -14,8 +14,10 @@ import {
   type StoredFlow,
   type StoreLogger,
   type Unsubscribe,
+  type NewUser,
   type User,
   type UserForCredential,
+  type UserPatch,
 } from '../types.js';
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
 import { SqliteLoginDefense } from './login-defense.js';
@@ -137,7 +139,7 @@ export class SqliteStore implements Store {
     return row === undefined ? null : (JSON.parse(row.data) as JsonObject);
   }
 
-  async createUser(user: Omit<User, 'isOwner'>): Promise<User> {
+  async createUser(user: NewUser): Promise<User> {
     return this.#run(() => this.#users.createUser(user));
   }
 
@@ -149,7 +151,7 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#users.listUsers());
   }
 
-  async updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): Promise<User | null> {
+  async updateUser(id: string, patch: UserPatch): Promise<User | null> {
     return this.#run(() => this.#users.updateUser(id, patch));
   }
 
@@ -177,11 +179,19 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#users.updateCredentialData(credentialId, data, expected));
   }
 
+  async removeCredential(credentialId: string): Promise<boolean> {
+    return this.#run(() => this.#users.removeCredential(credentialId));
+  }
+
+  async changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'> {
+    return this.#run(() => this.#users.changeCredentialSubject(credentialId, subject));
+  }
+
   async linkCredential(credentialId: string, userId: string): Promise<boolean> {
     return this.#run(() => this.#users.linkCredential(credentialId, userId));
   }
 
-  async createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): Promise<UserForCredential | null> {
+  async createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
     return this.#run(() => this.#users.createUserForCredential(credentialId, user));
   }
 

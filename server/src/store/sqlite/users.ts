@@ -1,7 +1,7 @@
 /** Users and credentials on SQLite: the `users`, `credentials` and `meta` (owner) tables (schema.ts) behind SqliteStore's methods. */
 import type { Database, Statement } from 'better-sqlite3';
 import { randomId } from '../../crypto.js';
-import type { Credential, JsonObject, User, UserForCredential } from '../types.js';
+import type { Credential, JsonObject, NewUser, User, UserForCredential, UserPatch } from '../types.js';
 import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
 
 /** What else a user owns (refresh tokens, MFA settings): removed in removeUser's transaction, so a user and theirs go together. */
@@ -24,16 +24,23 @@ export class SqliteUsers {
     this.#owned = owned;
   }
 
-  createUser(user: Omit<User, 'isOwner'>): User {
+  createUser(user: NewUser): User {
     return this.#db
       .transaction((): User => {
         if (this.#sql.getUser.get(user.id) !== undefined) throw new Error(`User ${user.id} already exists`);
-        const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
-        const created = { ...user, isOwner };
-        this.#sql.insertUser.run(user.id, user.name, +isOwner, +user.isAdmin, +user.isActive, user.createdAt);
-        return created;
+        return this.#insertUser(user);
       })
       .immediate();
+  }
+
+  /** Inside a transaction: elects the owner when this is the first user ever, inserts, and reads the user back. */
+  #insertUser(user: NewUser): User {
+    const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
+    const groups = JSON.stringify(user.groupIds);
+    this.#sql.insertUser.run(user.id, user.name, +isOwner, +user.isActive, groups, +user.localOnly, user.createdAt);
+    const row = this.#sql.getUser.get(user.id);
+    if (row === undefined) throw new Error(`User ${user.id} could not be read back`);
+    return toUser(row);
   }
 
   getUser(id: string): User | null {
@@ -45,9 +52,10 @@ export class SqliteUsers {
     return this.#sql.listUsers.all().map(toUser);
   }
 
-  updateUser(id: string, patch: Partial<Pick<User, 'name' | 'isAdmin' | 'isActive'>>): User | null {
+  updateUser(id: string, patch: UserPatch): User | null {
     const flagOrNull = (value: boolean | undefined): number | null => (value === undefined ? null : +value);
-    const row = this.#sql.updateUser.get(patch.name ?? null, flagOrNull(patch.isAdmin), flagOrNull(patch.isActive), id);
+    const groups = patch.groupIds === undefined ? null : JSON.stringify(patch.groupIds);
+    const row = this.#sql.updateUser.get(patch.name ?? null, flagOrNull(patch.isActive), groups, flagOrNull(patch.localOnly), id);
     return row === undefined ? null : toUser(row);
   }
 
@@ -99,11 +107,29 @@ export class SqliteUsers {
     );
   }
 
+  removeCredential(credentialId: string): boolean {
+    return this.#sql.removeCredential.run(credentialId).changes === 1;
+  }
+
+  changeCredentialSubject(credentialId: string, subject: string): 'ok' | 'taken' | 'not_found' {
+    return this.#db
+      .transaction((): 'ok' | 'taken' | 'not_found' => {
+        const credential = this.#sql.getCredential.get(credentialId);
+        if (credential === undefined) return 'not_found';
+        if (credential.subject === subject) return 'ok';
+        const key = JSON.stringify(credential.provider_id);
+        if (this.#sql.findCredential.get(credential.provider_type, key, subject) !== undefined) return 'taken';
+        this.#sql.changeCredentialSubject.run(subject, credentialId);
+        return 'ok';
+      })
+      .immediate();
+  }
+
   linkCredential(credentialId: string, userId: string): boolean {
     return this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1;
   }
 
-  createUserForCredential(credentialId: string, user: Omit<User, 'isOwner'>): UserForCredential | null {
+  createUserForCredential(credentialId: string, user: NewUser): UserForCredential | null {
     return this.#db
       .transaction((): UserForCredential | null => {
         const credential = this.#sql.getCredential.get(credentialId);
@@ -112,9 +138,7 @@ export class SqliteUsers {
           const linked = this.#sql.getUser.get(credential.user_id);
           return linked === undefined ? null : { user: toUser(linked), created: false };
         }
-        const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
-        const created = { ...user, isOwner, isAdmin: user.isAdmin || isOwner };
-        this.#sql.insertUser.run(user.id, user.name, +isOwner, +created.isAdmin, +user.isActive, user.createdAt);
+        const created = this.#insertUser(user);
         this.#sql.linkCredential.run(user.id, credentialId, user.id, user.id);
         return { user: created, created: true };
       })
@@ -129,17 +153,21 @@ function prepareStatements(db: Database) {
   const credentialColumns = 'id, provider_type, provider_id, subject, data, user_id, created_at';
   return {
     claimOwner: run<[string]>(`INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO NOTHING`),
-    insertUser: run<[string, string, number, number, number, number]>(
-      'INSERT INTO users (id, name, is_owner, is_admin, is_active, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    // is_admin is written as 0 and never read (the schema keeps it for older files): groups decide.
+    insertUser: run<[string, string, number, number, string, number, number]>(
+      `INSERT INTO users (id, name, is_owner, is_admin, is_active, group_ids, local_only, created_at)
+       VALUES (?, ?, ?, 0, ?, ?, ?, ?)`,
     ),
     getUser: query<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
     listUsers: query<[], UserRow>('SELECT * FROM users ORDER BY created_at, id'),
-    updateUser: query<[string | null, number | null, number | null, string], UserRow>(
-      `UPDATE users SET name = COALESCE(?, name), is_admin = COALESCE(?, is_admin), is_active = COALESCE(?, is_active)
-       WHERE id = ? RETURNING *`,
+    updateUser: query<[string | null, number | null, string | null, number | null, string], UserRow>(
+      `UPDATE users SET name = COALESCE(?, name), is_active = COALESCE(?, is_active), group_ids = COALESCE(?, group_ids),
+       local_only = COALESCE(?, local_only) WHERE id = ? RETURNING *`,
     ),
     removeUser: run<[string]>('DELETE FROM users WHERE id = ?'),
     removeUserCredentials: run<[string]>('DELETE FROM credentials WHERE user_id = ?'),
+    removeCredential: run<[string]>('DELETE FROM credentials WHERE id = ?'),
+    changeCredentialSubject: run<[string, string]>('UPDATE credentials SET subject = ? WHERE id = ?'),
     insertCredential: run<[string, string, string | null, string, string, string, number]>(
       `INSERT INTO credentials (id, provider_type, provider_id, provider_key, subject, data, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_type, provider_key, subject) DO NOTHING`,

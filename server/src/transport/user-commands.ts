@@ -1,0 +1,108 @@
+/** The user-management commands (Home Assistant's names): every one but `change_password` needs an administrator. */
+import {
+  AdminChangePasswordCommand,
+  AdminChangeUsernameCommand,
+  ChangePasswordCommand,
+  CreatePasswordCommand,
+  CreateUserCommand,
+  DeletePasswordCommand,
+  DeleteUserCommand,
+  ListUsersCommand,
+  PASSWORD_COMMAND_PREFIXES,
+  UpdateUserCommand,
+} from '@flowgate/shared';
+import type { Actor } from '../auth/user-admin.js';
+import type { UserPatch } from '../store/types.js';
+import { command, sessionOf, type CommandContext, type CommandSpec } from './command-spec.js';
+
+const actorOf = (context: CommandContext, via: string): Actor => ({
+  userId: sessionOf(context).userId,
+  address: context.remoteAddress,
+  via,
+});
+
+/** Only the fields the command carries: an absent field leaves the user's as it is. */
+function patchOf(c: UpdateUserCommand): UserPatch {
+  return {
+    ...(c.name === undefined ? {} : { name: c.name }),
+    ...(c.is_active === undefined ? {} : { isActive: c.is_active }),
+    ...(c.group_ids === undefined ? {} : { groupIds: c.group_ids }),
+    ...(c.local_only === undefined ? {} : { localOnly: c.local_only }),
+  };
+}
+
+const CONFIG_AUTH: Readonly<Record<string, CommandSpec<unknown>>> = {
+  'config/auth/list': command({ codec: ListUsersCommand, phase: 'admin', run: async (_c, { auth }) => auth.users.list() }),
+  'config/auth/create': command({
+    codec: CreateUserCommand,
+    phase: 'admin',
+    run: async (c, context) => ({
+      user: await context.auth.users.create({ name: c.name, groupIds: c.group_ids, localOnly: c.local_only }, actorOf(context, c.type)),
+    }),
+  }),
+  'config/auth/update': command({
+    codec: UpdateUserCommand,
+    phase: 'admin',
+    run: async (c, context) => ({ user: await context.auth.users.update(c.user_id, patchOf(c), actorOf(context, c.type)) }),
+  }),
+  'config/auth/delete': command({
+    codec: DeleteUserCommand,
+    phase: 'admin',
+    run: async (c, context) => {
+      await context.auth.users.delete(c.user_id, actorOf(context, c.type));
+      return null;
+    },
+  }),
+};
+
+/** The password provider's commands by action; each answers to both prefixes (Flowgate's `password`, HA's `homeassistant`). */
+const PASSWORD_ACTIONS: Readonly<Record<string, CommandSpec<unknown>>> = {
+  create: command({
+    codec: CreatePasswordCommand,
+    phase: 'admin',
+    run: async (c, context) => {
+      await context.auth.users.addPasswordLogin(c.user_id, c.username, c.password, actorOf(context, c.type));
+      return null;
+    },
+  }),
+  delete: command({
+    codec: DeletePasswordCommand,
+    phase: 'admin',
+    run: async (c, context) => {
+      await context.auth.users.removePasswordLogin(c.username, actorOf(context, c.type));
+      return null;
+    },
+  }),
+  admin_change_password: command({
+    codec: AdminChangePasswordCommand,
+    phase: 'admin',
+    run: async (c, context) => {
+      await context.auth.users.setPasswordOf(c.user_id, c.password, actorOf(context, c.type));
+      return null;
+    },
+  }),
+  admin_change_username: command({
+    codec: AdminChangeUsernameCommand,
+    phase: 'admin',
+    run: async (c, context) => {
+      await context.auth.users.changeUsernameOf(c.user_id, c.username, actorOf(context, c.type));
+      return null;
+    },
+  }),
+  change_password: command({
+    codec: ChangePasswordCommand,
+    phase: 'authenticated',
+    run: async (c, context) => {
+      const actor = actorOf(context, c.type);
+      await context.auth.users.changeOwnPassword(sessionOf(context).userId, c.current_password, c.new_password, actor);
+      return null;
+    },
+  }),
+};
+
+export const USER_COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
+  ...CONFIG_AUTH,
+  ...Object.fromEntries(
+    PASSWORD_COMMAND_PREFIXES.flatMap((prefix) => Object.entries(PASSWORD_ACTIONS).map(([action, spec]) => [`${prefix}${action}`, spec])),
+  ),
+};
