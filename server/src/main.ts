@@ -11,6 +11,7 @@ import type { Config } from './config/config.js';
 import { randomId } from './crypto.js';
 import { clientAddressPolicy } from './defense/client-address.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { passwordConfigIn } from './providers/password.js';
 import { providerFactory } from './providers/registry.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
@@ -88,6 +89,8 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
     loginLimits: config.loginLimits,
     mfaModules,
     ...(config.mfaSessionMs === undefined ? {} : { mfaSessionMs: config.mfaSessionMs }),
+    // Passwords set by admin commands are hashed as the password provider's own logins are.
+    passwordOptions: passwordConfigIn(config.authProviders) ?? {},
     bans: { enabled: config.http.ipBanEnabled, threshold: config.http.loginAttemptsThreshold },
     audit: auditLog(logger),
     onBackgroundError: (error) => logger.error({ err: error }, 'after-step work failed'),

@@ -26,6 +26,7 @@ import {
 import { deviceTokenKey, DeviceTokens } from './device-tokens.js';
 import { runLogin, type LoginOptions, type LoginResult } from './login.js';
 import { MfaSetupResult, runMfaSetup, type MfaSetupOptions } from './mfa.js';
+import { UserAdmin } from './users.js';
 import type { ClientEvents, ClientOptions, ClientState, StopReason, Tokens } from './client-options.js';
 
 export type { BackoffOptions, ClientEvents, ClientOptions, ClientState, StopReason, Tokens, UrlSource } from './client-options.js';
@@ -37,6 +38,8 @@ const REFRESH_RETRY_MS = 5_000;
 
 export class FlowgateClient {
   readonly events = new Emitter<ClientEvents>();
+  /** User management for administrators (`config/auth/*`, the password provider's commands), on this client's socket. */
+  readonly users = new UserAdmin((type, fields, codec) => this.call(type, fields, codec));
   readonly clientId: string;
   private readonly WebSocketImpl: WebSocketConstructor;
   private connection: Connection | undefined;

@@ -13,6 +13,7 @@ export type { WebSocketConstructor, WebSocketLike } from './connection.js';
 export * from './errors.js';
 export type { AnswerContext, LoginOptions, LoginResult } from './login.js';
 export { mfaLoginStep, MfaSetupResult, type MfaLoginStep, type MfaSetupOptions } from './mfa.js';
+export { describeUserError, isAdminUser, UserAdmin, type CommandSender, type NewPasswordUser, type NewUser, type UserChanges } from './users.js';
 export { describeFieldError, describeAbortReason, describeFormErrors, describeRateLimit, describeWait } from './messages.js';
 export {
   isPresentableDeviceToken,
@@ -32,5 +33,7 @@ export type {
   ProviderInfo,
   MfaSetupEntry,
   UserMfaModule,
+  UserInfo,
+  GroupId,
 } from '@flowgate/shared';
-export { MFA_MODULE_FIELD, MFA_STEP_IDS } from '@flowgate/shared';
+export { MFA_MODULE_FIELD, MFA_STEP_IDS, GROUP_ID_ADMIN, GROUP_ID_USER, GROUP_ID_READ_ONLY, MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';

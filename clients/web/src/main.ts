@@ -17,6 +17,7 @@ import {
 import { formatTime, h } from './dom.js';
 import { renderForm } from './form.js';
 import { cancelMfaSetup, mfaLoginText, mfaSection, type MfaHost } from './mfa.js';
+import { showUsers, type UsersHost } from './users.js';
 import { notice, setStatus, show } from './view.js';
 
 const FLOW_KEY = 'flowgate.flow';
@@ -130,6 +131,7 @@ function showAborted(reason: string): void {
 }
 
 const MFA_HOST: MfaHost = { client: () => client, back: (message, kind) => showSignedIn(message, kind), explain };
+const USERS_HOST: UsersHost = MFA_HOST;
 
 async function showSignedIn(message?: string, kind: 'info' | 'error' = 'info'): Promise<void> {
   let user, sessions;
@@ -148,7 +150,9 @@ async function showSignedIn(message?: string, kind: 'info' | 'error' = 'info'): 
     h('tbody', {}, ...rows),
   );
   const who = h('p', { class: 'lead user-name' }, 'Signed in as ', h('strong', {}, user.name), user.is_owner ? h('span', { class: 'badge' }, 'Owner') : null);
-  const heading = show(`Welcome, ${user.name}`, notice(message, kind), who, mfaSection(user.mfa_modules, MFA_HOST), table);
+  // Only for administrators: the server refuses everyone else's user-management commands anyway.
+  const admin = user.is_admin ? h('nav', { class: 'admin', 'aria-label': 'Administration' }, h('button', { type: 'button', class: 'secondary', onclick: () => void showUsers(USERS_HOST) }, 'Users')) : null;
+  const heading = show(`Welcome, ${user.name}`, notice(message, kind), who, admin, mfaSection(user.mfa_modules, MFA_HOST), table);
   heading.focus();
 }
 
@@ -184,6 +188,8 @@ function explain(error: unknown): string {
   if (error instanceof CommandError && error.code === 'unavailable') return 'The server is busy. Try again in a moment.';
   if (error instanceof CommandError && error.code === 'no_module') return 'This two-factor method is no longer offered by the server.';
   if (error instanceof CommandError && error.code === 'disable_failed') return 'The server could not turn this method off. Try again.';
+  // A finished login refused for the user's account itself (issue 11): deactivated, or local only and not on a local network.
+  if (error instanceof CommandError && error.code === 'access_denied') return 'This account cannot sign in here: it is deactivated, or it may sign in only from the local network. Ask an administrator.';
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -6,7 +6,7 @@ import { GROUP_ID_ADMIN, GROUP_ID_USER } from '@flowgate/shared';
 import { UserAdmin, type Actor } from '../auth/user-admin.js';
 import { noAudit } from '../observability/audit.js';
 import { listPasswordUsers, passwordLoginOf, type PasswordUserInfo } from '../providers/password-accounts.js';
-import { normalizeUsername, PASSWORD_PROVIDER_TYPE, type PasswordConfig } from '../providers/password.js';
+import { normalizeUsername, passwordConfigIn } from '../providers/password.js';
 import type { Store } from '../store/types.js';
 import { parse, printSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
@@ -85,16 +85,9 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   return password;
 }
 
-/** The config's password provider entry (its argon2 options), or null when it configures none. */
-function passwordConfig(config: Config): PasswordConfig | null {
-  // loadConfig decoded every entry with its provider's own codec, so this entry is a PasswordConfig.
-  const entry = config.authProviders.find((p) => p.type === PASSWORD_PROVIDER_TYPE);
-  return entry === undefined ? null : (entry as unknown as PasswordConfig);
-}
-
 /** The same user management the admin commands use (auth/user-admin.ts), acting as the server's own operator. */
 function userAdmin(store: Store, config: Config): UserAdmin {
-  return new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: passwordConfig(config) ?? {} });
+  return new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: passwordConfigIn(config.authProviders) ?? {} });
 }
 
 const operator = (via: string): Actor => ({ userId: null, address: null, via });
@@ -121,7 +114,7 @@ async function add(args: string[]): Promise<string> {
   // The password is read before the store opens, so a slow typist holds no database handle.
   const password = await readPassword(values['password-stdin'] === true);
   return withStore(values, async (store, config) => {
-    const provider = passwordConfig(config);
+    const provider = passwordConfigIn(config.authProviders);
     if (provider === null) {
       process.stderr.write('flowgate: note: the config has no password provider, so this user cannot log in until one is added\n');
     }

@@ -28,6 +28,13 @@ export const PasswordConfig = closedObject(
 );
 export type PasswordConfig = t.TypeOf<typeof PasswordConfig>;
 
+/** The password provider's entry among decoded provider configs, or null when none is configured. */
+export function passwordConfigIn(entries: readonly { readonly type: string }[]): PasswordConfig | null {
+  // The config loader decoded each entry with its provider's own codec, so a `password` entry is a PasswordConfig.
+  const entry = entries.find((p) => p.type === PASSWORD_PROVIDER_TYPE);
+  return entry === undefined ? null : (entry as unknown as PasswordConfig);
+}
+
 /** The argon2 part of a password config, also accepted from code (tests, the CLI) with plain numbers. */
 export interface PasswordOptions {
   readonly argon2?: { readonly memory_kib?: number; readonly time_cost?: number; readonly parallelism?: number } | undefined;

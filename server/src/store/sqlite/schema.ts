@@ -8,7 +8,7 @@ import type { Database } from 'better-sqlite3';
 export const BUSY_TIMEOUT_MS = 5_000;
 
 /** Append only: each entry moves the file from user_version N to N + 1. Never edit one that has shipped. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE flows (
     id TEXT PRIMARY KEY,
