@@ -65,8 +65,14 @@ export const ConfigFile = closedObject(
         proxy_protocol: t.boolean,
         ip_ban_enabled: t.boolean,
         login_attempts_threshold: t.Int,
+        /** Origins (`https://app.example`) whose pages may call the HTTP token endpoints from a browser (HA's `cors_allowed_origins`). */
+        cors_allowed_origins: t.array(t.string),
       },
     ),
+    /** OAuth clients known in advance: each client id's extra redirect URIs (beyond its own scheme and host, and its page's links). */
+    clients: t.array(closedObject('clients[]', { client_id: t.string, redirect_uris: t.array(t.string) }, {})),
+    /** IndieAuth: how a client id's page is fetched to find its `<link rel="redirect_uri">`. */
+    indieauth: closedObject('indieauth', {}, { allow_private_addresses: t.boolean }),
     login_limits: closedObject(
       'login_limits',
       {},
@@ -118,6 +124,10 @@ export interface Config {
     readonly maxSockets?: number;
   };
   readonly http: HttpConfig;
+  /** `clients:`: client id -> the redirect URIs configured for it. */
+  readonly clients: ReadonlyMap<string, readonly string[]>;
+  /** Fetch client id pages from private, loopback and link-local addresses too (off: server-side request forgery). */
+  readonly indieAuthAllowPrivateAddresses: boolean;
   /** Only the keys the file sets; the defense module fills in the defaults. */
   readonly loginLimits: LoginLimitsConfig;
   /** Deadline of every store call, past which the command answers `unavailable`. */
@@ -137,6 +147,8 @@ export interface HttpConfig {
   /** HA's permanent ban list; only bans when `loginAttemptsThreshold` is positive. */
   readonly ipBanEnabled: boolean;
   readonly loginAttemptsThreshold: number;
+  /** Origins allowed to call `/auth/token` and `/auth/revoke` from a browser (CORS); none when empty. */
+  readonly corsAllowedOrigins: readonly string[];
 }
 
 export interface LoginLimitsConfig {
@@ -289,7 +301,10 @@ export function loadConfig(sources: ConfigSources): Config {
       proxyProtocol: http.proxy_protocol ?? false,
       ipBanEnabled: http.ip_ban_enabled ?? false,
       loginAttemptsThreshold: http.login_attempts_threshold ?? -1,
+      corsAllowedOrigins: http.cors_allowed_origins ?? [],
     },
+    clients: new Map((file.clients ?? []).map((client) => [client.client_id, client.redirect_uris])),
+    indieAuthAllowPrivateAddresses: file.indieauth?.allow_private_addresses ?? false,
     loginLimits: withoutUndefined({
       addressFailures: limits.address_failures,
       addressWindowMs: seconds(limits.address_window_seconds),
