@@ -80,6 +80,27 @@ describe('Transport (raw frames)', function () {
       });
     });
 
+    it('sends the replies of one batch as one JSON array frame once coalesce_messages is offered', async function () {
+      const client = await open();
+      await client.command({ id: 1, type: 'supported_features', features: { coalesce_messages: 1 } });
+      client.send([2, 3, 4, 5].map((id) => ({ id, type: 'ping' })));
+      expect(await client.next()).to.deep.equal([2, 3, 4, 5].map((id) => ({ id, type: 'pong' })));
+      // A lone reply is still a bare object, and errors coalesce with results.
+      expect(await client.command({ id: 6, type: 'ping' })).to.deep.equal({ id: 6, type: 'pong' });
+      client.send([{ id: 7, type: 'ping' }, { id: 7, type: 'ping' }]);
+      const [pong, reused] = (await client.next()) as Array<Record<string, unknown>>;
+      expect(pong).to.deep.equal({ id: 7, type: 'pong' });
+      expect(reused).to.deep.include({ id: 7, type: 'result', success: false });
+    });
+
+    it('answers each command of a batch in its own frame without coalesce_messages', async function () {
+      const client = await open();
+      await client.command({ id: 1, type: 'supported_features', features: {} });
+      client.send([2, 3].map((id) => ({ id, type: 'ping' })));
+      expect(await client.next()).to.deep.equal({ id: 2, type: 'pong' });
+      expect(await client.next()).to.deep.equal({ id: 3, type: 'pong' });
+    });
+
     it('answers id_reuse when an id does not increase, and keeps serving', async function () {
       const client = await open();
       client.send({ id: 3, type: 'ping' });

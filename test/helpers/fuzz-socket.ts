@@ -199,16 +199,18 @@ export class FuzzSocket {
       this.notify();
       return;
     }
-    this.inFlight -= 1;
     const problem = problemWith(text);
     if (problem !== null) this.fail(`a reply ${problem}`, text);
     try {
       const value = JSON.parse(text) as any;
+      // Once a generated supported_features offered coalesce_messages, one frame carries the replies of a whole batch.
+      this.inFlight -= Array.isArray(value) ? value.length : 1;
       for (const m of Array.isArray(value) ? value : [value]) {
         this.report.count(this.report.replies, m?.type === 'result' ? (m.success === true ? 'success' : String(m.error?.code)) : String(m?.type));
       }
       this.inbox.push(value);
     } catch {
+      this.inFlight -= 1;
       this.inbox.push(text);
     }
     if (this.inbox.length > WINDOW * 2) this.inbox.splice(0, this.inbox.length - WINDOW);

@@ -30,7 +30,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   supported_features: command({
     codec: SupportedFeaturesCommand,
     phase: 'any',
-    // Accepted for Home Assistant's client library; this server never coalesces, which the protocol allows.
+    // Home Assistant's client library offers coalesce_messages right after auth_ok; the connection then coalesces (connection.ts).
     run: async () => null,
   }),
   'auth/providers': command({

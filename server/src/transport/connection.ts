@@ -32,6 +32,10 @@ export interface ConnectionOptions {
 }
 const INVALID_AUTH_MESSAGE = 'Invalid access token or password';
 
+/** Home Assistant's clients send `{"features": {"coalesce_messages": 1}}` after auth_ok to receive array frames. */
+const coalescingOffered = (command: unknown): boolean =>
+  isRecord(command) && isRecord(command['features']) && command['features']['coalesce_messages'] === 1;
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -55,6 +59,11 @@ export class Connection {
   private readonly flowStarts: number[] = [];
   private readonly openedAt = Date.now();
   private session: Session | null = null;
+  /** HA's `coalesce_messages`, once the client offered it: replies of one event-loop turn go out as one JSON array frame. */
+  private coalescing = false;
+  /** Serialised messages waiting for the end of this event-loop turn (only while coalescing). */
+  private readonly outgoing: string[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly options: ConnectionOptions) {
     const { socket } = options;
@@ -95,6 +104,8 @@ export class Connection {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // Replies already produced go out before the close frame, coalesced or not.
+    this.flush();
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.idleTimer);
@@ -247,6 +258,7 @@ export class Connection {
       const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session, user };
       const result = await spec.run(decoded.right, context);
       this.send(spec.reply === 'pong' ? { id, type: 'pong' } : { id, type: 'result', success: true, result });
+      if (type === 'supported_features') this.coalescing = coalescingOffered(decoded.right);
     } catch (error) {
       if (error instanceof ServiceError) {
         this.sendError(id, error.code, error.message, error.retryAfterSeconds);
@@ -325,6 +337,28 @@ export class Connection {
   }
 
   private send(message: unknown): void {
+    if (this.closed) return;
+    const text = JSON.stringify(message);
+    if (!this.coalescing) {
+      this.write(text);
+      return;
+    }
+    this.outgoing.push(text);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the rest of this turn's replies (a batch of quick commands answers within one turn), before any new I/O.
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what is waiting: one message as it is, several as one array frame (HA's coalescing). */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outgoing.length === 0) return;
+    const parts = this.outgoing.splice(0);
+    this.write(parts.length === 1 ? (parts[0] ?? '') : `[${parts.join(',')}]`);
+  }
+
+  private write(frame: string): void {
     const { socket, limits } = this.options;
     if (this.closed || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > limits.maxBufferedBytes) {
@@ -332,6 +366,6 @@ export class Connection {
       this.terminate();
       return;
     }
-    socket.send(JSON.stringify(message));
+    socket.send(frame);
   }
 }
