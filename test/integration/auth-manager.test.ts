@@ -33,7 +33,7 @@ for (const backend of BACKENDS) {
     }
 
     it('lists its providers in config order', function () {
-      expect(auth.providers()).to.deep.equal([{ type: 'insecure_example', id: null, name: 'Example accounts' }]);
+      expect(auth.providers(null)).to.deep.equal([{ type: 'insecure_example', id: null, name: 'Example accounts' }]);
     });
 
     it('issues a code that proves the credential, once, and only to its own client id', async function () {

@@ -142,6 +142,16 @@ describe('trusted_networks across instances', function () {
     expect((await tokensFor(0, from, done['result'])).name).to.equal('Alice');
   });
 
+  it('is listed by auth/providers only to callers on a trusted network (HA hides it from the others)', async function () {
+    const listed = async (from: From): Promise<unknown[]> => {
+      const providers = (await (await open(1, from)).result({ type: 'auth/providers' })) as unknown as Array<{ type: string; id: unknown }>;
+      return providers.filter((p) => p.type === 'trusted_networks').map((p) => p.id);
+    };
+    expect(await listed(viaProxy(OFFICE))).to.have.length.above(0);
+    expect(await listed(viaProxy(OUTSIDE))).to.deep.equal([]);
+    expect(await listed(direct(PROXY))).to.deep.equal([]);
+  });
+
   it('aborts with not_allowed from outside, from the proxy itself, and for a forged X-Forwarded-For', async function () {
     const attempts: Array<[From, Array<string | null>]> = [
       [viaProxy(OUTSIDE), MAIN],

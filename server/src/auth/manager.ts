@@ -12,6 +12,7 @@ import type { PasswordOptions } from '../providers/password.js';
 import type { JsonObject, Store, User } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
+import { assertRedirectUri, verifyClientId, type RedirectUriOptions } from './indieauth.js';
 import { LoginContext, startedBy } from './login-context.js';
 import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
 import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
@@ -42,6 +43,10 @@ export interface AuthManagerOptions {
   readonly mfaSessionMs?: number;
   /** The password provider's argon2 options, for the hashes user management makes (OWASP's defaults when absent). */
   readonly passwordOptions?: PasswordOptions;
+  /** `clients:` from the config: client id -> the redirect URIs accepted for it beyond IndieAuth's rules. */
+  readonly clients?: ReadonlyMap<string, readonly string[]>;
+  /** How a client id's page is fetched for its `<link rel="redirect_uri">` (indieauth.ts), and where its problems are told. */
+  readonly indieAuth?: Omit<RedirectUriOptions, 'clients'>;
 }
 
 /** How a login flow is started: who asks (client id, address) and the device token they hold, if any. */
@@ -139,14 +144,21 @@ export class AuthManager implements TokenEndpointDependencies {
   }
 
   /**
-   * `login_flow/init`: refused while the address is over its limits; a device token that verifies is kept with the flow (an
-   * invalid one is ignored: the client is simply not trusted). The new flow counts against its address's open flows.
+   * `login_flow/init`: the client id must be valid and a redirect URI, when given, one the client may use (`invalid_request`
+   * otherwise; indieauth.ts); refused while the address is over its limits; a device token that verifies is kept with the
+   * flow (an invalid one is ignored: the client is simply not trusted). The new flow counts against its address's open flows.
    */
   async startLogin(handler: HandlerKey, start: LoginStart): Promise<FlowResult> {
+    verifyClientId(start.clientId);
     // Only a provider starts a login; the MFA steps are reached through one.
     if (this.providerFor(handler[0], handler[1]) === undefined) throw new ServiceError('not_found', `No login handler ${JSON.stringify(handler)}`);
     const device = start.deviceToken === null ? null : await this.deviceTokens.verify(start.deviceToken);
     await this.defense.admitFlowStart(start.remoteAddress, device);
+    // After the limits, so that an address they refuse cannot make this server fetch pages; before the flow exists, so that
+    // a redirect URI the code may not go to fails fast (HA checks at the end, when the user has already typed a password).
+    if (start.redirectUri !== null) {
+      await assertRedirectUri(start.clientId, start.redirectUri, { ...this.options.indieAuth, clients: this.options.clients ?? new Map() });
+    }
     const result = await this.loginFlows.init(handler, {
       clientId: start.clientId,
       redirectUri: start.redirectUri,
@@ -165,9 +177,11 @@ export class AuthManager implements TokenEndpointDependencies {
     return result;
   }
 
-  /** The providers in config order, as `auth/providers` lists them. */
-  providers(): ProviderInfo[] {
-    return this.options.providers.map((p) => ({ type: p.type, id: p.id, name: p.name }));
+  /** The providers in config order, as `auth/providers` lists them to a caller at `remoteAddress` (HA hides what it cannot use). */
+  providers(remoteAddress: string | null): ProviderInfo[] {
+    return this.options.providers
+      .filter((p) => p.offeredTo?.(remoteAddress) ?? true)
+      .map((p) => ({ type: p.type, id: p.id, name: p.name }));
   }
 
   readonly providerFor = (type: string, id: string | null): AuthProvider | undefined => this.providersByKey.get(keyOf([type, id]));

@@ -39,6 +39,8 @@ export interface AuthProvider {
   userMetaForCredentials(credential: Credential): Promise<UserMeta>;
   /** True when the meta is re-applied to the user at each login (HA's `refresh_user_meta`: command_line with `meta: true`). */
   readonly refreshUserMeta?: boolean;
+  /** Whether `auth/providers` lists this provider to a caller at `address` (all callers when absent). */
+  offeredTo?(address: string | null): boolean;
   /** False for a provider whose logins never go on to MFA (HA's `support_mfa`, false for trusted_networks). True when absent. */
   readonly supportsMfa?: boolean;
   /**

@@ -141,6 +141,8 @@ export const trustedNetworksProvider = {
       id,
       name: config.name ?? DEFAULT_NAME,
       supportsMfa: false,
+      // HA lists this provider only to callers on a trusted network: nobody else could use it.
+      offeredTo: (address) => refusal(address) === null,
       loginFlow: defineFlowHandler<JsonObject, 'init', ProviderLoginContext>({
         key: [TRUSTED_NETWORKS_PROVIDER_TYPE, id],
         initialState: () => ({}),

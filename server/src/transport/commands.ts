@@ -36,7 +36,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/providers': command({
     codec: AuthProvidersCommand,
     phase: 'any',
-    run: async (_command, { auth }) => auth.providers(),
+    run: async (_command, { auth, remoteAddress }) => auth.providers(remoteAddress),
   }),
   'login_flow/init': command({
     codec: LoginFlowInit,
