@@ -17,6 +17,7 @@ import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { attachTransport, type Transport } from './transport/server.js';
 import { handleHttpRequest } from './transport/http.js';
+import { httpAuthApi } from './transport/http-auth.js';
 import { createProxyProtocolListener } from './transport/proxy-protocol.js';
 import { startMetricsListener, type MetricsListener } from './transport/metrics-endpoint.js';
 import { Readiness } from './transport/readiness.js';
@@ -91,6 +92,12 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
     ...(config.mfaSessionMs === undefined ? {} : { mfaSessionMs: config.mfaSessionMs }),
     // Passwords set by admin commands are hashed as the password provider's own logins are.
     passwordOptions: passwordConfigIn(config.authProviders) ?? {},
+    clients: config.clients,
+    indieAuth: {
+      allowPrivateAddresses: config.indieAuthAllowPrivateAddresses,
+      // Info, not error: any unauthenticated client can name any page, and the operator needs this only when a client fails.
+      onPageProblem: (clientId, reason) => logger.info({ clientId, reason }, 'client id page gave no matching redirect URI'),
+    },
     bans: { enabled: config.http.ipBanEnabled, threshold: config.http.loginAttemptsThreshold },
     audit: auditLog(logger),
     onBackgroundError: (error) => logger.error({ err: error }, 'after-step work failed'),
@@ -109,8 +116,10 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
   });
   const readiness = new Readiness(store);
   const metricsAccess = { source: metrics.registry, token: config.metrics.token };
+  // Home Assistant's HTTP login API, on the flows, tokens and address rules the socket uses.
+  const authApi = httpAuthApi({ auth, clientAddress, corsAllowedOrigins: config.http.corsAllowedOrigins, logger });
   const httpServer: Server = createServer((request, response) =>
-    handleHttpRequest(request, response, { readiness, metrics: metricsAccess }),
+    handleHttpRequest(request, response, { readiness, metrics: metricsAccess, authApi }),
   );
   httpServer.on('clientError', (_error, socket) => socket.destroy());
   const transport: Transport = await attachTransport({

@@ -26,7 +26,7 @@ describe('The dashboard over HTTP', function () {
     expect(response.status).to.equal(200);
     expect(response.headers.get('content-type')).to.equal('text/html; charset=utf-8');
     expect(response.headers.get('cache-control')).to.equal('no-cache');
-    expect(await response.text()).to.include('<script type="module" src="app.js"></script>');
+    expect(await response.text()).to.include('<script type="module" src="/app.js"></script>');
   });
 
   it('serves the script and the styles with their content types and a cache lifetime', async function () {

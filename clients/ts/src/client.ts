@@ -24,7 +24,7 @@ import {
   type FlowgateError,
 } from './errors.js';
 import { deviceTokenKey, DeviceTokens } from './device-tokens.js';
-import { runLogin, type LoginOptions, type LoginResult } from './login.js';
+import { runLogin, runLoginToCode, type LoginCode, type LoginOptions, type LoginResult } from './login.js';
 import { MfaSetupResult, runMfaSetup, type MfaSetupOptions } from './mfa.js';
 import { UserAdmin } from './users.js';
 import type { ClientEvents, ClientOptions, ClientState, StopReason, Tokens } from './client-options.js';
@@ -198,6 +198,11 @@ export class FlowgateClient {
   /** Drives a whole login flow (see LoginOptions) and returns the tokens; the socket is authenticated unless told otherwise. */
   login(options: LoginOptions): Promise<LoginResult> {
     return runLogin(this, options);
+  }
+
+  /** Drives a whole login flow but stops at its authorization code, for a client (an OAuth redirect) that exchanges it itself. */
+  loginForCode(options: LoginOptions): Promise<LoginCode> {
+    return runLoginToCode(this, options);
   }
 
   /** The connection once ready: for the login driver, which resumes flows when the epoch changes. */

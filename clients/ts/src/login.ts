@@ -31,7 +31,21 @@ export interface LoginResult {
   readonly flowId: string;
 }
 
+/** A finished flow's authorization code, not yet exchanged (what an OAuth authorize page hands back to its client). */
+export interface LoginCode {
+  readonly code: string;
+  readonly flowId: string;
+}
+
 export async function runLogin(client: FlowgateClient, options: LoginOptions): Promise<LoginResult> {
+  const { code, flowId } = await runLoginToCode(client, options);
+  const tokens = await retryOnLostConnection(() => client.exchangeCode(code));
+  if (options.authenticate !== false) await client.authenticate(tokens);
+  return { tokens, flowId };
+}
+
+/** Drives the flow to its end and returns the authorization code; `authenticate` is ignored (nothing is exchanged). */
+export async function runLoginToCode(client: FlowgateClient, options: LoginOptions): Promise<LoginCode> {
   const handler: HandlerKey = typeof options.handler === 'string' ? [options.handler, null] : options.handler;
   const checkSignal = (): void => {
     if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
@@ -67,10 +81,7 @@ export async function runLogin(client: FlowgateClient, options: LoginOptions): P
   }
   options.onFlow?.(undefined);
   if (result.type === 'abort') throw new FlowAbortedError(result.reason);
-  const code = result.result;
-  const tokens = await retryOnLostConnection(() => client.exchangeCode(code));
-  if (options.authenticate !== false) await client.authenticate(tokens);
-  return { tokens, flowId };
+  return { code: result.result, flowId };
 }
 
 /** Sends one answer; when the socket changed (or drops) in between, first resumes the flow with `login_flow/get`. */

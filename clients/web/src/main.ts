@@ -9,6 +9,7 @@ import {
   RateLimitedError,
   webStorageDeviceTokenStore,
   type FormResult,
+  type LoginOptions,
   type ProviderInfo,
   type RefreshTokenInfo,
   type StopReason,
@@ -18,10 +19,14 @@ import { formatTime, h } from './dom.js';
 import { renderForm } from './form.js';
 import { cancelMfaSetup, mfaLoginText, mfaSection, type MfaHost } from './mfa.js';
 import { showUsers, type UsersHost } from './users.js';
+import { authorizeRequest, callbackUrl, clientName } from './authorize.js';
 import { notice, setStatus, show } from './view.js';
 
 const FLOW_KEY = 'flowgate.flow';
-const CLIENT_ID = `${location.origin}/`;
+/** Set on the OAuth authorize page (`/auth/authorize?...`): the login is then run for another application, and returns to it. */
+const AUTHORIZE = authorizeRequest(location);
+const AUTHORIZING = AUTHORIZE !== null && 'request' in AUTHORIZE ? AUTHORIZE.request : undefined;
+const CLIENT_ID = AUTHORIZING?.clientId ?? `${location.origin}/`;
 const SOCKET_URL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/websocket`;
 /**
  * The device token (OWASP's device cookie) outlives the tab and the session, so that this browser stays trusted while
@@ -70,7 +75,8 @@ async function showProviders(message?: string, kind: 'info' | 'error' = 'info'):
       h('li', {}, h('button', { type: 'button', class: 'provider', onclick: () => void login([provider.type, provider.id]) }, h('span', { class: 'provider-name' }, provider.name), h('span', { class: 'provider-type' }, provider.type))),
     ),
   );
-  const heading = show('Sign in', notice(message, kind), h('p', { class: 'lead' }, 'Choose how you want to sign in.'), list);
+  const lead = AUTHORIZING === undefined ? 'Choose how you want to sign in.' : `Sign in to continue to ${clientName(AUTHORIZING)}. Choose how you want to sign in.`;
+  const heading = show('Sign in', notice(message, kind), h('p', { class: 'lead' }, lead), list);
   (list.querySelector('button') ?? heading).focus();
 }
 
@@ -78,7 +84,7 @@ async function login(handler: [string, string | null], flowId?: string): Promise
   const controller = new AbortController();
   let previous: Record<string, unknown> = {};
   try {
-    await client.login({
+    const options: LoginOptions = {
       handler,
       signal: controller.signal,
       ...(flowId === undefined ? {} : { flowId }),
@@ -94,7 +100,17 @@ async function login(handler: [string, string | null], flowId?: string): Promise
             resolve(input);
           });
         }),
-    });
+    };
+    if (AUTHORIZING !== undefined) {
+      // The code goes back to the application, which exchanges it itself (POST /auth/token); this page keeps no tokens.
+      const { code } = await client.loginForCode({ ...options, redirectUri: AUTHORIZING.redirectUri });
+      cancelAnswer = undefined;
+      show('Signed in', h('p', { class: 'lead' }, `Returning to ${clientName(AUTHORIZING)}…`));
+      client.close();
+      location.assign(callbackUrl(AUTHORIZING, code));
+      return;
+    }
+    await client.login(options);
   } catch (error) {
     cancelAnswer = undefined;
     sessionStorage.removeItem(FLOW_KEY);
@@ -189,6 +205,8 @@ function explain(error: unknown): string {
   if (error instanceof CommandError && error.code === 'no_module') return 'This two-factor method is no longer offered by the server.';
   if (error instanceof CommandError && error.code === 'disable_failed') return 'The server could not turn this method off. Try again.';
   // A finished login refused for the user's account itself (issue 11): deactivated, or local only and not on a local network.
+  // The authorize page's redirect_uri or client_id was refused at login_flow/init: the link is not from a client we can vouch for.
+  if (error instanceof CommandError && error.code === 'invalid_request' && AUTHORIZING !== undefined) return 'This application cannot sign in here: its address or its return address is not one this server accepts. Go back and try again, or tell its developer.';
   if (error instanceof CommandError && error.code === 'access_denied') return 'This account cannot sign in here: it is deactivated, or it may sign in only from the local network. Ask an administrator.';
   return error instanceof Error ? error.message : String(error);
 }
@@ -203,6 +221,10 @@ function safeLocalStorage(): Pick<Storage, 'getItem' | 'setItem'> {
 }
 
 async function start(): Promise<void> {
+  if (AUTHORIZE !== null && 'problem' in AUTHORIZE) {
+    show('Cannot sign in', notice(AUTHORIZE.problem, 'error'), h('p', {}, 'Go back to the application and start again.'));
+    return;
+  }
   client = newClient();
   const saved = loadFlow();
   if (saved === undefined) return showProviders();

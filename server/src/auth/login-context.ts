@@ -21,3 +21,21 @@ export const startedBy =
   (clientId: string): Admit<LoginContext> =>
   (context) =>
     context.clientId === clientId;
+
+/** Thrown by `startedFrom` when a flow is continued from another address than the one that started it. */
+export class LoginAddressChanged extends Error {
+  override readonly name = 'LoginAddressChanged';
+}
+
+/**
+ * Home Assistant's rule for its HTTP login API: only the client that started the flow (any client when `clientId` is null: HA's
+ * DELETE names none), and only from the address that started it (else LoginAddressChanged, HA's "IP address changed").
+ * Socket steps are bound by client id only.
+ */
+export const startedFrom =
+  (clientId: string | null, remoteAddress: string | null): Admit<LoginContext> =>
+  (context) => {
+    if (clientId !== null && context.clientId !== clientId) return false;
+    if (context.remoteAddress !== remoteAddress) throw new LoginAddressChanged('The flow was started from another address');
+    return true;
+  };

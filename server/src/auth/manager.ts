@@ -13,7 +13,7 @@ import type { JsonObject, Store, User } from '../store/types.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { assertRedirectUri, verifyClientId, type RedirectUriOptions } from './indieauth.js';
-import { LoginContext, startedBy } from './login-context.js';
+import { LoginContext, startedBy, startedFrom } from './login-context.js';
 import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
 import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
 import { MfaSetup } from './mfa-setup.js';
@@ -228,17 +228,25 @@ export class AuthManager implements TokenEndpointDependencies {
     return correct;
   }
 
-  /** `login_flow/step`: only the client that started the flow may step it. */
-  loginStep(flowId: string, clientId: string, input: Record<string, unknown>): Promise<FlowResult> {
-    return this.loginFlows.step(flowId, input, startedBy(clientId));
+  /**
+   * `login_flow/step`: only the client that started the flow may step it; with `boundTo` (the HTTP API), only from the
+   * address that started it too (LoginAddressChanged otherwise).
+   */
+  loginStep(flowId: string, clientId: string, input: Record<string, unknown>, boundTo?: { readonly remoteAddress: string | null }): Promise<FlowResult> {
+    return this.loginFlows.step(flowId, input, boundTo === undefined ? startedBy(clientId) : startedFrom(clientId, boundTo.remoteAddress));
   }
 
   loginGet(flowId: string, clientId: string) {
     return this.loginFlows.get(flowId, startedBy(clientId));
   }
 
-  loginAbort(flowId: string, clientId: string): Promise<void> {
-    return this.loginFlows.abort(flowId, startedBy(clientId));
+  /** `login_flow/abort`; with `boundTo` (HTTP's DELETE, which names no client id when `clientId` is null), as `loginStep`. */
+  loginAbort(flowId: string, clientId: string | null, boundTo?: { readonly remoteAddress: string | null }): Promise<void> {
+    if (boundTo === undefined) {
+      if (clientId === null) throw new ServiceError('not_found', 'No such flow: it finished, expired or never existed');
+      return this.loginFlows.abort(flowId, startedBy(clientId));
+    }
+    return this.loginFlows.abort(flowId, startedFrom(clientId, boundTo.remoteAddress));
   }
 
   private async finishLogin(flow: FinishedFlow<LoginContext>, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {

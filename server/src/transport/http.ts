@@ -9,12 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { WEBSOCKET_PATH } from './limits.js';
 import { METRICS_PATH, serveMetrics, type MetricsAccess } from './metrics-endpoint.js';
 import type { ReadinessSource } from './readiness.js';
+import type { HttpAuthApi } from './http-auth.js';
 
 export interface HttpEndpoints {
   /** Backs `/readyz`; without it the instance always says ready. */
   readonly readiness?: ReadinessSource;
   /** `/metrics` on this port: only with a token configured (404 otherwise, so the public port never leaks them by default). */
   readonly metrics?: MetricsAccess;
+  /** Home Assistant's HTTP login API (`/auth/*`, the OAuth metadata document); without it those paths are static files or 404. */
+  readonly authApi?: HttpAuthApi;
 }
 
 /** Where the built dashboard lives: clients/web/dist beside the server package (server/dist/transport -> repository root). */
@@ -34,6 +37,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** The page itself must be revalidated (it names the current assets); assets may be cached briefly and then revalidated. */
 const HTML_CACHE = 'no-cache';
+/** Home Assistant's authorize page (`getAuth()` of home-assistant-js-websocket sends browsers here). */
+const AUTHORIZE_PAGE_PATH = '/auth/authorize';
 const ASSET_CACHE = 'public, max-age=300';
 
 /** Security headers for the page: no framing (clickjacking on a login form), no sniffing, scripts and sockets from this origin only. */
@@ -79,6 +84,10 @@ export function handleHttpRequest(request: IncomingMessage, response: ServerResp
     else serveMetrics(request, response, endpoints.metrics);
     return;
   }
+  if (endpoints.authApi?.handles(path) === true) {
+    endpoints.authApi.handle(request, response, path);
+    return;
+  }
   if (path !== WEBSOCKET_PATH && (request.method === 'GET' || request.method === 'HEAD')) {
     serveStatic(path, request.method === 'HEAD', response, webRoot).catch(() => notFound(response));
     return;
@@ -99,7 +108,8 @@ function notFound(response: ServerResponse): void {
 async function serveStatic(path: string, headOnly: boolean, response: ServerResponse, webRoot: string): Promise<void> {
   let relative: string;
   try {
-    relative = decodeURIComponent(path === '/' ? '/index.html' : path);
+    // The OAuth authorize page is the dashboard itself, run for another application (clients/web/src/authorize.ts).
+    relative = decodeURIComponent(path === '/' || path === AUTHORIZE_PAGE_PATH ? '/index.html' : path);
   } catch {
     return notFound(response);
   }

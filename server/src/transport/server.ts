@@ -17,7 +17,7 @@ import {
   WEBSOCKET_PATH,
   type TransportLimits,
 } from './limits.js';
-import { proxiedAddress } from './proxy-protocol.js';
+import { requestClientAddress } from './http-io.js';
 
 export interface TransportOptions {
   readonly httpServer: Server;
@@ -89,9 +89,9 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       logger.warn({ sockets: connections.size }, 'refused a socket: the instance is at websocket.max_sockets');
       return;
     }
-    // The PROXY header (when a trusted proxy sent one) stands in for the peer; X-Forwarded-For may then refine it.
-    const peer = proxiedAddress(request.socket) ?? request.socket.remoteAddress;
-    const remoteAddress = addresses.resolve(peer, request.headers['x-forwarded-for']);
+    // The PROXY header (when a trusted proxy sent one) stands in for the peer; X-Forwarded-For may then refine it. The HTTP
+    // login API resolves its requests with the same function.
+    const remoteAddress = requestClientAddress(request, addresses);
     const key = remoteAddress === null ? null : limitKey(remoteAddress);
     if (key !== null && !unauthenticated.hasRoom(key)) {
       refuseUpgrade(socket, '429 Too Many Requests', 'Too many connections from your address are waiting to log in; finish or close one.');
