@@ -136,7 +136,8 @@ function showForm(form: FormResult, previous: Record<string, unknown>, controlle
     cancelAnswer?.(new Error('cancelled'));
   } }, 'Use another method');
   const title = mfa?.title ?? (form.handler[0] === 'password' ? 'Sign in with your account' : 'Sign in');
-  show(title, mfa === undefined ? null : h('p', { class: 'lead' }, mfa.lead), rendered.element, h('div', { class: 'actions' }, cancel));
+  const lead = mfa?.lead ?? (AUTHORIZING === undefined ? undefined : `You are signing in to ${clientName(AUTHORIZING)}.`);
+  show(title, lead === undefined ? null : h('p', { class: 'lead' }, lead), rendered.element, h('div', { class: 'actions' }, cancel));
   rendered.focus();
 }
 
