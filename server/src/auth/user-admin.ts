@@ -18,7 +18,7 @@ import {
   type NewPasswordUser,
 } from '../providers/password-accounts.js';
 import { PASSWORD_PROVIDER_TYPE, type PasswordOptions } from '../providers/password.js';
-import type { Store, User, UserPatch } from '../store/types.js';
+import type { Credential, Store, User, UserPatch } from '../store/types.js';
 import type { TokenService } from '../tokens/refresh-tokens.js';
 
 /** Who asks: the admin's user id and address on a socket; null for `flowgate user` on the server's machine. `via` names the command. */
@@ -167,10 +167,7 @@ export class UserAdmin {
 
   /** An administrator sets another user's password. The owner's may be changed only by the owner: no admin can take it over. */
   async setPasswordOf(userId: string, password: string, actor: Actor): Promise<void> {
-    const user = await this.deps.store.getUser(userId);
-    if (user === null) throw new PasswordUserError('user_not_found', 'User not found');
-    this.refuseOwnerTakeover(user, actor);
-    const credential = await passwordLoginOfUser(this.deps.store, userId);
+    const credential = await this.administeredPasswordLogin(userId, actor);
     await setPassword(this.deps.store, this.deps.passwordOptions, credential, password);
     this.deps.audit('password_changed', { user_id: userId, username: credential.subject, address: actor.address, by: actor.userId, via: actor.via });
   }
@@ -183,10 +180,7 @@ export class UserAdmin {
   }
 
   async changeUsernameOf(userId: string, username: string, actor: Actor): Promise<void> {
-    const user = await this.deps.store.getUser(userId);
-    if (user === null) throw new PasswordUserError('user_not_found', 'User not found');
-    this.refuseOwnerTakeover(user, actor);
-    const credential = await passwordLoginOfUser(this.deps.store, userId);
+    const credential = await this.administeredPasswordLogin(userId, actor);
     const renamed = await changeUsername(this.deps.store, credential, username);
     this.deps.audit('username_changed', { user_id: userId, username: renamed, previous: credential.subject, address: actor.address, by: actor.userId, via: actor.via });
   }
@@ -202,10 +196,14 @@ export class UserAdmin {
     this.deps.audit('password_changed', { user_id: userId, username: credential.subject, address: actor.address, by: userId, via: actor.via });
   }
 
-  private refuseOwnerTakeover(user: User, actor: Actor): void {
+  /** The password login an administrator acts on: the user must exist, and the owner's is the owner's alone (no takeover). */
+  private async administeredPasswordLogin(userId: string, actor: Actor): Promise<Credential> {
+    const user = await this.deps.store.getUser(userId);
+    if (user === null) throw new PasswordUserError('user_not_found', 'User not found');
     if (user.isOwner && actor.userId !== null && actor.userId !== user.id) {
       throw new ServiceError('unauthorized', "Only the owner may change the owner's password or username");
     }
+    return passwordLoginOfUser(this.deps.store, userId);
   }
 
   private async revokeAll(userId: string, actor: Actor): Promise<void> {

@@ -21,6 +21,12 @@ const actorOf = (context: CommandContext, via: string): Actor => ({
   via,
 });
 
+/** HA's user-management commands answer `null` once done. */
+const answeringNull = async (work: Promise<void>): Promise<null> => {
+  await work;
+  return null;
+};
+
 /** Only the fields the command carries: an absent field leaves the user's as it is. */
 function patchOf(c: UpdateUserCommand): UserPatch {
   return {
@@ -48,10 +54,7 @@ const CONFIG_AUTH: Readonly<Record<string, CommandSpec<unknown>>> = {
   'config/auth/delete': command({
     codec: DeleteUserCommand,
     phase: 'admin',
-    run: async (c, context) => {
-      await context.auth.users.delete(c.user_id, actorOf(context, c.type));
-      return null;
-    },
+    run: (c, context) => answeringNull(context.auth.users.delete(c.user_id, actorOf(context, c.type))),
   }),
 };
 
@@ -60,34 +63,22 @@ const PASSWORD_ACTIONS: Readonly<Record<string, CommandSpec<unknown>>> = {
   create: command({
     codec: CreatePasswordCommand,
     phase: 'admin',
-    run: async (c, context) => {
-      await context.auth.users.addPasswordLogin(c.user_id, c.username, c.password, actorOf(context, c.type));
-      return null;
-    },
+    run: (c, context) => answeringNull(context.auth.users.addPasswordLogin(c.user_id, c.username, c.password, actorOf(context, c.type))),
   }),
   delete: command({
     codec: DeletePasswordCommand,
     phase: 'admin',
-    run: async (c, context) => {
-      await context.auth.users.removePasswordLogin(c.username, actorOf(context, c.type));
-      return null;
-    },
+    run: (c, context) => answeringNull(context.auth.users.removePasswordLogin(c.username, actorOf(context, c.type))),
   }),
   admin_change_password: command({
     codec: AdminChangePasswordCommand,
     phase: 'admin',
-    run: async (c, context) => {
-      await context.auth.users.setPasswordOf(c.user_id, c.password, actorOf(context, c.type));
-      return null;
-    },
+    run: (c, context) => answeringNull(context.auth.users.setPasswordOf(c.user_id, c.password, actorOf(context, c.type))),
   }),
   admin_change_username: command({
     codec: AdminChangeUsernameCommand,
     phase: 'admin',
-    run: async (c, context) => {
-      await context.auth.users.changeUsernameOf(c.user_id, c.username, actorOf(context, c.type));
-      return null;
-    },
+    run: (c, context) => answeringNull(context.auth.users.changeUsernameOf(c.user_id, c.username, actorOf(context, c.type))),
   }),
   change_password: command({
     codec: ChangePasswordCommand,
