@@ -39,6 +39,9 @@ export default tseslint.config(
     { regex: '^(?!io-ts(/|$)|fp-ts(/|$)|\\.{1,2}/)', message: 'shared is browser-safe: io-ts and fp-ts only.' },
   ]),
   restrict(['clients/**/*.ts'], [SERVER, DB_CLIENTS]),
+  // The kit runs against any server, so it knows the protocol only through shared: never the server's code or our clients'.
+  restrict(['conformance/**/*.ts'], [DB_CLIENTS,
+    { group: ['@flowgate/server', '@flowgate/client', '@flowgate/cli', '**/server/src/**', '**/clients/**'], message: 'The conformance kit imports only @flowgate/shared of ours: it must not lean on the server or the clients it tests against.' }]),
   restrict(['server/src/store/*.ts'], [DB_CLIENTS, WS,
     { group: ['../flow/**', '../auth/**', '../transport/**', '../providers/**', '../tokens/**'], message: 'The store sits at the bottom: it imports no other server layer.' }]),
   restrict(['server/src/store/redis/**'], [{ regex: '^better-sqlite3$', message: 'The Redis backend does not use SQLite.' }, WS]),
