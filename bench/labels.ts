@@ -5,9 +5,25 @@ export const FIGURES = [
   'floor: Redis compare-and-set (Lua)',
   'login_flow/get',
   'insecure_example step',
-  'password logins/s',
+  'password logins/s, Redis, 16 clients',
   'non-password steps under password load',
   'memory per idle authenticated socket',
   'step on another instance',
   'password step refused (address over its limit)',
+  'password logins/s, Redis, 64 clients',
+  'password logins/s, SQLite, 16 clients',
+  'password logins/s, SQLite, 64 clients',
+  'password logins/s, gate of cores - 1',
+  'reconnect storm: all back on B',
+  "reconnect storm: B's peak event-loop delay",
 ] as const;
+
+/** Ratio targets of issue 13, each printed beside its figure. */
+export const TARGETS = {
+  /** A non-password step's p50 over its floor (ping + the store round trips it cannot avoid). */
+  stepOverFloor: 1.3,
+  /** Password logins per second over raw argon2 verifies in the same run. */
+  loginsOverRaw: 0.95,
+  /** p99 of non-password steps while password logins saturate the verify gate (at cores - 1), in microseconds. */
+  underLoadP99Us: 4_000,
+} as const;

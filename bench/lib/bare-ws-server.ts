@@ -1,5 +1,6 @@
 /** The baseline for memory per socket: a `ws` server with Flowgate's options and nothing of Flowgate (child of the bench). */
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 
 const MAX_FRAME_BYTES = 64 * 1024;
@@ -19,6 +20,14 @@ http.on('upgrade', (request, socket, head) => {
 http.listen(0, '127.0.0.1', () => {
   const address = http.address();
   process.send?.({ kind: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 });
+});
+// Measured as Flowgate's FLOWGATE_EVENT_LOOP_REPORT does (1 ms resolution), read and reset by the bench.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+process.on('message', (message: { kind: string }) => {
+  if (message.kind !== 'loop-delay') return;
+  process.send?.({ kind: 'loop-delay', maxMs: loopDelay.max / 1e6 });
+  loopDelay.reset();
 });
 process.on('SIGTERM', () => process.exit(0));
 // The bench is gone (even killed): so is the reason to hold anything.

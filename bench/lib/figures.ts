@@ -185,7 +185,14 @@ export interface PasswordThroughput {
  * spreads it over both sides of the ratio. Every other login window runs a paced probe of non-password steps instead of
  * being counted, so that the probe's own work does not come off the logins.
  */
-export async function passwordThroughput(server: ServerProcess, clients: number, windows: number, windowMs: number): Promise<PasswordThroughput> {
+export async function passwordThroughput(
+  server: ServerProcess,
+  clients: number,
+  windows: number,
+  windowMs: number,
+  /** Run the paced probe too (every other login window, uncounted); without it, only counted and raw windows alternate. */
+  probe = true,
+): Promise<PasswordThroughput> {
   const hash = await argon2.hash(BENCH_USER.password, OWASP);
   const sockets = await Promise.all(Array.from({ length: clients }, () => BenchClient.open(server.url)));
   const probeClient = await BenchClient.open(server.url);
@@ -212,10 +219,12 @@ export async function passwordThroughput(server: ServerProcess, clients: number,
     }
   };
   try {
-    stopAt = Date.now() + windowMs;
-    await probeLoop(result.idleProbe);
-    for (let window = 0; window <= 2 * windows; window++) {
-      const probing = window % 2 === 1;
+    if (probe) {
+      stopAt = Date.now() + windowMs;
+      await probeLoop(result.idleProbe);
+    }
+    for (let window = 0; window <= (probe ? 2 * windows : windows); window++) {
+      const probing = probe && window % 2 === 1;
       // Window 0 warms up; then probe and counted windows take turns.
       const countLogins = window > 0 && !probing;
       if (!probing) await rawArgon2(hash, windowMs, countLogins ? result.raw : { count: 0, ms: 0 });
@@ -250,12 +259,17 @@ async function perSocket(pid: number, url: string, count: number, perProcess: nu
   return [(after - before) / held.opened, held.opened];
 }
 
-/** Memory per idle authenticated Flowgate socket against a bare ws server holding as many. */
-export async function socketMemory(redisUrl: string, count: number, perProcess: number): Promise<SocketMemory> {
-  const server = await startFlowgate(redisUrl);
-  const bare = await startBareServer();
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly refresh_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+}
+
+/** Tokens of one login through `insecure_example` (no argon2 in the way), as `auth/token` answers them. */
+export async function insecureTokens(url: string): Promise<TokenResponse> {
+  const client = await BenchClient.open(url);
   try {
-    const client = await BenchClient.open(server.url);
     const flowId = await insecureFlow(client);
     const entry = await client.result<{ result: string }>({
       type: 'login_flow/step',
@@ -263,8 +277,18 @@ export async function socketMemory(redisUrl: string, count: number, perProcess: 
       client_id: CLIENT_ID,
       user_input: { username: 'alice', password: 'wonderland' },
     });
-    const tokens = await client.result<{ access_token: string }>({ type: 'auth/token', grant_type: 'authorization_code', code: entry.result, client_id: CLIENT_ID });
+    return await client.result<TokenResponse>({ type: 'auth/token', grant_type: 'authorization_code', code: entry.result, client_id: CLIENT_ID });
+  } finally {
     client.close();
+  }
+}
+
+/** Memory per idle authenticated Flowgate socket against a bare ws server holding as many. */
+export async function socketMemory(redisUrl: string, count: number, perProcess: number): Promise<SocketMemory> {
+  const server = await startFlowgate(redisUrl);
+  const bare = await startBareServer();
+  try {
+    const tokens = await insecureTokens(server.url);
     const [flowgateBytes, sockets] = await perSocket(server.pid, server.url, count, perProcess, tokens.access_token);
     const [bareBytes] = await perSocket(bare.pid, bare.url, count, perProcess, null);
     return { sockets, flowgateBytes, bareBytes };

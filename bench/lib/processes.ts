@@ -19,7 +19,11 @@ const BENCH_CONFIG = {
   login_limits: { address_failures: 0, account_failures: 0, open_flows_per_address: 0 },
 };
 
-export type BenchConfig = typeof BENCH_CONFIG;
+/** The bench's config, and the verify gate's (`password_hashing:`) where a figure sets it. */
+export type BenchConfig = typeof BENCH_CONFIG & { readonly password_hashing?: { readonly concurrency?: number } };
+
+/** The same servers with the verify gate at `concurrency` slots (cores - 1 leaves the event loop a core). */
+export const gatedConfig = (concurrency: number): BenchConfig => ({ ...BENCH_CONFIG, password_hashing: { concurrency } });
 
 /**
  * The server whose refusals are measured: one failed step puts an address over its limit (for the default 10-minute window),
@@ -38,13 +42,26 @@ export interface ServerProcess {
  * A Flowgate instance (`node server/dist/cli/main.js serve`) on the shared Redis. Not the test helper's starter: that one cannot
  * pass node flags (`--cpu-prof` is refused in NODE_OPTIONS) and keeps every log line in memory, here thousands per second.
  */
-export async function startFlowgate(redisUrl: string, profileDir?: string, config: BenchConfig = BENCH_CONFIG): Promise<ServerProcess> {
+export interface FlowgateExtras {
+  /** More environment for the server (e.g. FLOWGATE_EVENT_LOOP_REPORT). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Told of every log line holding this text (the rest of the log is drained unread). */
+  readonly watch?: { readonly text: string; readonly onLine: (line: string) => void };
+}
+
+export async function startFlowgate(
+  storeUrl: string,
+  profileDir?: string,
+  config: BenchConfig = BENCH_CONFIG,
+  extras: FlowgateExtras = {},
+): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'flowgate-bench-'));
   const configPath = join(dir, 'flowgate.yaml');
   writeFileSync(configPath, JSON.stringify(config)); // JSON is YAML
   const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const args = [...nodeFlags, FLOWGATE_BIN, 'serve', '--config', configPath, '--store', redisUrl, '--port', '0', '--host', '127.0.0.1'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWGATE_LOG_LEVEL: 'info' } });
+  const args = [...nodeFlags, FLOWGATE_BIN, 'serve', '--config', configPath, '--store', storeUrl, '--port', '0', '--host', '127.0.0.1'];
+  const env = { ...process.env, FLOWGATE_LOG_LEVEL: 'info', ...extras.env };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   // A bench that crashes must not leave servers behind (the Redis helper has its own watchdog; 'exit' runs on every normal end).
   const kill = (): void => void child.kill('SIGKILL');
   process.once('exit', kill);
@@ -58,9 +75,10 @@ export async function startFlowgate(redisUrl: string, profileDir?: string, confi
       buffer += chunk.toString();
       const match = /"port":(\d+)[^\n]*"msg":"flowgate listening"/.exec(buffer);
       if (match === null) return;
-      // The rest of the log is drained unread: parsing it would load the process generating the load.
+      // The rest of the log is drained unread (parsing it would load the process generating the load), but for watched lines.
       child.stdout.off('data', onData);
-      child.stdout.resume();
+      if (extras.watch === undefined) child.stdout.resume();
+      else watchLines(child.stdout, extras.watch.text, extras.watch.onLine);
       resolve(Number(match[1]));
     };
     child.stdout.on('data', onData);
@@ -76,6 +94,18 @@ export async function startFlowgate(redisUrl: string, profileDir?: string, confi
   };
 }
 
+/** Calls `onLine` with each line of `stream` that contains `text`; chunks without it are dropped unsplit. */
+function watchLines(stream: NodeJS.ReadableStream, text: string, onLine: (line: string) => void): void {
+  let rest = '';
+  stream.on('data', (chunk: Buffer) => {
+    const data = rest + chunk.toString();
+    const end = data.lastIndexOf('\n');
+    rest = data.slice(end + 1);
+    if (!data.includes(text)) return;
+    for (const line of data.slice(0, end).split('\n')) if (line.includes(text)) onLine(line);
+  });
+}
+
 /** Resident memory of a process in bytes (Linux). */
 export function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -89,18 +119,18 @@ export function openFileLimit(): number {
   return value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value);
 }
 
-interface ChildMessage {
+export interface ChildMessage {
   readonly kind: string;
   readonly [key: string]: unknown;
 }
 
 /** Runs a bench/lib TypeScript module as a child with an IPC channel (through tsx, like the bench itself). */
-function forkModule(name: string): ChildProcess {
+export function forkModule(name: string): ChildProcess {
   const path = fileURLToPath(new URL(`./${name}`, import.meta.url));
   return fork(path, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function nextMessage(child: ChildProcess, kind: string): Promise<ChildMessage> {
+export function nextMessage(child: ChildProcess, kind: string): Promise<ChildMessage> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: ChildMessage): void => {
       if (message.kind !== kind) return;
@@ -114,7 +144,7 @@ function nextMessage(child: ChildProcess, kind: string): Promise<ChildMessage> {
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -125,6 +155,8 @@ function stopChild(child: ChildProcess): Promise<void> {
 export interface BareServer {
   readonly url: string;
   readonly pid: number;
+  /** The worst event-loop delay since the last call (ms), measured inside the server. */
+  loopDelayMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -132,11 +164,22 @@ export interface BareServer {
 export async function startBareServer(): Promise<BareServer> {
   const child = forkModule('bare-ws-server.ts');
   const ready = await nextMessage(child, 'listening');
-  return { url: `ws://127.0.0.1:${String(ready['port'])}/api/websocket`, pid: child.pid ?? 0, stop: () => stopChild(child) };
+  return {
+    url: `ws://127.0.0.1:${String(ready['port'])}/api/websocket`,
+    pid: child.pid ?? 0,
+    loopDelayMs: async () => {
+      const reply = nextMessage(child, 'loop-delay');
+      child.send({ kind: 'loop-delay' });
+      return Number((await reply)['maxMs']);
+    },
+    stop: () => stopChild(child),
+  };
 }
 
 export interface HeldSockets {
   readonly opened: number;
+  /** When the last socket was ready (ms since the epoch, from the children's clocks: the same machine's). */
+  readonly lastAt: number;
   release(): Promise<void>;
 }
 
@@ -144,7 +187,14 @@ export interface HeldSockets {
  * Opens `count` sockets to `url` spread over child processes of at most `perProcess` each (every socket is a file descriptor
  * on the client side too), each sending `auth` with `accessToken` (or one echo frame to a bare server) and then staying idle.
  */
-export async function holdSockets(url: string, count: number, perProcess: number, accessToken: string | null): Promise<HeldSockets> {
+export async function holdSockets(
+  url: string,
+  count: number,
+  perProcess: number,
+  accessToken: string | null,
+  /** Instead of 64 at a time per child, each socket opens at a random moment within this many ms (a storm's arrival). */
+  spreadMs?: number,
+): Promise<HeldSockets> {
   const children: ChildProcess[] = [];
   try {
     const parts: number[] = [];
@@ -154,14 +204,15 @@ export async function holdSockets(url: string, count: number, perProcess: number
         const child = forkModule('socket-holder.ts');
         children.push(child);
         const done = nextMessage(child, 'held');
-        child.send({ kind: 'hold', url, count: part, accessToken });
+        child.send({ kind: 'hold', url, count: part, accessToken, spreadMs });
         return done;
       }),
     );
     const failures = replies.map((r) => r['error']).filter((e) => e !== undefined);
     if (failures.length > 0) throw new Error(`socket holders failed: ${failures.map(String).join('; ')}`);
     const opened = replies.reduce((sum, r) => sum + Number(r['opened']), 0);
-    return { opened, release: async () => void (await Promise.all(children.map(stopChild))) };
+    const lastAt = Math.max(...replies.map((r) => Number(r['lastAt'] ?? 0)));
+    return { opened, lastAt, release: async () => void (await Promise.all(children.map(stopChild))) };
   } catch (error) {
     await Promise.all(children.map(stopChild));
     throw error;

@@ -26,21 +26,35 @@ function openOne(url: string, accessToken: string | null): Promise<void> {
   });
 }
 
-async function hold(url: string, count: number, accessToken: string | null): Promise<void> {
+let lastAt = 0;
+
+async function hold(url: string, count: number, accessToken: string | null, spreadMs: number | undefined): Promise<void> {
+  if (spreadMs !== undefined) {
+    // Each at its own random moment, however many are in flight: how the clients of a stopped instance arrive.
+    await Promise.all(
+      Array.from({ length: count }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * spreadMs));
+        await openOne(url, accessToken);
+        lastAt = Date.now();
+      }),
+    );
+    return;
+  }
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       next += 1;
       await openOne(url, accessToken);
+      lastAt = Date.now();
     }
   };
   await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, count) }, worker));
 }
 
-process.on('message', (message: { kind: string; url: string; count: number; accessToken: string | null }) => {
+process.on('message', (message: { kind: string; url: string; count: number; accessToken: string | null; spreadMs?: number }) => {
   if (message.kind !== 'hold') return;
-  hold(message.url, message.count, message.accessToken).then(
-    () => process.send?.({ kind: 'held', opened: held.length }),
+  hold(message.url, message.count, message.accessToken, message.spreadMs).then(
+    () => process.send?.({ kind: 'held', opened: held.length, lastAt }),
     (error: unknown) => process.send?.({ kind: 'held', opened: held.length, error: String(error) }),
   );
 });

@@ -11,8 +11,11 @@ import type { Config } from './config/config.js';
 import { randomId } from './crypto.js';
 import { clientAddressPolicy } from './defense/client-address.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { logDestination } from './observability/log-destination.js';
+import { startEventLoopReport } from './observability/event-loop-report.js';
 import { passwordConfigIn } from './providers/password.js';
 import { providerFactory } from './providers/registry.js';
+import { verifyGate } from './providers/verify-gate.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { attachTransport, type Transport } from './transport/server.js';
@@ -42,11 +45,14 @@ const SECRET_FIELDS = ['password', 'access_token', 'refresh_token', 'code', 'tok
 
 export function createLogger(level: Config['logLevel']): Logger {
   // Never log a secret, even by accident through an object that happens to carry one.
-  return pino({
-    level,
-    base: { pid: process.pid },
-    redact: { paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]), censor: '[redacted]' },
-  });
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      redact: { paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]), censor: '[redacted]' },
+    },
+    logDestination(),
+  );
 }
 
 /**
@@ -69,6 +75,8 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
   const logger = baseLogger.child({ instance: instanceId });
   // First, so a bad http.trusted_proxies entry stops the start before anything is opened.
   const clientAddress = clientAddressPolicy(config.http);
+  // One gate per process (the cores are), so the last server started in a process sets it: in production there is one.
+  verifyGate.configure(config.passwordHashing ?? {});
   const metrics = createMetrics();
   const store = await openStore(config.storeUrl, {
     dataDir: config.dataDir,
@@ -155,6 +163,7 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
   const address = listener.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   logger.info({ instance: instanceId, port, host: config.host, store: store.description }, 'flowgate listening');
+  const stopLoopReport = startEventLoopReport(process.env, logger);
   return {
     instanceId,
     port,
@@ -165,6 +174,7 @@ export async function startServer(config: Config, baseLogger: Logger = createLog
     metricsPort: metricsListener?.port,
     async close() {
       readiness.startDraining();
+      stopLoopReport();
       await transport.shutdown();
       await Promise.all(
         [...new Set([httpServer, listener])].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),

@@ -62,4 +62,40 @@ describe('VerifyGate', function () {
     await gate.run(async () => Promise.reject(new Error('boom'))).catch(() => undefined);
     expect(await gate.run(async () => 'ok')).to.equal('ok');
   });
+
+  describe('#configure', function () {
+    it('starts waiting tasks at once when the concurrency is raised, and stops handing slots over when it is lowered', async function () {
+      const gate = new VerifyGate(1, 10);
+      const started: number[] = [];
+      const tasks = [1, 2, 3, 4].map((id) => controllable(started, id));
+      const results = tasks.map((t) => gate.run(t.task));
+      await tick();
+      expect(started).to.deep.equal([1]);
+      gate.configure({ concurrency: 3 });
+      await tick();
+      expect(started).to.deep.equal([1, 2, 3]);
+      gate.configure({ concurrency: 1 });
+      tasks[0]?.finish();
+      tasks[1]?.finish();
+      await tick();
+      // Two of three slots were given back: task 4 waits for the last one.
+      expect(started).to.deep.equal([1, 2, 3]);
+      tasks[2]?.finish();
+      await tick();
+      expect(started).to.deep.equal([1, 2, 3, 4]);
+      tasks[3]?.finish();
+      expect(await Promise.all(results)).to.deep.equal([1, 2, 3, 4]);
+    });
+
+    it('refuses past the configured queue (64 per slot when only the concurrency is set)', async function () {
+      const gate = new VerifyGate(4, 100);
+      gate.configure({ concurrency: 1, maxQueued: 0 });
+      const first = controllable([], 1);
+      const running = gate.run(first.task);
+      const refused = await gate.run(async () => 2).catch((error: unknown) => error);
+      expect((refused as ServiceError).code).to.equal('unavailable');
+      first.finish();
+      expect(await running).to.equal(1);
+    });
+  });
 });

@@ -22,6 +22,13 @@ export interface BackoffOptions {
   readonly maxDelayMs?: number;
   /** Give up (event `stopped`, reason `gave_up`) after this many failed attempts in a row; default: never. */
   readonly maxAttempts?: number;
+  /**
+   * After the server closed the socket because it is restarting or busy (close codes 1012 "service restart" and 1013 "try
+   * again later"), the first reconnect waits a random delay between 0 and this (ms; default 5,000) instead of
+   * `initialDelayMs`: every client of a stopped instance hears of it at the same moment, and spread this way they reach the
+   * next instance over seconds instead of all within a few milliseconds.
+   */
+  readonly restartSpreadMs?: number;
 }
 
 export interface ClientOptions {

@@ -31,7 +31,18 @@ import type { ClientEvents, ClientOptions, ClientState, StopReason, Tokens } fro
 
 export type { BackoffOptions, ClientEvents, ClientOptions, ClientState, StopReason, Tokens, UrlSource } from './client-options.js';
 
-const DEFAULT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5_000, maxAttempts: Number.POSITIVE_INFINITY };
+const DEFAULT_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5_000, maxAttempts: Number.POSITIVE_INFINITY, restartSpreadMs: 5_000 };
+/**
+ * Close codes of a server that goes away or is overloaded, not of this client's connection failing: all of its clients hear
+ * them at once, so their reconnects are spread (`restartSpreadMs`). 1012 "service restart" is what a draining Flowgate sends.
+ */
+const RESTART_CLOSE_CODES: ReadonlySet<number> = new Set([1012, 1013]);
+
+/** How long to wait before the next attempt: spread over `restartSpreadMs` after a restart, else exponential with ±25% jitter. */
+export function reconnectDelayMs(backoff: typeof DEFAULT_BACKOFF, failures: number, closeCode: number | undefined, random = Math.random): number {
+  if (failures === 0 && closeCode !== undefined && RESTART_CLOSE_CODES.has(closeCode)) return random() * backoff.restartSpreadMs;
+  return Math.min(backoff.maxDelayMs, backoff.initialDelayMs * 2 ** Math.max(0, failures - 1)) * (0.75 + random() / 2);
+}
 const DEFAULT_REFRESH_MARGIN_MS = 60_000;
 /** A refresh that failed for a passing reason (connection lost) is retried this much later. */
 const REFRESH_RETRY_MS = 5_000;
@@ -266,6 +277,7 @@ export class FlowgateClient {
     let failures = 0;
     while (this.stopReason === undefined) {
       let error: Error | undefined;
+      let closeCode: number | undefined;
       let opened: Connection | undefined;
       try {
         const url = await this.nextUrl(failures);
@@ -291,6 +303,7 @@ export class FlowgateClient {
         failures = 0;
         this.ready.resolve(connection);
         const closed = await connection.closed;
+        closeCode = closed.code;
         this.connection = undefined;
         this.ready = deferred();
         this.events.emit('disconnected', closed);
@@ -309,7 +322,7 @@ export class FlowgateClient {
       }
       if (this.stopReason !== undefined) return;
       this.urlCursor++;
-      const delayMs = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * 2 ** Math.max(0, failures - 1)) * (0.75 + Math.random() / 2);
+      const delayMs = reconnectDelayMs(backoff, failures, closeCode);
       this.events.emit('reconnecting', { attempt: failures + 1, delayMs, ...(error === undefined ? {} : { error }) });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delayMs);

@@ -90,6 +90,7 @@ export const ConfigFile = closedObject(
     store_timeout_ms: PositiveMs,
     shutdown_timeout_seconds: PositiveSeconds,
     metrics: closedObject('metrics', {}, { port: Port, host: t.string, token: t.string }),
+    password_hashing: closedObject('password_hashing', {}, { concurrency: PositiveCount, max_queued: NonNegativeCount }),
   },
 );
 export type ConfigFile = t.TypeOf<typeof ConfigFile>;
@@ -135,6 +136,8 @@ export interface Config {
   /** SIGTERM ends the process within this long, even when draining cannot finish (a hung store). */
   readonly shutdownTimeoutMs: number;
   readonly metrics: MetricsConfig;
+  /** `password_hashing:`: the verify gate's slots and queue (server/src/providers/verify-gate.ts); its defaults when absent. */
+  readonly passwordHashing?: { readonly concurrency?: number; readonly maxQueued?: number };
 }
 
 export interface HttpConfig {
@@ -319,5 +322,6 @@ export function loadConfig(sources: ConfigSources): Config {
     storeTimeoutMs: file.store_timeout_ms ?? DEFAULT_STORE_TIMEOUT_MS,
     shutdownTimeoutMs: seconds(file.shutdown_timeout_seconds) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     metrics: { port: file.metrics?.port, host: file.metrics?.host ?? DEFAULT_METRICS_HOST, token: file.metrics?.token },
+    passwordHashing: withoutUndefined({ concurrency: file.password_hashing?.concurrency, maxQueued: file.password_hashing?.max_queued }),
   };
 }
