@@ -1,6 +1,7 @@
 /** The refresh-token part of the Store contract, run by describeStoreContract (store-contract.ts) against every backend. */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
+import { newRefreshTokenId } from '../../server/src/store/ids.js';
 import type { RefreshToken, Store } from '../../server/src/store/types.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -264,6 +265,48 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
         expect(evicted).to.have.length(15);
         expect(new Set(evicted).size).to.equal(15);
         expect(await ids()).to.have.length(5);
+      });
+    });
+
+    describe('#sessionState', function () {
+      it('reads the token and its user together when the id carries the user (as every id Flowgate makes does)', async function () {
+        const created = await store.createUser(user('u1'));
+        const token = refreshToken(newRefreshTokenId('u1'));
+        expect(await create(token)).to.deep.equal(CREATED);
+        expect(await store.sessionState(token.id, 'u1')).to.deep.equal({ refreshToken: token, user: created });
+        expect(await store.getRefreshToken(token.id)).to.deep.equal(token);
+        expect(await store.findRefreshTokenByHash(token.tokenHash)).to.deep.equal(token);
+      });
+
+      it('reads a token whose id carries no tag (an id of the previous Redis layout) with its user', async function () {
+        const created = await store.createUser(user('u1'));
+        const token = refreshToken('t1');
+        expect(await create(token)).to.deep.equal(CREATED);
+        expect(await store.sessionState('t1', 'u1')).to.deep.equal({ refreshToken: token, user: created });
+      });
+
+      it('answers null for a token that is gone, and the user all the same', async function () {
+        const created = await store.createUser(user('u1'));
+        const token = refreshToken(newRefreshTokenId('u1'));
+        await create(token);
+        await store.deleteRefreshToken(token.id);
+        expect(await store.sessionState(token.id, 'u1')).to.deep.equal({ refreshToken: null, user: created });
+        expect(await store.sessionState(newRefreshTokenId('u1'), 'u1')).to.deep.equal({ refreshToken: null, user: created });
+      });
+
+      it('answers null for a user that is gone, and for an expired token', async function () {
+        const token = refreshToken(newRefreshTokenId('u1'), { expireAt: Date.now() + SHORT_TTL_MS });
+        await create(token);
+        expect(await store.sessionState(token.id, 'u1')).to.deep.equal({ refreshToken: token, user: null });
+        await sleep(PAST_SHORT_TTL_MS);
+        expect(await store.sessionState(token.id, 'u1')).to.deep.equal({ refreshToken: null, user: null });
+      });
+
+      it("returns another user's token as it is, for the caller to compare", async function () {
+        const created = await store.createUser(user('u2'));
+        const token = refreshToken(newRefreshTokenId('u1'));
+        await create(token);
+        expect(await store.sessionState(token.id, 'u2')).to.deep.equal({ refreshToken: token, user: created });
       });
     });
 

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { MAX_PAGE_BYTES, MAX_PAGE_REDIRECTS, PAGE_FETCH_TIMEOUT_MS, fetchRedirectUris } from '../../server/src/auth/client-page.js';
 import { verifyRedirectUri } from '../../server/src/auth/indieauth.js';
+import { eventually } from '../helpers/instances.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { EXAMPLE_CONFIG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -231,7 +232,8 @@ describe('IndieAuth client id pages', function () {
     it('answers invalid_request "Invalid redirect URI" for one the client page does not declare', async function () {
       const reply = await init(`${page.origin}/`, 'https://evil.example/steal');
       expect(reply.error).to.deep.equal({ code: 'invalid_request', message: 'Invalid redirect URI' });
-      expect(server.logs.some((line) => line['msg'] === 'client id page gave no matching redirect URI')).to.equal(true);
+      // Log lines are written right after the turn's replies, so the line may land a moment after the answer.
+      await eventually(async () => server.logs.some((line) => line['msg'] === 'client id page gave no matching redirect URI'), 2_000, 'the log line');
     });
 
     it('starts the flow for a redirect URI of the client’s host, listed in `clients:`, or declared by its page', async function () {

@@ -2,11 +2,17 @@
 import { expect } from 'chai';
 import { tmpdir } from 'node:os';
 import { randomId } from '../../server/src/crypto.js';
-import { openStore } from '../../server/src/store/open.js';
+import { migrateStoreLayout, openStore } from '../../server/src/store/open.js';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { TEST_CLIENT_ID } from '../helpers/login.js';
 import { startRedisCluster, type RunningCluster } from '../helpers/redis-cluster.js';
 import { describeStoreContract, rejectionOf } from '../helpers/store-contract.js';
+import { describeLoginDefenseContract } from '../helpers/store-contract-defense.js';
+import { describeLeaseContract } from '../helpers/store-contract-leases.js';
+import { describeMfaContract } from '../helpers/store-contract-mfa.js';
+import type { OpenStoreGroup } from '../helpers/store-group.js';
+import { sha256, writeOldStore } from '../helpers/store-contract-old-layout.js';
+import { createCluster } from 'redis';
 import { silentLogger } from '../helpers/stores.js';
 
 describe('Redis Cluster store (redis+cluster://, 3 masters)', function () {
@@ -26,6 +32,45 @@ describe('Redis Cluster store (redis+cluster://, 3 masters)', function () {
   describeStoreContract('redis cluster', () =>
     openStore(url(), { dataDir: tmpdir(), logger: silentLogger, keyPrefix: `test-${randomId(6)}` }),
   );
+  // Several clients on one key prefix, as several instances: the races of these parts cross connections and masters.
+  const openGroup: OpenStoreGroup = (count) => {
+    const keyPrefix = `test-${randomId(6)}`;
+    return Promise.all(Array.from({ length: count }, () => openStore(url(), { dataDir: tmpdir(), logger: silentLogger, keyPrefix })));
+  };
+  describeLeaseContract('redis cluster', openGroup);
+  describeLoginDefenseContract('redis cluster', openGroup);
+  describeMfaContract('redis cluster', openGroup);
+
+  describe('migrateStoreLayout', function () {
+    it('moves a store of the previous layout (all in one slot) over the masters, keeping its tokens, users and settings', async function () {
+      const keyPrefix = `test-${randomId(6)}`;
+      const raw = createCluster({ rootNodes: [{ url: cluster?.nodes[0]?.url ?? '' }] });
+      await raw.connect();
+      try {
+        const old = await writeOldStore(raw, keyPrefix);
+        const report = await migrateStoreLayout(url(), { dataDir: tmpdir(), logger: silentLogger, keyPrefix });
+        expect(report).to.include("moved 2 users, 1 credentials, 2 refresh tokens, 1 users' MFA settings and 3 login defense records; removed 16 old keys");
+        const store = await openStore(url(), { dataDir: tmpdir(), logger: silentLogger, keyPrefix });
+        try {
+          const token = await store.findRefreshTokenByHash(sha256(old.refreshSecret));
+          expect(token).to.deep.include({ id: old.normalTokenId, userId: old.alice });
+          const state = await store.sessionState(old.longLivedTokenId, old.alice);
+          expect(state.refreshToken).to.deep.include({ type: 'long_lived_access_token', userId: old.alice });
+          expect(state.user).to.deep.include({ id: old.alice, isOwner: true });
+          const credential = await store.findCredential('password', null, 'alice');
+          expect(credential?.userId).to.equal(old.alice);
+          expect(token?.credentialId).to.equal(credential?.id);
+          expect((await store.listUsers()).map((u) => u.id)).to.deep.equal([old.alice, old.bob]);
+          expect(await store.getMfaSetting(old.alice, 'totp')).to.deep.include({ revision: '0a1b2c' });
+          expect(await store.loginDefense.isBanned('192.0.2.9')).to.equal(true);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await raw.close();
+      }
+    });
+  });
 
   describe('openStore', function () {
     it('describes a cluster URL without its password', async function () {

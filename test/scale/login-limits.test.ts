@@ -79,7 +79,10 @@ describe('Login limits across instances', function () {
     // Every test starts with no counters: the limits are the subject, so none may leak from one test into the next.
     const client = createClient({ url: redis().url });
     await client.connect();
-    for (const key of await client.keys('flowgate:default:{login-defense}:*')) await client.del(key);
+    // Counters and ban markers under their own `{d:...}` tags, the ban list under `{bans}` (docs/operations.md, "Redis keys").
+    for (const pattern of ['flowgate:default:{d:*', 'flowgate:default:{bans}:*']) {
+      for (const key of await client.keys(pattern)) await client.del(key);
+    }
     await client.close();
   });
 

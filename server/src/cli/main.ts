@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { createLogger, startServer, type RunningServer } from '../main.js';
 import { PASSWORD_PROVIDER_TYPE } from '../providers/password.js';
 import { BAN_USAGE, banCommand } from './ban.js';
+import { STORE_USAGE, storeCommand } from './store.js';
 import { UsageError, USER_USAGE, userCommand } from './user.js';
 import { SERVER_VERSION } from '../version.js';
 
@@ -14,6 +15,7 @@ Commands:
   serve     Run the Flowgate server
   user      Manage password accounts (add, list, remove, passwd, mfa)
   ban       List or lift bans of client addresses (list, remove)
+  store     Migrate a Redis store to this version's key layout (migrate)
   login     Log in on a server from the terminal and print the tokens (flowgate login --help)
 
 Options for serve:
@@ -28,7 +30,9 @@ Options for serve:
 
 ${USER_USAGE}
 
-${BAN_USAGE}`;
+${BAN_USAGE}
+
+${STORE_USAGE}`;
 
 async function serve(args: string[]): Promise<void> {
   let values;
@@ -115,6 +119,8 @@ async function main(argv: string[]): Promise<void> {
       return userCommand(rest);
     case 'ban':
       return banCommand(rest);
+    case 'store':
+      return storeCommand(rest);
     case 'login': {
       // Loaded only for this command: the server itself never needs the client code.
       const { runLogin } = await import('@flowgate/cli');

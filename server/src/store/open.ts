@@ -6,7 +6,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { RedisMode } from './redis/client.js';
 import { CLUSTER_SCHEMES, parseClusterUrl } from './redis/cluster.js';
 import { DEFAULT_STORE_TIMEOUT_MS, withDeadlines, type DeadlineOptions } from './deadline.js';
-import { openRedisStore } from './redis/redis-store.js';
+import { describeMigration } from './redis/migrate.js';
+import { openRedisStore, RedisStore } from './redis/redis-store.js';
 import { parseSentinelUrl, SENTINEL_SCHEMES } from './redis/sentinel.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store, StoreLogger } from './types.js';
@@ -52,6 +53,20 @@ export async function openStore(url: string | undefined, options: OpenStoreOptio
   const timeoutMs = options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   const backend = await openBackend(url, options, timeoutMs);
   return withDeadlines(backend, { timeoutMs, ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }) });
+}
+
+/**
+ * `flowgate store migrate`: brings a Redis store to this version's key layout and says what moved. Without the store deadline:
+ * a large directory takes longer than one call may. The embedded store migrates its schema whenever it is opened.
+ */
+export async function migrateStoreLayout(url: string | undefined, options: OpenStoreOptions): Promise<string> {
+  const backend = await openBackend(url, options, options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
+  try {
+    if (!(backend instanceof RedisStore)) return `${backend.description}: the embedded store needs no migration (its schema is brought up to date whenever it is opened).`;
+    return `${backend.description}: ${describeMigration(await backend.migrateLayout())}.`;
+  } finally {
+    await backend.close();
+  }
 }
 
 async function openBackend(url: string | undefined, options: OpenStoreOptions, timeoutMs: number): Promise<Store> {

@@ -218,4 +218,15 @@ export interface RefreshTokenStore {
   touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean>;
   /** Deletes the token; false when it did not exist. */
   deleteRefreshToken(id: string): Promise<boolean>;
+  /**
+   * The liveness check before every authenticated command, in one round trip: the refresh token (null when unknown or expired)
+   * and the user (null when unknown), read together. Either may belong to someone else: the caller compares them.
+   */
+  sessionState(refreshTokenId: string, userId: string): Promise<SessionState>;
+}
+
+/** What `sessionState` read: the two records an authenticated socket stands on. */
+export interface SessionState {
+  readonly refreshToken: RefreshToken | null;
+  readonly user: User | null;
 }

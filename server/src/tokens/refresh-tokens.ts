@@ -1,7 +1,7 @@
 /** Refresh tokens: creation, lookup by secret, access-token minting and revocation that reaches every instance. */
 import { createHash, randomBytes } from 'node:crypto';
-import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
+import { newRefreshTokenId } from '../store/ids.js';
 import type { EventBus, RefreshToken, RefreshTokenStore, RefreshTokenType, Unsubscribe } from '../store/types.js';
 import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken } from './access-tokens.js';
 
@@ -72,7 +72,8 @@ export class TokenService {
     const secret = randomBytes(SECRET_BYTES).toString('hex');
     const now = this.now();
     const refreshToken: RefreshToken = {
-      id: randomId(),
+      // The id carries its user's routing tag, so a sharded store finds the token from the id alone (store/ids.ts).
+      id: newRefreshTokenId(request.userId),
       userId: request.userId,
       clientId: request.clientId,
       clientName: request.clientName,

@@ -1,6 +1,12 @@
-/** Login defense on Redis: each attempt's check-and-count and its settlement are one Lua script over one hash tag. */
-import { defineScript, type CommandParser } from 'redis';
+/**
+ * Login defense on Redis: every brute-force counter in its own slot (`{d:<tag>}`, keys.ts), with the ban of its address beside
+ * the address counter. One attempt's counters are checked and counted by one script per counter, sent together (one round
+ * trip): each counter's check-and-count is atomic, so racing attempts never get past any limit; an attempt refused by one
+ * counter gives back what the others reserved, so for that instant a racing attempt may be refused when it would have fitted
+ * (never let through when it would not).
+ */
 import type {
+  AttemptCounter,
   AttemptCounters,
   AttemptReservation,
   AttemptSettlement,
@@ -10,103 +16,90 @@ import type {
   Settled,
 } from '../login-defense.js';
 import type { RedisKeys } from './keys.js';
-
-function defenseScript(source: string, numberOfKeys: number) {
-  return defineScript({
-    SCRIPT: source,
-    NUMBER_OF_KEYS: numberOfKeys,
-    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly string[]) {
-      for (const key of keys) parser.pushKey(key);
-      parser.push(...args);
-    },
-    transformReply: (reply: unknown): unknown => reply,
-  });
-}
+import { luaScript } from './lua.js';
 
 /**
- * KEYS: bans, address, account, device counters. ARGV: ban field ('' when bans are off), the three limits (0: not applied), the three windows, and
- * '1' to count the attempt or '0' to only look. Returns {0} when allowed, {1, waitMs, counter index} when limited, {2} banned.
- * A limited counter that lost its TTL is given its window again rather than blocking forever.
+ * KEYS: counter, ban marker (in one slot; the counter again when no ban goes with it). ARGV: '1' to consult the ban, limit
+ * (0: not applied), window, '1' to count the attempt or '0' to only look. Returns {2, 0} banned, {1, waitMs} limited, {0, 1}
+ * counted, {0, 0} allowed without counting. A limited counter that lost its TTL is given its window again rather than blocking forever.
  */
-const attemptCheck = defenseScript(
-  `if ARGV[1] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {2, 0, 0} end
-local wait, which = -1, 0
-for i = 2, 4 do
-  local limit = tonumber(ARGV[i])
-  if limit > 0 and tonumber(redis.call('GET', KEYS[i]) or '0') >= limit then
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 3]); ttl = tonumber(ARGV[i + 3]) end
-    if ttl > wait then wait = ttl; which = i - 1 end
-  end
+const counterCheck = luaScript(
+  `if ARGV[1] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {2, 0} end
+local limit = tonumber(ARGV[2])
+if limit == 0 then return {0, 0} end
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= limit then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]); ttl = tonumber(ARGV[3]) end
+  return {1, ttl}
 end
-if which > 0 then return {1, wait, which} end
-if ARGV[8] == '1' then
-  for i = 2, 4 do
-    if tonumber(ARGV[i]) > 0 then
-      local n = redis.call('INCR', KEYS[i])
-      if n == 1 or redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 3]) end
-    end
-  end
-end
-return {0, 0, 0}`,
-  4,
+if ARGV[4] ~= '1' then return {0, 0} end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {0, 1}`,
+  2,
 );
 
 /**
- * KEYS: bans, address, account, device counters, ban count. ARGV: ban field, the three limits, settlement, ban threshold, now.
- * A given-back count never goes below zero, nor re-creates a counter that expired meanwhile. Returns a bit mask: 1 when this
- * banned, 2/4/8 when it brought the address/account/device counter to its limit.
+ * KEYS: counter, ban marker, ban count (one slot). ARGV: settlement, limit, what a success does to the counter ('clear',
+ * 'giveback' or 'none'), '1' when the ban goes with this counter, ban threshold, now. A given-back count never goes below zero,
+ * nor re-creates a counter that expired meanwhile. Returns a bit mask: 1 when this banned, 2 when it brought the counter to its limit.
  */
-const attemptSettle = defenseScript(
+const counterSettle = luaScript(
   `local function giveBack(key)
   local n = tonumber(redis.call('GET', key) or '0')
   if n > 1 then redis.call('DECR', key) elseif n == 1 then redis.call('DEL', key) end
 end
-local settlement = ARGV[5]
-if settlement == 'release' then
-  for i = 2, 4 do if tonumber(ARGV[i]) > 0 then giveBack(KEYS[i]) end end
+local limit = tonumber(ARGV[2])
+if ARGV[1] == 'release' then
+  if limit > 0 then giveBack(KEYS[1]) end
   return 0
 end
-if settlement == 'success' then
-  redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
-  if tonumber(ARGV[3]) > 0 then giveBack(KEYS[3]) end
+if ARGV[1] == 'success' then
+  if ARGV[3] == 'clear' then redis.call('DEL', KEYS[1]) elseif ARGV[3] == 'giveback' and limit > 0 then giveBack(KEYS[1]) end
+  if ARGV[4] == '1' then redis.call('DEL', KEYS[3]) end
   return 0
 end
-local locked = 0
-for i = 2, 4 do
-  local limit = tonumber(ARGV[i])
-  if limit > 0 and tonumber(redis.call('GET', KEYS[i]) or '0') == limit then locked = locked + 2 ^ (i - 1) end
+local mask = 0
+if limit > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') == limit then mask = 2 end
+local threshold = tonumber(ARGV[5])
+if ARGV[4] == '1' and threshold > 0 and redis.call('INCR', KEYS[3]) >= threshold then
+  redis.call('SET', KEYS[2], ARGV[6])
+  redis.call('DEL', KEYS[3])
+  mask = mask + 1
 end
-local threshold = tonumber(ARGV[6])
-if threshold > 0 and redis.call('INCR', KEYS[5]) >= threshold then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[7])
-  redis.call('DEL', KEYS[5])
-  return locked + 1
-end
-return locked`,
-  5,
+return mask`,
+  3,
 );
 
 /** KEYS: secret. ARGV: candidate. The first writer wins; everyone reads the winner. */
-const sharedSecret = defenseScript(
+const sharedSecret = luaScript(
   `redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])`,
   1,
 );
 
-export const LOGIN_DEFENSE_SCRIPTS = { attemptCheck, attemptSettle, sharedSecret };
+export const LOGIN_DEFENSE_SCRIPTS = { counterCheck, counterSettle, sharedSecret };
 
 /** The slice of the node-redis client these methods use (the store's client has the scripts above registered). */
 export interface LoginDefenseClient {
-  attemptCheck(keys: string[], args: string[]): Promise<unknown>;
-  attemptSettle(keys: string[], args: string[]): Promise<unknown>;
+  counterCheck(keys: string[], args: string[]): Promise<unknown>;
+  counterSettle(keys: string[], args: string[]): Promise<unknown>;
   sharedSecret(keys: string[], args: string[]): Promise<unknown>;
-  hExists(key: string, field: string): Promise<number | boolean>;
+  exists(key: string): Promise<number>;
+  del(key: string): Promise<number>;
+  hSet(key: string, field: string, value: string): Promise<number>;
   hGetAll(key: string): Promise<Record<string, string>>;
   hDel(key: string, field: string): Promise<number>;
 }
 
 const COUNTER_NAMES: readonly LimitedCounter[] = ['address', 'account', 'device'];
+
+/** One script call of an attempt: a counter (or none, for a ban kept apart), and whether the ban goes with it. */
+interface Part {
+  readonly name: LimitedCounter | null;
+  readonly counter: AttemptCounter | null;
+  readonly withBan: boolean;
+}
 
 export class RedisLoginDefense implements LoginDefenseStore {
   constructor(
@@ -124,49 +117,104 @@ export class RedisLoginDefense implements LoginDefenseStore {
   }
 
   async settleAttempt(ban: string, counters: AttemptCounters, settlement: AttemptSettlement, banThreshold: number): Promise<Settled> {
-    const keys = [this.bans(), ...this.counterKeys(counters), this.keys.loginDefense('ban-count', ban)];
-    const args = [ban, ...limits(counters), settlement, String(banThreshold), String(Date.now())];
-    const mask = Number(await this.call(() => this.client.attemptSettle(keys, args)));
-    return { banned: (mask & 1) === 1, lockedOut: COUNTER_NAMES.filter((_name, index) => (mask & (2 << index)) !== 0) };
+    const now = String(Date.now());
+    const masks = await Promise.all(
+      parts(ban, counters, true).map(async (part) => {
+        const onSuccess = part.name === 'account' ? 'giveback' : part.name === null ? 'none' : 'clear';
+        const args = [settlement, String(part.counter?.limit ?? 0), onSuccess, part.withBan ? '1' : '0', String(banThreshold), now];
+        return Number(await this.call(() => this.client.counterSettle(this.partKeys(ban, part, true), args)));
+      }),
+    );
+    const banned = masks.some((mask) => (mask & 1) === 1);
+    // The ban list is what operators read; the marker, set by the script, is what attempts check.
+    if (banned) await this.call(() => this.client.hSet(this.keys.banList(), ban, now));
+    const all = parts(ban, counters, true);
+    return { banned, lockedOut: COUNTER_NAMES.filter((name) => all.some((part, i) => part.name === name && ((masks[i] ?? 0) & 2) !== 0)) };
   }
 
   async isBanned(address: string): Promise<boolean> {
-    return Boolean(await this.call(() => this.client.hExists(this.bans(), address)));
+    return (await this.call(() => this.client.exists(this.keys.ban(address)))) === 1;
   }
 
   async listBans(): Promise<Ban[]> {
-    const all = await this.call(() => this.client.hGetAll(this.bans()));
+    const all = await this.call(() => this.client.hGetAll(this.keys.banList()));
     return Object.entries(all)
       .map(([address, at]) => ({ address, bannedAt: Number(at) }))
       .sort((a, b) => a.bannedAt - b.bannedAt || (a.address < b.address ? -1 : 1));
   }
 
   async removeBan(address: string): Promise<boolean> {
-    return (await this.call(() => this.client.hDel(this.bans(), address))) === 1;
+    const [marker, listed] = await Promise.all([
+      this.call(() => this.client.del(this.keys.ban(address))),
+      this.call(() => this.client.hDel(this.keys.banList(), address)),
+    ]);
+    return marker === 1 || listed === 1;
   }
 
   async sharedSecret(name: string, candidate: string): Promise<string> {
-    return String(await this.call(() => this.client.sharedSecret([this.keys.loginDefense('secret', name)], [candidate])));
+    return String(await this.call(() => this.client.sharedSecret([this.keys.secret(name)], [candidate])));
   }
 
   private async check(ban: string | null, counters: AttemptCounters, count: boolean): Promise<AttemptReservation> {
-    const keys = [this.bans(), ...this.counterKeys(counters)];
-    const args = [ban ?? '', ...limits(counters), ...windows(counters), count ? '1' : '0'];
-    const [outcome, waitMs, which] = (await this.call(() => this.client.attemptCheck(keys, args))) as [number, number, number];
-    if (outcome === 2) return { outcome: 'banned' };
-    if (outcome === 1) return { outcome: 'limited', counter: COUNTER_NAMES[which - 1] ?? 'address', retryAfterMs: Number(waitMs) };
-    return { outcome: 'reserved' };
+    const all = parts(ban, counters, false);
+    const replies = await Promise.all(
+      all.map(async (part) => {
+        const counter = part.counter;
+        const args = [part.withBan ? '1' : '0', String(counter?.limit ?? 0), String(counter?.windowMs ?? 1), count ? '1' : '0'];
+        return (await this.call(() => this.client.counterCheck(this.partKeys(ban ?? '', part, false), args))) as [number, number];
+      }),
+    );
+    const counted = all.filter((_part, i) => Number(replies[i]?.[0]) === 0 && Number(replies[i]?.[1]) === 1);
+    const refusal = refusalOf(all, replies);
+    if (refusal !== null && counted.length > 0) {
+      // Refused by one counter: what the others counted is given back, so the attempt changes nothing.
+      await Promise.all(
+        counted.map((part) =>
+          this.call(() => this.client.counterSettle(this.partKeys(ban ?? '', part, true), ['release', String(part.counter?.limit ?? 0), 'none', '0', '0', '0'])),
+        ),
+      );
+    }
+    return refusal ?? { outcome: 'reserved' };
   }
 
-  private bans(): string {
-    return this.keys.loginDefense('bans');
-  }
-
-  /** A counter that is not applied still gets a key (scripts take a fixed number), one nothing else uses. */
-  private counterKeys(counters: AttemptCounters): string[] {
-    return COUNTER_NAMES.map((name) => this.keys.loginDefense('failures', name, counters[name]?.key ?? '-'));
+  /** A counter's keys: its own, then (with the ban, in its slot) the ban marker and count, else the counter key again. */
+  private partKeys(ban: string, part: Part, settling: boolean): string[] {
+    const counter = part.name === null || part.counter === null ? null : this.keys.failures(part.name, part.counter.key);
+    const main = counter ?? this.keys.banCount(ban);
+    const extra = part.withBan ? [this.keys.ban(ban), this.keys.banCount(ban)] : [main, main];
+    return settling ? [main, ...extra] : [main, extra[0] ?? main];
   }
 }
 
-const limits = (counters: AttemptCounters): string[] => COUNTER_NAMES.map((name) => String(counters[name]?.limit ?? 0));
-const windows = (counters: AttemptCounters): string[] => COUNTER_NAMES.map((name) => String(counters[name]?.windowMs ?? 1));
+/**
+ * The script calls of one attempt: each counter that is there (settling: also those at limit 0, whose success still clears
+ * them), the ban with the address counter when they share the address (they always do in Flowgate), or apart.
+ */
+function parts(ban: string | null, counters: AttemptCounters, settling: boolean): Part[] {
+  const result: Part[] = [];
+  const banWithAddress = ban !== null && ban === counters.address.key;
+  for (const name of COUNTER_NAMES) {
+    const counter = counters[name];
+    if (counter === null) continue;
+    const withBan = name === 'address' && banWithAddress;
+    if (counter.limit > 0 || withBan || (settling && name !== 'account')) result.push({ name, counter, withBan });
+  }
+  if (ban !== null && !banWithAddress) result.push({ name: null, counter: null, withBan: true });
+  return result;
+}
+
+/** Banned beats limited; among limits, the longest wait (the first counter on a tie), as the single script answered before. */
+function refusalOf(all: readonly Part[], replies: ReadonlyArray<readonly [number, number]>): AttemptReservation | null {
+  if (replies.some((reply) => Number(reply[0]) === 2)) return { outcome: 'banned' };
+  let refusal: AttemptReservation | null = null;
+  let longest = -1;
+  all.forEach((part, i) => {
+    const reply = replies[i];
+    if (reply === undefined || Number(reply[0]) !== 1 || part.name === null) return;
+    if (Number(reply[1]) > longest) {
+      longest = Number(reply[1]);
+      refusal = { outcome: 'limited', counter: part.name, retryAfterMs: longest };
+    }
+  });
+  return refusal;
+}

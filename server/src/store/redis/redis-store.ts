@@ -7,6 +7,7 @@ import type {
   JsonObject,
   RefreshToken,
   RefreshTokenCreation,
+  SessionState,
   Store,
   StoredFlow,
   StoreLogger,
@@ -28,10 +29,13 @@ import {
 } from './client.js';
 import { createRedisClusterClient, parseClusterUrl } from './cluster.js';
 import { decodeCasOutcome, decodeFlow, decodeInteger, decodeJsonObject } from './codec.js';
+import { RedisCredentials } from './credentials.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisLoginDefense } from './login-defense.js';
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
+import { ensureLayout, migrateUnderLock } from './layout.js';
 import { acquireRedisLease, releaseRedisLease } from './leases.js';
+import type { MigrationReport } from './migrate.js';
 import { deleteRedisMfaSetting, getRedisMfaSetting, listRedisMfaSettings, putRedisMfaSetting } from './mfa.js';
 import { RedisRefreshTokens } from './refresh-tokens.js';
 import { createRedisSentinelClient, parseSentinelUrl } from './sentinel.js';
@@ -82,6 +86,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
     connectInBackground(client, connectTimeoutMs, mode, wanted),
     connectInBackground(subscriber, connectTimeoutMs, mode, wanted),
   ]);
+  // At start, a store in an older key layout is migrated (or waited for); when Redis cannot be reached yet, the first call
+  // that needs the directory does it.
+  store.prepareLayout();
   return store;
 }
 
@@ -92,10 +99,15 @@ export class RedisStore implements Store {
   readonly #keys: RedisKeys;
   readonly #events: RedisEventBus;
   readonly #users: RedisUsers;
+  readonly #credentials: RedisCredentials;
   readonly #tokens: RedisRefreshTokens;
   readonly loginDefense: RedisLoginDefense;
   #closing: Promise<void> | undefined;
   readonly #closeTimeoutMs: number;
+  readonly #logger: StoreLogger;
+  /** Set once the store is known to be in this code's key layout; until then directory calls wait for #layout. */
+  #layoutReady = false;
+  #layout: Promise<void> | undefined;
 
   constructor(
     client: FlowgateRedis,
@@ -112,9 +124,47 @@ export class RedisStore implements Store {
     this.#keys = keys;
     this.description = description;
     this.#events = new RedisEventBus(client, subscriber, keys, logger, mode);
-    this.#users = new RedisUsers(client, keys);
-    this.#tokens = new RedisRefreshTokens(client, keys);
-    this.loginDefense = new RedisLoginDefense(client, keys, (call) => this.#call(call));
+    this.#logger = logger;
+    const afterLayout = <T>(run: () => Promise<T>): Promise<T> => this.#afterLayout(run);
+    this.#users = new RedisUsers(client, keys, afterLayout);
+    this.#credentials = new RedisCredentials(client, keys, this.#users, afterLayout);
+    this.#tokens = new RedisRefreshTokens(client, keys, afterLayout);
+    this.loginDefense = new RedisLoginDefense(client, keys, (call) => this.#afterLayout(() => this.#call(call)));
+  }
+
+  /**
+   * Runs a call of the directory, MFA settings or login defense once the store is in this code's key layout: the first such
+   * call of this instance checks the layout version (one GET) and, when it is old, migrates under the lock (layout.ts) or waits
+   * for the instance that does. A failed check is retried by the next call. Flows, codes and leases kept their keys.
+   */
+  #afterLayout<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#layoutReady) return run();
+    this.#layout ??= ensureLayout(this.#client, this.#keys, this.#logger).then(
+      () => {
+        this.#layoutReady = true;
+      },
+      (error: unknown) => {
+        this.#layout = undefined;
+        throw error;
+      },
+    );
+    return this.#layout.then(run);
+  }
+
+  /** Starts the layout check (and migration) now rather than at the first directory call; a failure is retried by that call. */
+  prepareLayout(): void {
+    this.#afterLayout(() => Promise.resolve()).catch(() => undefined);
+  }
+
+  /**
+   * `flowgate store migrate`: moves whatever is left of the previous key layout (also when the version says it is done: an
+   * instance of the old version may have written since), under the same lock as a starting instance.
+   */
+  async migrateLayout(): Promise<MigrationReport> {
+    const report = await migrateUnderLock(this.#client, this.#keys, false);
+    if (report === null) throw new Error('unreachable: an unconditional migration always reports');
+    this.#layoutReady = true;
+    return report;
   }
 
   /** Every call goes through here: it fails fast while the client cannot send, and maps connection failures (client.ts). */
@@ -161,8 +211,8 @@ export class RedisStore implements Store {
     return data === null ? null : decodeJsonObject(data);
   }
 
-  // Users and credentials: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts
-  // (users.ts).
+  // Users and credentials: a user's keys in its own slot, a credential in its index entry's slot (keys.ts), written by the
+  // Lua scripts in directory-scripts.ts (users.ts, credentials.ts).
 
   createUser(user: NewUser): Promise<User> {
     return this.#users.createUser(user);
@@ -181,47 +231,47 @@ export class RedisStore implements Store {
   }
 
   removeUser(id: string): Promise<boolean> {
-    return this.#users.removeUser(id);
+    return this.#users.removeUser(id, (userId) => this.#credentials.removeCredentialsOf(userId));
   }
 
   getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Promise<Credential> {
-    return this.#users.getOrCreateCredential(providerType, providerId, subject, data);
+    return this.#credentials.getOrCreateCredential(providerType, providerId, subject, data);
   }
 
   getCredential(id: string): Promise<Credential | null> {
-    return this.#users.getCredential(id);
+    return this.#credentials.getCredential(id);
   }
 
   findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
-    return this.#users.findCredential(providerType, providerId, subject);
+    return this.#credentials.findCredential(providerType, providerId, subject);
   }
 
   listCredentials(userId: string): Promise<Credential[]> {
-    return this.#users.listCredentials(userId);
+    return this.#credentials.listCredentials(userId);
   }
 
   updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
-    return this.#users.updateCredentialData(credentialId, data, expected);
+    return this.#credentials.updateCredentialData(credentialId, data, expected);
   }
 
   removeCredential(credentialId: string): Promise<boolean> {
-    return this.#users.removeCredential(credentialId);
+    return this.#credentials.removeCredential(credentialId);
   }
 
   changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'> {
-    return this.#users.changeCredentialSubject(credentialId, subject);
+    return this.#credentials.changeCredentialSubject(credentialId, subject);
   }
 
   linkCredential(credentialId: string, userId: string): Promise<boolean> {
-    return this.#users.linkCredential(credentialId, userId);
+    return this.#credentials.linkCredential(credentialId, userId);
   }
 
   createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
-    return this.#users.createUserForCredential(credentialId, user);
+    return this.#credentials.createUserForCredential(credentialId, user);
   }
 
-  // Refresh tokens: a hash per token (PEXPIREAT at expireAt), a tokenHash -> id index expiring with it, and a per-user set of
-  // ids, all under the directory tag so that removeUser and the long-lived name check are single scripts (refresh-tokens.ts).
+  // Refresh tokens: a hash per token (PEXPIREAT at expireAt) and a per-user set of ids in the user's slot, a tokenHash -> id
+  // index entry in its own (refresh-tokens.ts).
 
   createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
     return this.#tokens.create(token, maxPerUser, keepId);
@@ -229,6 +279,10 @@ export class RedisStore implements Store {
 
   getRefreshToken(id: string): Promise<RefreshToken | null> {
     return this.#tokens.get(id);
+  }
+
+  sessionState(refreshTokenId: string, userId: string): Promise<SessionState> {
+    return this.#tokens.sessionState(refreshTokenId, userId, (id) => this.#users.getUser(id));
   }
 
   findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
@@ -257,22 +311,22 @@ export class RedisStore implements Store {
     return releaseRedisLease(this.#client, this.#keys, set, member);
   }
 
-  // MFA settings: a hash per user under the directory tag (mfa.ts).
+  // MFA settings: a hash per user in the user's slot (mfa.ts).
 
   listMfaSettings(userId: string): Promise<Record<string, MfaSetting>> {
-    return listRedisMfaSettings(this.#client, this.#keys, userId);
+    return this.#afterLayout(() => listRedisMfaSettings(this.#client, this.#keys, userId));
   }
 
   getMfaSetting(userId: string, moduleId: string): Promise<MfaSetting | null> {
-    return getRedisMfaSetting(this.#client, this.#keys, userId, moduleId);
+    return this.#afterLayout(() => getRedisMfaSetting(this.#client, this.#keys, userId, moduleId));
   }
 
   putMfaSetting(userId: string, moduleId: string, data: JsonObject, expectedRevision?: string | null): Promise<boolean> {
-    return putRedisMfaSetting(this.#client, this.#keys, userId, moduleId, data, expectedRevision);
+    return this.#afterLayout(() => putRedisMfaSetting(this.#client, this.#keys, userId, moduleId, data, expectedRevision));
   }
 
   deleteMfaSetting(userId: string, moduleId: string): Promise<boolean> {
-    return deleteRedisMfaSetting(this.#client, this.#keys, userId, moduleId);
+    return this.#afterLayout(() => deleteRedisMfaSetting(this.#client, this.#keys, userId, moduleId));
   }
 
   publish(channel: string, message: string): Promise<void> {
@@ -289,7 +343,7 @@ export class RedisStore implements Store {
 
   /** A keyed read rather than PING: a cluster client routes a keyless command to no node in particular. */
   async ping(): Promise<void> {
-    await this.#call(() => this.#client.exists(this.#keys.loginDefense('readiness-probe')));
+    await this.#call(() => this.#client.exists(this.#keys.readinessProbe()));
   }
 
   isSubscriberUp(): boolean {

@@ -1,19 +1,76 @@
-/** Users and credentials on Redis: hashes under the directory hash tag (see keys.ts), fields written by the Lua scripts in scripts.ts. */
-import { randomId } from '../../crypto.js';
-import type { Credential, JsonObject, NewUser, User, UserForCredential, UserPatch } from '../types.js';
-import { decodeCredential, decodeInteger, decodeUser, flag, toHash } from './codec.js';
+/**
+ * Users on Redis: a hash per user in its own slot (`{u:<tag>}`, keys.ts), with its credential id set; the owner marker and the
+ * user list on small keys of their own. Creating a user crosses slots in an order that a crash cannot turn into a wrong owner.
+ */
+import type { NewUser, User, UserPatch } from '../types.js';
+import { decodeInteger, decodeUser, flag, toHash } from './codec.js';
 import { RedisRecords } from './records.js';
 
-/** Behind RedisStore's user and credential methods (the same names). */
+/**
+ * How old an owner claim (or a credential's claim by createUserForCredential) must be before another user may take it over,
+ * when the user it names was never written: that only happens when the claiming process died between two steps. Far past any
+ * store call's deadline, so a claimant still alive has finished or failed by then.
+ */
+export const CLAIM_TAKEOVER_MS = 10_000;
+
+/** Behind RedisStore's user methods (the same names). */
 export class RedisUsers extends RedisRecords {
   async createUser(user: NewUser): Promise<User> {
-    const keys = [this.keys.owner(), this.keys.user(user.id), this.keys.userIndex()];
-    const args = [user.id, String(user.createdAt), user.name, JSON.stringify(user.groupIds), flag(user.isActive), flag(user.localOnly)];
-    const outcome = decodeInteger(await this.call(() => this.client.createUser(keys, args)));
-    if (outcome === -1) throw new Error(`User ${user.id} already exists`);
+    await this.writeUser(user, null);
     const created = await this.getUser(user.id);
     if (created === null) throw new Error(`User ${user.id} could not be read back`);
     return created;
+  }
+
+  /**
+   * The steps of a new user, each atomic in its slot: (1) the user list entry (listUsers skips an entry whose user is missing,
+   * so a crash after it leaves nothing visible); (2) the owner claim, `pending:<id>:<ms>` with SET NX semantics; (3) the record,
+   * as owner when the claim was won, with `credentialId` in its set; (4) the claim confirmed as the plain id. A crash after (2)
+   * leaves a pending claim naming a missing user: the next user created after CLAIM_TAKEOVER_MS takes it over. A crash after (3)
+   * leaves one naming a written user: the next user created confirms it for that user.
+   */
+  async writeUser(user: NewUser, credentialId: string | null): Promise<void> {
+    await this.call(() => this.client.zAdd(this.keys.userIndex(), { score: user.createdAt, value: user.id }, { NX: true }));
+    const owner = await this.claimOwner(user.id);
+    const keys = [this.keys.user(user.id), this.keys.userCredentials(user.id)];
+    const args = [
+      user.id,
+      String(user.createdAt),
+      user.name,
+      JSON.stringify(user.groupIds),
+      flag(user.isActive),
+      flag(user.localOnly),
+      owner === null ? '0' : '1',
+      credentialId ?? '',
+    ];
+    const outcome = decodeInteger(await this.call(() => this.client.createUser(keys, args)));
+    if (outcome === -1) {
+      if (owner !== null) await this.compareAndSet(this.keys.owner(), owner, '');
+      throw new Error(`User ${user.id} already exists`);
+    }
+    if (owner !== null) await this.compareAndSet(this.keys.owner(), owner, user.id);
+  }
+
+  /** The pending claim this user now holds (to confirm once written), or null when another user is (or will be) the owner. */
+  private async claimOwner(userId: string): Promise<string | null> {
+    for (;;) {
+      const now = Date.now();
+      const reply = await this.call(() => this.client.claimOwner([this.keys.owner()], [userId, String(now)]));
+      const [outcome, marker] = Array.isArray(reply) ? reply.map(String) : [];
+      if (outcome === 'won' && marker !== undefined) return marker;
+      if (outcome !== 'pending' || marker === undefined) return null;
+      // Another user's claim is pending: `pending:<id>:<ms>`; the id itself may hold ':' so the time is after the last one.
+      const body = marker.slice('pending:'.length);
+      const claimant = body.slice(0, body.lastIndexOf(':'));
+      const claimedAt = Number(body.slice(body.lastIndexOf(':') + 1));
+      if ((await this.getUser(claimant)) !== null) {
+        await this.compareAndSet(this.keys.owner(), marker, claimant);
+        return null;
+      }
+      if (now - claimedAt < CLAIM_TAKEOVER_MS) return null;
+      // The claimant died before writing its user: take the claim over (and go round to read it back as ours).
+      await this.compareAndSet(this.keys.owner(), marker, `pending:${userId}:${now}`);
+    }
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -40,105 +97,23 @@ export class RedisUsers extends RedisRecords {
     return reply === null ? null : decodeUser(toHash(reply));
   }
 
-  async removeUser(id: string): Promise<boolean> {
-    const keys = [
-      this.keys.user(id),
-      this.keys.userIndex(),
-      this.keys.userCredentials(id),
-      this.keys.userRefreshTokens(id),
-      this.keys.mfaSettings(id),
-    ];
-    const args = [id, this.keys.credential(''), this.keys.refreshToken('')];
-    const removed = await this.call(() => this.client.removeUser(keys, args));
-    return decodeInteger(removed) === 1;
-  }
-
-  async getOrCreateCredential(
-    providerType: string,
-    providerId: string | null,
-    subject: string,
-    data: JsonObject,
-  ): Promise<Credential> {
-    const id = randomId();
-    const keys = [this.keys.credentialIndex(providerType, providerId, subject), this.keys.credential(id)];
-    const args = [
-      this.keys.credential(''),
-      id,
-      providerType,
-      JSON.stringify(providerId),
-      subject,
-      JSON.stringify(data),
-      String(Date.now()),
-    ];
-    const credential = decodeCredential(toHash(await this.call(() => this.client.getOrCreateCredential(keys, args))));
-    if (credential === null) throw new Error(`Credential for ${providerType} ${subject} could not be read back`);
-    return credential;
-  }
-
-  async getCredential(id: string): Promise<Credential | null> {
-    const key = this.keys.credential(id);
-    return decodeCredential(await this.call(() => this.client.hGetAll(key)));
-  }
-
-  async findCredential(providerType: string, providerId: string | null, subject: string): Promise<Credential | null> {
-    const index = this.keys.credentialIndex(providerType, providerId, subject);
-    const id = await this.call(() => this.client.get(index));
-    return id === null ? null : this.getCredential(id);
-  }
-
-  listCredentials(userId: string): Promise<Credential[]> {
-    return this.listMembers(this.keys.userCredentials(userId), (id) => this.getCredential(id));
-  }
-
-  async updateCredentialData(credentialId: string, data: JsonObject, expected?: JsonObject): Promise<boolean> {
-    const key = this.keys.credential(credentialId);
-    const args = [JSON.stringify(data), ...(expected === undefined ? [] : [JSON.stringify(expected)])];
-    const updated = await this.call(() => this.client.updateCredentialData([key], args));
-    return decodeInteger(updated) === 1;
-  }
-
-  async removeCredential(credentialId: string): Promise<boolean> {
-    const key = this.keys.credential(credentialId);
-    const removed = await this.call(() => this.client.removeCredential([key], [credentialId, this.keys.userCredentials('')]));
-    return decodeInteger(removed) === 1;
-  }
-
-  async changeCredentialSubject(credentialId: string, subject: string): Promise<'ok' | 'taken' | 'not_found'> {
-    const credential = await this.getCredential(credentialId);
-    if (credential === null) return 'not_found';
-    const keys = [this.keys.credential(credentialId), this.keys.credentialIndex(credential.providerType, credential.providerId, subject)];
-    const outcome = await this.call(() => this.client.changeCredentialSubject(keys, [credentialId, subject]));
-    if (outcome !== 'ok' && outcome !== 'taken' && outcome !== 'not_found') throw new Error(`Unexpected reply ${String(outcome)}`);
-    return outcome;
-  }
-
-  async linkCredential(credentialId: string, userId: string): Promise<boolean> {
-    const keys = [this.keys.credential(credentialId), this.keys.user(userId), this.keys.userCredentials(userId)];
-    const linked = await this.call(() => this.client.linkCredential(keys, [credentialId, userId]));
-    return decodeInteger(linked) === 1;
-  }
-
-  async createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
-    const keys = [
-      this.keys.credential(credentialId),
-      this.keys.owner(),
-      this.keys.user(user.id),
-      this.keys.userIndex(),
-      this.keys.userCredentials(user.id),
-    ];
-    const args = [
-      credentialId,
-      user.id,
-      String(user.createdAt),
-      user.name,
-      JSON.stringify(user.groupIds),
-      flag(user.isActive),
-      this.keys.user(''),
-      flag(user.localOnly),
-    ];
-    const reply = await this.call(() => this.client.createUserForCredential(keys, args));
-    if (!Array.isArray(reply) || (reply[0] !== 'linked' && reply[0] !== 'created')) return null;
-    const found = decodeUser(toHash(reply.slice(1)));
-    return found === null ? null : { user: found, created: reply[0] === 'created' };
+  /**
+   * The user's own slot in one script (record, tokens, MFA settings, sets), then what lives elsewhere: its credentials first
+   * (so a crash never leaves a login to a removed user), the token index entries and aliases, the user list entry. A crash
+   * part way leaves entries that name missing records, which every reader skips; removing the user again finishes the job.
+   */
+  async removeUser(id: string, removeCredentials: (userId: string) => Promise<void>): Promise<boolean> {
+    await removeCredentials(id);
+    const tag = this.keys.userTag(id);
+    const keys = [this.keys.user(id), this.keys.userRefreshTokensAt(tag, id), this.keys.mfaSettings(id), this.keys.userCredentials(id)];
+    const reply = await this.call(() => this.client.removeUser(keys, [this.keys.refreshTokenAt(tag, '')]));
+    const [removed, ...indexed] = Array.isArray(reply) ? reply.map(String) : ['0'];
+    const cleanups: Array<Promise<unknown>> = [this.call(() => this.client.zRem(this.keys.userIndex(), id))];
+    for (let i = 0; i + 1 < indexed.length; i += 2) {
+      const [index, tokenId] = [indexed[i] ?? '', indexed[i + 1] ?? ''];
+      cleanups.push(this.compareAndSet(index, tokenId, ''), this.call(() => this.client.del(this.keys.refreshTokenAlias(tokenId))));
+    }
+    await Promise.all(cleanups);
+    return removed === '1';
   }
 }

@@ -1,6 +1,7 @@
 /** Refresh tokens on SQLite: the `refresh_tokens` table (schema.ts, migration 2) behind SqliteStore's RefreshTokenStore methods. */
 import type { Database, Statement } from 'better-sqlite3';
-import type { RefreshToken, RefreshTokenCreation, RefreshTokenType } from '../types.js';
+import type { RefreshToken, RefreshTokenCreation, RefreshTokenType, SessionState } from '../types.js';
+import { toUser, type UserRow } from './rows.js';
 
 interface RefreshTokenRow {
   id: string;
@@ -33,6 +34,11 @@ const toRefreshToken = (row: RefreshTokenRow): RefreshToken => ({
   lastUsedIp: row.last_used_ip,
   expireAt: row.expire_at,
 });
+
+/** The joined row of sessionState: the token's columns (all NULL when it is missing) and the user's, prefixed `u_`. */
+type SessionStateRow = { [K in keyof RefreshTokenRow]: RefreshTokenRow[K] | null } & {
+  [K in keyof UserRow as `u_${K}`]: UserRow[K];
+} & { u_id: string | null };
 
 /** A row past its expire_at reads as absent everywhere; the sweep deletes it later. */
 const LIVE = '(expire_at IS NULL OR expire_at > @now)';
@@ -95,6 +101,26 @@ export class SqliteRefreshTokens {
     return row === undefined ? null : toRefreshToken(row);
   }
 
+  /** One SELECT: the token and the user joined to a one-row source, so either may be missing (all its columns NULL). */
+  sessionState(id: string, userId: string): SessionState {
+    const row = this.#sql.sessionState.get({ id, userId, now: Date.now() });
+    if (row === undefined) return { refreshToken: null, user: null };
+    const user: UserRow | null =
+      row.u_id === null
+        ? null
+        : {
+            id: row.u_id,
+            name: row.u_name,
+            is_owner: row.u_is_owner,
+            is_admin: row.u_is_admin,
+            is_active: row.u_is_active,
+            group_ids: row.u_group_ids,
+            local_only: row.u_local_only,
+            created_at: row.u_created_at,
+          };
+    return { refreshToken: row.id === null ? null : toRefreshToken(row as RefreshTokenRow), user: user === null ? null : toUser(user) };
+  }
+
   findByHash(tokenHash: string): RefreshToken | null {
     const row = this.#sql.findByHash.get({ tokenHash, now: Date.now() });
     return row === undefined ? null : toRefreshToken(row);
@@ -148,6 +174,13 @@ function prepareStatements(db: Database) {
       'DELETE FROM refresh_tokens WHERE user_id = @userId AND expire_at <= @now',
     ),
     get: query<[{ id: string; now: number }], RefreshTokenRow>(`SELECT * FROM refresh_tokens WHERE id = @id AND ${LIVE}`),
+    sessionState: query<[{ id: string; userId: string; now: number }], SessionStateRow>(
+      `SELECT t.*, u.id AS u_id, u.name AS u_name, u.is_owner AS u_is_owner, u.is_admin AS u_is_admin, u.is_active AS u_is_active,
+         u.group_ids AS u_group_ids, u.local_only AS u_local_only, u.created_at AS u_created_at
+       FROM (SELECT @id AS wanted_token, @userId AS wanted_user) AS w
+       LEFT JOIN refresh_tokens t ON t.id = w.wanted_token AND (t.expire_at IS NULL OR t.expire_at > @now)
+       LEFT JOIN users u ON u.id = w.wanted_user`,
+    ),
     findByHash: query<[{ tokenHash: string; now: number }], RefreshTokenRow>(
       `SELECT * FROM refresh_tokens WHERE token_hash = @tokenHash AND ${LIVE}`,
     ),

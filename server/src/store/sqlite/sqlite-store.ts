@@ -10,6 +10,7 @@ import {
   type JsonObject,
   type RefreshToken,
   type RefreshTokenCreation,
+  type SessionState,
   type Store,
   type StoredFlow,
   type StoreLogger,
@@ -201,6 +202,10 @@ export class SqliteStore implements Store {
 
   async getRefreshToken(id: string): Promise<RefreshToken | null> {
     return this.#run(() => this.#tokens.get(id));
+  }
+
+  async sessionState(refreshTokenId: string, userId: string): Promise<SessionState> {
+    return this.#run(() => this.#tokens.sessionState(refreshTokenId, userId));
   }
 
   async findRefreshTokenByHash(tokenHash: string): Promise<RefreshToken | null> {
