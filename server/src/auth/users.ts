@@ -13,8 +13,11 @@ const groupsOf = (meta: UserMeta): string[] => [meta.group ?? GROUP_ID_USER];
 export async function getOrCreateUser(store: UserStore, provider: AuthProvider, credential: Credential): Promise<User> {
   if (credential.userId !== null) {
     const user = await store.getUser(credential.userId);
-    if (user === null) throw accountGone();
-    return provider.refreshUserMeta === true ? refreshMeta(store, user, await provider.userMetaForCredentials(credential)) : user;
+    if (user !== null) {
+      return provider.refreshUserMeta === true ? refreshMeta(store, user, await provider.userMetaForCredentials(credential)) : user;
+    }
+    // Named but not there (yet): on Redis Cluster a racing first login claims the credential before it writes the user, so
+    // this asks createUserForCredential below, which waits for that user (or answers null for a user that is really gone).
   }
   const meta = await provider.userMetaForCredentials(credential);
   // Created and bound in one atomic step: two exchanges racing for one new credential end with the same user. A login makes an
