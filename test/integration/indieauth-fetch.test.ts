@@ -2,7 +2,13 @@
 import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_PAGE_BYTES, MAX_PAGE_REDIRECTS, PAGE_FETCH_TIMEOUT_MS, fetchRedirectUris } from '../../server/src/auth/client-page.js';
+import {
+  MAX_CONCURRENT_PAGE_FETCHES,
+  MAX_PAGE_BYTES,
+  MAX_PAGE_REDIRECTS,
+  PAGE_FETCH_TIMEOUT_MS,
+  fetchRedirectUris,
+} from '../../server/src/auth/client-page.js';
 import { verifyRedirectUri } from '../../server/src/auth/indieauth.js';
 import { eventually } from '../helpers/instances.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -97,6 +103,21 @@ describe('IndieAuth client id pages', function () {
       const links = await fetchRedirectUris(`${page.origin}/`, { allowPrivateAddresses: true, timeoutMs: 100 });
       expect(Date.now() - started).to.be.within(90, 1_000);
       expect(links).to.deep.equal({ ok: false, reason: 'the page did not arrive within 100 ms' });
+    });
+
+    it('refuses fetches past its limit of 32 at once with rate_limited, and fetches again once they end', async function () {
+      expect(MAX_CONCURRENT_PAGE_FETCHES).to.equal(32);
+      const page = await pageServer({ '/': () => undefined, '/declaring': DECLARING });
+      const hanging = Array.from({ length: MAX_CONCURRENT_PAGE_FETCHES }, () =>
+        fetchRedirectUris(`${page.origin}/`, { allowPrivateAddresses: true, timeoutMs: 300 }),
+      );
+      const refused = await fetchRedirectUris(`${page.origin}/declaring`, { allowPrivateAddresses: true }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).to.deep.include({ code: 'rate_limited', retryAfterSeconds: 5 });
+      await Promise.all(hanging);
+      expect(await fetchRedirectUris(`${page.origin}/declaring`, { allowPrivateAddresses: true })).to.deep.include({ ok: true });
     });
 
     it('gives up after the timeout on a page that trickles in', async function () {
