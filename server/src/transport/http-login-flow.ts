@@ -15,6 +15,7 @@ import {
   type FlowResult,
 } from '@flowgate/shared';
 import type { Logger } from 'pino';
+import { INVALID_REDIRECT_URI } from '../auth/indieauth.js';
 import { LoginAddressChanged } from '../auth/login-context.js';
 import type { AuthManager } from '../auth/manager.js';
 import { ServiceError } from '../errors.js';
@@ -139,19 +140,15 @@ export function serveStart(request: IncomingMessage, response: ServerResponse, c
       // The auth layer checks the client id and the redirect URI here (invalid_request); Home Assistant answers a bad client id
       // 400 and a redirect URI the client may not use 403. A flow that ends at once (trusted_networks' bypass) fails at its
       // end as a step does.
-      if (error.code === 'invalid_request' && error.message.startsWith('Invalid redirect URI')) return message(response, 403, 'Invalid redirect URI');
+      if (error.code === 'invalid_request' && error.message === INVALID_REDIRECT_URI) return message(response, 403, INVALID_REDIRECT_URI);
       refuse(response, error, { not_found: 'Invalid handler specified', invalid_request: 'Invalid client id', ...endWords(error) });
     }
   });
 }
 
-/**
- * Home Assistant's 403s at a flow's end: "Login blocked: <reason>" as the auth layer words it, else the redirect URI check
- * (which the auth layer reports as access_denied or invalid_request).
- */
+/** Home Assistant's 403 at a flow's end: "Login blocked: <reason>", as the auth layer words it (user-access.ts). */
 function endWords(error: ServiceError): Partial<Record<ServiceError['code'], string>> {
-  if (error.code !== 'access_denied') return {};
-  return { access_denied: error.message.startsWith('Login blocked') ? error.message : 'Invalid redirect URI' };
+  return error.code === 'access_denied' ? { access_denied: error.message } : {};
 }
 
 function answerFlow(response: ServerResponse, result: FlowResult): void {
@@ -175,7 +172,7 @@ export function serveStep(request: IncomingMessage, response: ServerResponse, fl
       refuse(response, error, {
         not_found: 'Invalid flow specified',
         invalid_format: 'User input malformed',
-        invalid_request: 'Invalid redirect URI',
+        invalid_request: INVALID_REDIRECT_URI,
         ...endWords(error),
       });
     }
