@@ -1,5 +1,5 @@
 /** Random identifiers and constant-time comparison: the two primitives every secret in Flowgate relies on. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Bits of entropy in flow ids and authorization codes (the protocol asks for at least 128). */
 export const RANDOM_ID_BYTES = 16;
@@ -14,7 +14,15 @@ export function randomId(bytes = RANDOM_ID_BYTES): string {
  * first, so `timingSafeEqual` always compares equal-length buffers.
  */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const digestA = createHash('sha256').update(a, 'utf8').digest();
-  const digestB = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(digestA, digestB);
+  return sameDigest(digest(a), digest(b));
+}
+
+/** A secret's SHA-256 (the one-shot `hash`, no Hash object per call), for comparing with `sameDigest`: digest a fixed secret once. */
+export function digest(secret: string): Buffer {
+  return hash('sha256', secret, 'buffer');
+}
+
+/** Two digests compared in constant time. */
+export function sameDigest(a: Buffer, b: Buffer): boolean {
+  return timingSafeEqual(a, b);
 }

@@ -64,6 +64,16 @@ export function describeLoginDefenseContract(name: string, openGroup: OpenStoreG
         expect((await group.store.loginDefense.checkAttempt(ban, limits)).outcome).to.equal('reserved');
       });
 
+      it('names the counters a reservation brings to their limit, so that a failure of it starts their lockout', async function () {
+        const limits = counters({ address: 2, account: 3 });
+        expect(await group.store.loginDefense.reserveAttempt(ban, limits)).to.deep.equal({ outcome: 'reserved', filled: [] });
+        expect(await group.stores[1]!.loginDefense.reserveAttempt(ban, limits)).to.deep.equal({ outcome: 'reserved', filled: ['address'] });
+        const both = counters({ address: 3, account: 3 });
+        expect(await group.store.loginDefense.reserveAttempt(ban, both)).to.deep.equal({ outcome: 'reserved', filled: ['address', 'account'] });
+        // A look counts nothing, so it fills nothing.
+        expect(await group.store.loginDefense.checkAttempt(ban, counters({ device: 5 }))).to.deep.equal({ outcome: 'reserved', filled: [] });
+      });
+
       it('ignores a counter whose limit is 0', async function () {
         for (let i = 0; i < 20; i += 1) expect((await group.store.loginDefense.reserveAttempt(ban, counters({}))).outcome).to.equal('reserved');
       });

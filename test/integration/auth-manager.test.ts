@@ -93,6 +93,32 @@ for (const backend of BACKENDS) {
       expect(events).to.deep.equal(Array.from({ length: 12 }, () => 'login_failed alice'));
     });
 
+    it('settles a failed step without a second store call, and reports each lockout once, from the failure that filled it', async function () {
+      const calls: string[] = [];
+      const events: string[] = [];
+      const limited = new AuthManager({
+        store: countingLoginDefense(store, calls),
+        providers: [provider],
+        loginLimits: { addressFailures: 3, accountFailures: 5, deviceFailures: 0 },
+        audit: (event, fields) => events.push(`${event} ${String(fields['kind'] ?? fields['username'])}`),
+      });
+      const attempt = async (password: string, remoteAddress: string) => {
+        const form = await limited.startLogin(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress, deviceToken: null });
+        return limited.loginStep(form.flow_id, CLIENT_ID, { username: 'alice', password });
+      };
+      for (let n = 0; n < 3; n++) expect(await attempt('nope', '192.0.2.1')).to.have.property('type', 'form');
+      expect(calls.filter((call) => call === 'reserveAttempt')).to.have.length(3);
+      expect(calls).to.not.include('settleAttempt');
+      expect(events).to.deep.equal(['login_failed alice', 'login_failed alice', 'login_failed alice', 'lockout address']);
+      // Over its limit, the address is refused before the provider checks anything.
+      const refused = await attempt('wonderland', '192.0.2.1').catch((error: unknown) => error);
+      expect(refused).to.have.property('code', 'rate_limited');
+      // From elsewhere the account, 3 of its 5 used, still logs in: a success settles (it clears the counters it may).
+      expect(await attempt('wonderland', '192.0.2.2')).to.have.property('type', 'create_entry');
+      expect(calls.filter((call) => call === 'settleAttempt')).to.have.length(1);
+      expect(events.filter((event) => event.startsWith('lockout'))).to.have.length(1);
+    });
+
     it('gives the display name from the config as user meta', async function () {
       const provider = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'w', name: 'Alice Liddell' }] },
@@ -101,5 +127,27 @@ for (const backend of BACKENDS) {
       const credential = await provider.getOrCreateCredentials({ username: 'alice' });
       expect(await provider.userMetaForCredentials(credential)).to.deep.equal({ name: 'Alice Liddell', isActive: true });
     });
+  });
+}
+
+/** The store, with the names of its login-defense calls written to `calls` as they are made. */
+function countingLoginDefense(store: Store, calls: string[]): Store {
+  const defense = store.loginDefense;
+  const countedDefense = new Proxy(defense, {
+    get(target, name) {
+      const value: unknown = Reflect.get(target, name);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(name));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'loginDefense') return countedDefense;
+      const value: unknown = Reflect.get(target, name);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
   });
 }

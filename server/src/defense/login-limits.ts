@@ -2,7 +2,7 @@
  * Brute-force limits on login attempts, counted in the store so every instance shares them: per client address, per account
  * for clients not trusted for it, per trusted device; plus Home Assistant's optional permanent bans and a bound on open flows.
  */
-import type { AttemptCounters, AttemptSettlement, LimitedCounter, LoginDefenseStore } from '../store/login-defense.js';
+import type { AttemptCounters, AttemptReservation, AttemptSettlement, LimitedCounter, LoginDefenseStore } from '../store/login-defense.js';
 import { ServiceError } from '../errors.js';
 import { limitKey } from './client-address.js';
 import type { TrustedDevice } from './device-tokens.js';
@@ -145,20 +145,31 @@ export class LoginDefense {
 
   /** Reserves one attempt against every limit that applies, before the provider checks anything; throws when refused. */
   async begin(subject: AttemptSubject): Promise<Attempt> {
-    const counters = this.counters(subject);
-    const ban = this.banKey(subject.address);
     // With every limit off (and bans too), the store has nothing to count: the attempt costs no round trip, and is still reported.
-    const counted = applies(this.bannable(subject.address), counters);
-    if (counted) this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters));
+    const counters = this.anyLimit ? this.counters(subject) : null;
+    const counted = counters !== null && applies(this.bannable(subject.address), counters);
+    const filled = counted ? this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters)) : [];
     let settled = false;
     return {
       settle: async (settlement, reason) => {
         if (settled) return;
         settled = true;
-        const outcome = counted ? await this.store.settleAttempt(ban, counters, settlement, this.banThreshold) : NOTHING_SETTLED;
+        // A failure keeps its reservation: with no ban to count towards, the store has nothing to change, and the lockouts it
+        // starts are the counters the reservation filled. (A failed step, what an attacker sends, costs one store call, not two.)
+        const outcome = !counted
+          ? NOTHING_SETTLED
+          : settlement === 'failure' && this.banThreshold === 0
+            ? { lockedOut: filled, banned: false }
+            : await this.store.settleAttempt(this.banKey(subject.address), counters, settlement, this.banThreshold);
         this.events.settled?.({ subject, settlement, reason: reason ?? null, lockedOut: outcome.lockedOut, banned: outcome.banned });
       },
     };
+  }
+
+  /** Whether any counter or the ban list can refuse an attempt at all (the bench and some deployments turn them all off). */
+  private get anyLimit(): boolean {
+    const { addressFailures, accountFailures, deviceFailures } = this.limits;
+    return this.bansEnabled || addressFailures > 0 || accountFailures > 0 || deviceFailures > 0;
   }
 
   /**
@@ -219,8 +230,9 @@ export class LoginDefense {
     return this.bansEnabled ? this.banKey(address) : null;
   }
 
-  private refuseUnlessReserved(subject: AttemptSubject, check: Awaited<ReturnType<LoginDefenseStore['checkAttempt']>>): void {
-    if (check.outcome === 'reserved') return;
+  /** The counters the reservation filled; throws the refusal when there was none. */
+  private refuseUnlessReserved(subject: AttemptSubject, check: AttemptReservation): readonly LimitedCounter[] {
+    if (check.outcome === 'reserved') return check.filled;
     if (check.outcome === 'banned') {
       this.events.refused?.({ subject, reason: 'banned', retryAfterSeconds: null });
       throw banned();

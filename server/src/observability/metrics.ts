@@ -44,7 +44,7 @@ export interface Metrics {
   /** Failed store calls of any kind: timeouts past the store deadline, outages, errors. */
   readonly storeErrors: { inc(value?: number): void };
   /** `command` is a command type of the server's command table (or `auth`), never a type a client sent. */
-  readonly commandDuration: { startTimer(labels: { command: string }): () => number };
+  readonly commandDuration: { startTimer(command: string): () => void };
 }
 
 export function createMetrics(): Metrics {
@@ -91,5 +91,22 @@ export function createMetrics(): Metrics {
   for (const kind of LOCKOUT_KINDS) lockouts.inc({ kind }, 0);
   for (const state of SOCKET_STATES) sockets.set({ state }, 0);
   for (const type of FLOW_STEP_TYPES) flowSteps.inc({ type }, 0);
-  return { registry, loginAttempts, lockouts, sockets, flowSteps, storeErrors, commandDuration };
+  // One child per command type, kept: prom-client otherwise hashes the label set on every observation.
+  const timers = new Map<string, { startTimer(): () => void }>();
+  const timerOf = (command: string): { startTimer(): () => void } => {
+    const known = timers.get(command);
+    if (known !== undefined) return known;
+    const child = commandDuration.labels({ command });
+    timers.set(command, child);
+    return child;
+  };
+  return {
+    registry,
+    loginAttempts,
+    lockouts,
+    sockets,
+    flowSteps,
+    storeErrors,
+    commandDuration: { startTimer: (command) => timerOf(command).startTimer() },
+  };
 }

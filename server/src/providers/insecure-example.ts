@@ -1,7 +1,7 @@
 /** `insecure_example`: the seed's example provider, with users and plain passwords listed in the config (for demos and tests). */
 import * as t from 'io-ts';
 import { closedObject } from '../codec.js';
-import { constantTimeEqual } from '../crypto.js';
+import { digest, sameDigest } from '../crypto.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
 import type { Credential, JsonObject } from '../store/types.js';
 import type { ProviderFactory } from './provider.js';
@@ -18,7 +18,7 @@ export type InsecureExampleConfig = t.TypeOf<typeof InsecureExampleConfig>;
 const LoginForm = defineForm({ username: field.string('username'), password: field.string('password') });
 
 /** The same password the unknown-user path compares against, so a miss costs what a hit does. */
-const DUMMY_PASSWORD = 'flowgate-dummy-password';
+const DUMMY_PASSWORD = digest('flowgate-dummy-password');
 
 export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
   type: 'insecure_example',
@@ -27,17 +27,21 @@ export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
     const id = config.id ?? null;
     const users = config.users;
 
+    // Each configured secret is digested once; a step digests what it was given once and compares those 32 bytes with each.
+    const accounts = users.map((user) => ({ username: digest(user.username), password: digest(user.password) }));
+
     /** Compares against every user without stopping early, so the answer's timing says nothing about which part was wrong. */
     function validLogin(username: string, password: string): boolean {
+      const given = { username: digest(username), password: digest(password) };
       let match = false;
       let userFound = false;
-      for (const user of users) {
-        const sameUser = constantTimeEqual(user.username, username);
-        const samePassword = constantTimeEqual(user.password, password);
+      for (const account of accounts) {
+        const sameUser = sameDigest(account.username, given.username);
+        const samePassword = sameDigest(account.password, given.password);
         userFound ||= sameUser;
         match ||= sameUser && samePassword;
       }
-      if (!userFound) constantTimeEqual(DUMMY_PASSWORD, password);
+      if (!userFound) sameDigest(DUMMY_PASSWORD, given.password);
       return match;
     }
 

@@ -17,7 +17,11 @@ export interface AttemptCounters {
 export type LimitedCounter = keyof AttemptCounters;
 
 export type AttemptReservation =
-  | { readonly outcome: 'reserved' }
+  /**
+   * Allowed. `filled` names the counters that this reservation brought to their limit: should the attempt fail, each of them
+   * starts a lockout. (A failure keeps what was reserved, so knowing this now lets it settle without another store call.)
+   */
+  | { readonly outcome: 'reserved'; readonly filled: readonly LimitedCounter[] }
   | { readonly outcome: 'limited'; readonly counter: LimitedCounter; readonly retryAfterMs: number }
   | { readonly outcome: 'banned' };
 
@@ -49,7 +53,8 @@ export interface LoginDefenseStore {
   reserveAttempt(ban: string | null, counters: AttemptCounters): Promise<AttemptReservation>;
   /**
    * Settles a reserved attempt. With `banThreshold` > 0 a failure also counts towards a permanent ban of `ban` (no window:
-   * Home Assistant's `login_attempts_threshold`), and a success resets that count.
+   * Home Assistant's `login_attempts_threshold`), and a success resets that count. A failure with bans off changes nothing in
+   * the store (its reservation already counted it), so callers need not make this call for one (login-limits.ts does not).
    */
   settleAttempt(ban: string, counters: AttemptCounters, settlement: AttemptSettlement, banThreshold: number): Promise<Settled>;
   /** Read only: whether an attempt against just these counters would be refused now, and why. */

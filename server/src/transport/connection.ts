@@ -148,8 +148,15 @@ export class Connection {
   }
 
   private armIdleTimer(): void {
-    clearTimeout(this.idleTimer);
-    if (this.authenticated) return;
+    if (this.authenticated) {
+      clearTimeout(this.idleTimer);
+      return;
+    }
+    // Re-armed on every frame: moving the one timer costs less than a new one each time.
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => this.close(CloseCode.idle, 'idle'), this.options.limits.phaseOneIdleTimeoutMs);
     this.idleTimer.unref();
   }
@@ -204,7 +211,7 @@ export class Connection {
   private async handleMessage(message: unknown): Promise<void> {
     this.commandCount += 1;
     if (isRecord(message) && message['type'] === 'auth' && !('id' in message)) {
-      const endTimer = this.options.metrics?.commandDuration.startTimer({ command: 'auth' });
+      const endTimer = this.options.metrics?.commandDuration.startTimer('auth');
       try {
         await this.handleAuth(message);
       } finally {
@@ -247,7 +254,7 @@ export class Connection {
       }
     }
     // Labelled with the type only now that it is known to be in the command table: a client's made-up type is no series.
-    const endTimer = this.options.metrics?.commandDuration.startTimer({ command: type });
+    const endTimer = this.options.metrics?.commandDuration.startTimer(type);
     try {
       const user = spec.phase === 'any' ? null : await this.liveUser(id);
       if (spec.phase !== 'any' && user === null) return;

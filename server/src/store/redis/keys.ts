@@ -23,7 +23,7 @@ export function assertKeyPrefix(prefix: string): void {
  * that every key one atomic operation touches hashes to the same slot.
  */
 function buildKey(prefix: string, ...segments: string[]): string {
-  return ['flowgate', prefix, ...segments].join(':');
+  return `flowgate:${prefix}:${segments.join(':')}`;
 }
 
 /**

@@ -20,8 +20,8 @@ import { luaScript } from './lua.js';
 
 /**
  * KEYS: counter, ban marker (in one slot; the counter again when no ban goes with it). ARGV: '1' to consult the ban, limit
- * (0: not applied), window, '1' to count the attempt or '0' to only look. Returns {2, 0} banned, {1, waitMs} limited, {0, 1}
- * counted, {0, 0} allowed without counting. A limited counter that lost its TTL is given its window again rather than blocking forever.
+ * (0: not applied), window, '1' to count the attempt or '0' to only look. Returns {2, 0} banned, {1, waitMs} limited, {0, 1, n}
+ * counted (n: the count now), {0, 0} allowed without counting. A limited counter that lost its TTL is given its window again rather than blocking forever.
  */
 const counterCheck = luaScript(
   `if ARGV[1] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {2, 0} end
@@ -35,7 +35,7 @@ end
 if ARGV[4] ~= '1' then return {0, 0} end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {0, 1}`,
+return {0, 1, n}`,
   2,
 );
 
@@ -161,7 +161,7 @@ export class RedisLoginDefense implements LoginDefenseStore {
       all.map(async (part) => {
         const counter = part.counter;
         const args = [part.withBan ? '1' : '0', String(counter?.limit ?? 0), String(counter?.windowMs ?? 1), count ? '1' : '0'];
-        return (await this.call(() => this.client.counterCheck(this.partKeys(ban ?? '', part, false), args))) as [number, number];
+        return (await this.call(() => this.client.counterCheck(this.partKeys(ban ?? '', part, false), args))) as CheckReply;
       }),
     );
     const counted = all.filter((_part, i) => Number(replies[i]?.[0]) === 0 && Number(replies[i]?.[1]) === 1);
@@ -174,7 +174,12 @@ export class RedisLoginDefense implements LoginDefenseStore {
         ),
       );
     }
-    return refusal ?? { outcome: 'reserved' };
+    if (refusal !== null) return refusal;
+    const filled = all.flatMap((part, i) => {
+      const reply = replies[i];
+      return part.name !== null && Number(reply?.[0]) === 0 && Number(reply?.[2]) === part.counter?.limit ? [part.name] : [];
+    });
+    return { outcome: 'reserved', filled };
   }
 
   /** A counter's keys: its own, then (with the ban, in its slot) the ban marker and count, else the counter key again. */
@@ -204,7 +209,10 @@ function parts(ban: string | null, counters: AttemptCounters, settling: boolean)
 }
 
 /** Banned beats limited; among limits, the longest wait (the first counter on a tie), as the single script answered before. */
-function refusalOf(all: readonly Part[], replies: ReadonlyArray<readonly [number, number]>): AttemptReservation | null {
+/** counterCheck's answer: state (0 allowed, 1 limited, 2 banned), wait or whether it counted, and the count it counted to. */
+type CheckReply = readonly [number, number, number?];
+
+function refusalOf(all: readonly Part[], replies: readonly CheckReply[]): AttemptReservation | null {
   if (replies.some((reply) => Number(reply[0]) === 2)) return { outcome: 'banned' };
   let refusal: AttemptReservation | null = null;
   let longest = -1;

@@ -108,14 +108,16 @@ export class SqliteLoginDefense implements LoginDefenseStore {
       }
     }
     if (limited !== null) return { outcome: 'limited', ...limited };
+    const filled: LimitedCounter[] = [];
     if (count) {
       for (const name of COUNTER_NAMES) {
         const counter = counters[name];
         if (counter === null || counter.limit <= 0) continue;
-        this.#sql.increment.get({ key: failuresKey(name, counter), expiresAt: now + counter.windowMs, now });
+        const counted = this.#sql.increment.get({ key: failuresKey(name, counter), expiresAt: now + counter.windowMs, now });
+        if (counted?.value === counter.limit) filled.push(name);
       }
     }
-    return { outcome: 'reserved' };
+    return { outcome: 'reserved', filled };
   }
 }
 
