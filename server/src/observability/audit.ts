@@ -30,17 +30,17 @@ export interface AuditFields {
 
 export type Audit = (event: AuditEvent, fields: AuditFields) => void;
 
+/** Where audit lines go: pino's `info`, or anything with its shape. */
+export interface AuditSink {
+  info(fields: object, message: string): void;
+}
+
 /**
  * Audit lines are `info` with an `event` field; a message repeats the event so plain-text log viewers show it too. They are
  * formatted at the end of the event-loop turn that raised them (`setImmediate`), after that turn's replies went out: a failed
  * login step's line used to cost its reply ~50 us of pino's serialising and redaction. Events keep their order, and the ones
  * still waiting when the process exits are logged on the way out (before the log destination's own last write).
  */
-/** Where audit lines go: pino's `info`, or anything with its shape. */
-export interface AuditSink {
-  info(fields: object, message: string): void;
-}
-
 export function auditLog(logger: AuditSink): Audit {
   let pending: [AuditEvent, AuditFields][] = [];
   const flush = (): void => {
