@@ -16,6 +16,9 @@ export const FIGURES = [
   'password logins/s, gate of cores - 1',
   'reconnect storm: all back on B',
   "reconnect storm: B's peak event-loop delay",
+  'insecure_example step, login limits counting',
+  'reference: plain-JS server, login_flow/get',
+  'reference: plain-JS server, insecure step',
 ] as const;
 
 /** Ratio targets of issue 13, each printed beside its figure. */

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FIGURES, TARGETS } from './labels.js';
 import { BENCH_USER, crossInstance, idleLatencies, passwordThroughput, refusedAttempts, socketMemory, type PasswordThroughput } from './lib/figures.js';
-import { ensureRedisInstalled, gatedConfig, openFileLimit, runFlowgate, startFlowgate, startRedisServer, type ServerProcess } from './lib/processes.js';
+import { COUNTING_CONFIG, ensureRedisInstalled, gatedConfig, startPlainServer, openFileLimit, runFlowgate, startFlowgate, startRedisServer, type ServerProcess } from './lib/processes.js';
 import { reconnectStorm, RESTART_SPREAD_MS } from './lib/storm.js';
 import { pair, renderTable, us, type Row } from './lib/stats.js';
 
@@ -86,15 +86,23 @@ async function main(): Promise<void> {
   const redis = await startRedisServer();
   const rows: Row[] = [];
   try {
-    const [a, b] = await Promise.all([startFlowgate(redis.url, profileDir), startFlowgate(redis.url, profileDir)]);
+    const [a, b, counting] = await Promise.all([
+      startFlowgate(redis.url, profileDir),
+      startFlowgate(redis.url, profileDir),
+      // Database 1 of the same Redis: its counters name the same address (loopback) as the refusing server's, which they must not fill.
+      startFlowgate(`${redis.url}/1`, profileDir, COUNTING_CONFIG),
+    ]);
     try {
       const added = await runFlowgate(['user', 'add', BENCH_USER.username, '--password-stdin', '--store', redis.url], {}, undefined, `${BENCH_USER.password}\n`);
       if (added.code !== 0) throw new Error(`flowgate user add failed: ${added.stderr.trim()}`);
 
       log(`idle latencies (${ms(started)})`);
-      const idle = await idleLatencies(a, redis.url, SIZE.rounds, SIZE.batch);
+      const plain = await startPlainServer(redis.url);
+      const idle = await idleLatencies({ flowgate: a, counting, plain }, redis.url, SIZE.rounds, SIZE.batch).finally(() => plain.stop());
+      await counting.stop();
       const getFloor = idle.ping.p50 + idle.redisGet.p50;
       const stepFloor = getFloor + idle.redisCas.p50;
+      const countedFloor = stepFloor + idle.reserve.p50;
       rows.push(
         { figure: FIGURES[0], value: pair(idle.ping), baseline: `bare ws echo ${pair(idle.bareEcho)}`, ratio: idle.ping.p50 / idle.bareEcho.p50 },
         { figure: FIGURES[1], value: pair(idle.redisGet), baseline: 'toolchain.md: p50 40 us / p99 106 us', ratio: idle.redisGet.p50 / 40 },
@@ -115,6 +123,16 @@ async function main(): Promise<void> {
           target: `p50 <= ${TARGETS.stepOverFloor}x`,
           met: idle.insecureStep.p50 <= TARGETS.stepOverFloor * stepFloor,
         },
+        // As a default deployment runs it: the attempt reserved before the provider runs, a failure settled with no store call.
+        {
+          figure: FIGURES[16],
+          value: pair(idle.countedStep),
+          baseline: `ping + GET + reserve (${us(idle.reserve.p50)}) + CAS p50 ${us(countedFloor)}`,
+          ratio: idle.countedStep.p50 / countedFloor,
+        },
+        // What JavaScript can reach on this machine: the same socket and store calls with nothing else (no target of its own).
+        { figure: FIGURES[17], value: pair(idle.plainGet), baseline: `ping + GET p50 ${us(getFloor)}`, ratio: idle.plainGet.p50 / getFloor },
+        { figure: FIGURES[18], value: pair(idle.plainStep), baseline: `ping + GET + CAS p50 ${us(stepFloor)}`, ratio: idle.plainStep.p50 / stepFloor },
       );
 
       log(`refused password steps against verifying ones (${ms(started)})`);
@@ -175,7 +193,7 @@ async function main(): Promise<void> {
         met: cross.other.p50 <= 1.1 * cross.same.p50,
       });
     } finally {
-      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all([a.stop(), b.stop(), counting.stop()]);
     }
 
     log(`memory at ${sockets} sockets (${ms(started)})`);

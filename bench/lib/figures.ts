@@ -36,20 +36,45 @@ export interface IdleLatencies {
   readonly redisCas: Samples;
   readonly flowGet: Samples;
   readonly insecureStep: Samples;
+  /** The login limits' reservation of one attempt (address and account counters, one script each, sent together). */
+  readonly reserve: Samples;
+  /** An insecure_example step on the server whose limits count (COUNTING_CONFIG): its floor adds the reservation. */
+  readonly countedStep: Samples;
+  /** The same get and step on the plain-JS reference server (plain-server.ts): the floor as reachable from JavaScript. */
+  readonly plainGet: Samples;
+  readonly plainStep: Samples;
 }
+
+/** The servers the idle figures talk to: Flowgate as the bench configures it, with its limits counting, and the reference. */
+export interface IdleServers {
+  readonly flowgate: ServerProcess;
+  readonly counting: ServerProcess;
+  readonly plain: { readonly url: string };
+}
+
+/** The counters a step of the counting server reserves, under keys of their own, with limits the bench never reaches. */
+const FLOOR_COUNTERS = {
+  address: { key: 'bench-floor-address', limit: 1_000_000_000, windowMs: 600_000 },
+  account: { key: 'bench-floor-account', limit: 1_000_000_000, windowMs: 3_600_000 },
+  device: null,
+};
 
 /**
  * The floor and the non-hashing steps on an idle machine, interleaved in rounds so that drift in the machine's load (other
  * processes) hits every figure alike and their ratios stay fair.
  */
-export async function idleLatencies(server: ServerProcess, redisUrl: string, rounds: number, batch: number): Promise<IdleLatencies> {
+export async function idleLatencies(servers: IdleServers, redisUrl: string, rounds: number, batch: number): Promise<IdleLatencies> {
   const bare = await startBareServer();
   const bareClient = await BenchClient.open(bare.url);
-  const client = await BenchClient.open(server.url);
+  const client = await BenchClient.open(servers.flowgate.url);
+  const countingClient = await BenchClient.open(servers.counting.url);
+  const plainClient = await BenchClient.open(servers.plain.url);
   // The same client, options and Lua the flow engine uses, from this process: the Redis part of the floor.
   const store = await openRedisStore({ url: redisUrl, description: 'bench', logger: silent, keyPrefix: 'bench-floor' });
   try {
     const flowId = await insecureFlow(client);
+    const countedFlowId = await insecureFlow(countingClient);
+    const plainFlowId = await insecureFlow(plainClient);
     const floorFlow = await store.createFlow('floor', { step: 0 }, Date.now() + 3_600_000);
     let version = floorFlow.version;
     const result: IdleLatencies = {
@@ -59,6 +84,10 @@ export async function idleLatencies(server: ServerProcess, redisUrl: string, rou
       redisCas: new Samples(),
       flowGet: new Samples(),
       insecureStep: new Samples(),
+      reserve: new Samples(),
+      countedStep: new Samples(),
+      plainGet: new Samples(),
+      plainStep: new Samples(),
     };
     const cas = async (): Promise<void> => {
       if ((await store.replaceFlow('floor', version, { step: version }, floorFlow.expiresAt)) !== 'ok') throw new Error('CAS failed');
@@ -76,11 +105,17 @@ export async function idleLatencies(server: ServerProcess, redisUrl: string, rou
       await time(cas, result.redisCas);
       await time(() => flowGet(client, flowId), result.flowGet);
       await time(() => insecureStep(client, flowId), result.insecureStep);
+      await time(() => store.loginDefense.reserveAttempt(null, FLOOR_COUNTERS), result.reserve);
+      await time(() => insecureStep(countingClient, countedFlowId), result.countedStep);
+      await time(() => flowGet(plainClient, plainFlowId), result.plainGet);
+      await time(() => insecureStep(plainClient, plainFlowId), result.plainStep);
     }
     return result;
   } finally {
     bareClient.close();
     client.close();
+    countingClient.close();
+    plainClient.close();
     await store.close();
     await bare.stop();
   }

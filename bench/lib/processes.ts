@@ -26,6 +26,15 @@ export type BenchConfig = typeof BENCH_CONFIG & { readonly password_hashing?: { 
 export const gatedConfig = (concurrency: number): BenchConfig => ({ ...BENCH_CONFIG, password_hashing: { concurrency } });
 
 /**
+ * The login limits as a default deployment runs them, counting every attempt, but so high that the bench never reaches them:
+ * each login step reserves its attempt in the store before the provider runs (a failure then settles with no store call).
+ */
+export const COUNTING_CONFIG: BenchConfig = {
+  ...BENCH_CONFIG,
+  login_limits: { ...BENCH_CONFIG.login_limits, address_failures: 1_000_000_000, account_failures: 1_000_000_000 },
+};
+
+/**
  * The server whose refusals are measured: one failed step puts an address over its limit (for the default 10-minute window),
  * and only that limit is on, so every refusal it answers is the per-address one.
  */
@@ -125,9 +134,9 @@ export interface ChildMessage {
 }
 
 /** Runs a bench/lib TypeScript module as a child with an IPC channel (through tsx, like the bench itself). */
-export function forkModule(name: string): ChildProcess {
+export function forkModule(name: string, args: readonly string[] = []): ChildProcess {
   const path = fileURLToPath(new URL(`./${name}`, import.meta.url));
-  return fork(path, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(path, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 export function nextMessage(child: ChildProcess, kind: string): Promise<ChildMessage> {
@@ -174,6 +183,13 @@ export async function startBareServer(): Promise<BareServer> {
     },
     stop: () => stopChild(child),
   };
+}
+
+/** The reference for the step figures (plain-server.ts): Flowgate's socket and store calls with nothing else. */
+export async function startPlainServer(redisUrl: string): Promise<{ readonly url: string; stop(): Promise<void> }> {
+  const child = forkModule('plain-server.ts', [redisUrl]);
+  const ready = await nextMessage(child, 'listening');
+  return { url: `ws://127.0.0.1:${String(ready['port'])}/api/websocket`, stop: () => stopChild(child) };
 }
 
 export interface HeldSockets {
