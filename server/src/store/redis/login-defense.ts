@@ -208,10 +208,10 @@ function parts(ban: string | null, counters: AttemptCounters, settling: boolean)
   return result;
 }
 
-/** Banned beats limited; among limits, the longest wait (the first counter on a tie), as the single script answered before. */
 /** counterCheck's answer: state (0 allowed, 1 limited, 2 banned), wait or whether it counted, and the count it counted to. */
 type CheckReply = readonly [number, number, number?];
 
+/** Banned beats limited; among limits, the longest wait (the first counter on a tie), as the single script answered before. */
 function refusalOf(all: readonly Part[], replies: readonly CheckReply[]): AttemptReservation | null {
   if (replies.some((reply) => Number(reply[0]) === 2)) return { outcome: 'banned' };
   let refusal: AttemptReservation | null = null;
