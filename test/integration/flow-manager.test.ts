@@ -59,6 +59,16 @@ function twoStepHandler(gate?: () => Promise<void>): AnyFlowHandler {
   });
 }
 
+/** Whatever the promise rejects with (it must reject). */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
 async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
   try {
     await promise;
@@ -73,7 +83,7 @@ for (const backend of BACKENDS) {
   describe(`FlowManager (${backend} store)`, function () {
     let store: Store;
     let finished: JsonObject[];
-    const manager = (handler: AnyFlowHandler, options: Partial<Pick<FlowManagerOptions<TestContext>, 'ttlMs' | 'now'>> = {}) =>
+    const manager = (handler: AnyFlowHandler, options: Partial<Pick<FlowManagerOptions<TestContext>, 'ttlMs' | 'now' | 'store'>> = {}) =>
       bound(new FlowManager<TestContext>({
         store,
         contextCodec: TestContext,
@@ -270,6 +280,64 @@ for (const backend of BACKENDS) {
         expect(await chained().get(started.flow_id, CONTEXT.clientId)).to.deep.include({ type: 'menu' });
         const skipped = await chained().step(started.flow_id, CONTEXT.clientId, { next_step_id: 'skip' });
         expect(skipped).to.deep.include({ type: 'create_entry', result: 'done-skip' });
+      });
+    });
+
+    describe('records this instance wrote', function () {
+      /** The store, counting how often a flow's stored record is read (parsed) rather than only its version. */
+      function countingRecordReads(): { store: Store; reads: () => number } {
+        let reads = 0;
+        const counting = new Proxy(store, {
+          get(target, name) {
+            if (name === 'getFlow') {
+              return async (id: string) => {
+                const flow = await target.getFlow(id);
+                if (flow === null) return null;
+                return { id: flow.id, version: flow.version, expiresAt: flow.expiresAt, get data() { reads += 1; return flow.data; } };
+              };
+            }
+            const value: unknown = Reflect.get(target, name);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        return { store: counting, reads: () => reads };
+      }
+
+      it("steps on its own last write without reading the stored record, and reads another instance's write", async function () {
+        const counted = countingRecordReads();
+        const onA = manager(twoStepHandler(), { store: counted.store });
+        const onB = manager(twoStepHandler());
+        const first = await onA.init(['test', null], CONTEXT);
+        await onA.step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect(counted.reads()).to.equal(0);
+        expect(await onB.step(first.flow_id, CONTEXT.clientId, { code: '000' })).to.deep.include({ errors: { base: 'invalid_code' } });
+        // A still keeps version 2, which it wrote; the store holds B's version 3, so A must read it (tries: 1 -> 2).
+        await onA.step(first.flow_id, CONTEXT.clientId, { code: '000' });
+        expect(counted.reads()).to.equal(1);
+        expect(await onA.step(first.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry' });
+        expect(counted.reads()).to.equal(1);
+        expect(finished).to.deep.equal([{ name: 'ada', tries: 2 }]);
+      });
+
+      it('gives the next step the state as written when a failed step changed it in place', async function () {
+        const changing = defineFlowHandler<{ tries: number }, 'init'>({
+          key: ['test', null],
+          initialState: () => ({ tries: 0 }),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+              if (NameForm.read(input).name === 'done') return createEntry({ tries: state.tries });
+              // A handler bug: the state changed in place, then the step failed, so nothing was written.
+              state.tries += 1;
+              throw new Error('provider down');
+            },
+          },
+        });
+        const flows = manager(changing);
+        const first = await flows.init(['test', null], CONTEXT);
+        await rejectionOf(flows.step(first.flow_id, CONTEXT.clientId, { name: 'x' }));
+        expect(await flows.step(first.flow_id, CONTEXT.clientId, { name: 'done' })).to.deep.include({ type: 'create_entry' });
+        expect(finished).to.deep.equal([{ tries: 0 }]);
       });
     });
 

@@ -1,7 +1,7 @@
 /** The generic flow engine: init / step / get / abort over a shared store, one atomic compare-and-set per step. */
 import { isRight } from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
-import type { AbortResult, CreateEntryResult, FlowResult, FormResult, HandlerKey, MenuResult } from '@flowgate/shared';
+import { decodeValid, type AbortResult, type CreateEntryResult, type FlowResult, type FormResult, type HandlerKey, type MenuResult } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
 import type { FlowStore, JsonObject, StoredFlow } from '../store/types.js';
@@ -18,6 +18,7 @@ import {
   type StepOutcome,
 } from './results.js';
 import { validateInput, type ValidInput } from './schema.js';
+import { WrittenRecords } from './written-records.js';
 
 /** How long a flow lives from its start unless configured otherwise (Home Assistant's code window is 10 minutes too). */
 export const DEFAULT_FLOW_TTL_MS = 10 * 60 * 1000;
@@ -67,6 +68,7 @@ const flowNotFound = (): ServiceError => new ServiceError('not_found', 'No such 
 export class FlowManager<Context> {
   private readonly ttlMs: number;
   private readonly now: () => number;
+  private readonly written = new WrittenRecords<Context>();
 
   constructor(private readonly options: FlowManagerOptions<Context>) {
     this.ttlMs = options.ttlMs ?? DEFAULT_FLOW_TTL_MS;
@@ -93,11 +95,13 @@ export class FlowManager<Context> {
       return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
     const stored = await this.commit(outcome, () => this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs));
+    this.written.remember(flowId, stored.version, next, context);
     return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
   }
 
   async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>): Promise<FlowResult> {
-    const { stored, record, context } = await this.load(flowId, admit);
+    const { stored, record: read, context } = await this.load(flowId, admit);
+    let record = read;
     let input: ValidInput | undefined;
     if (record.form.menu_options !== undefined) {
       // A menu's answer names the next step, which is then shown for the first time.
@@ -105,7 +109,7 @@ export class FlowManager<Context> {
       if (typeof choice !== 'string' || !record.form.menu_options.includes(choice) || Object.keys(userInput).length !== 1) {
         throw new ServiceError('invalid_format', `user_input must be {"next_step_id": one of ${JSON.stringify(record.form.menu_options)}}`);
       }
-      record.step_id = choice;
+      record = { ...record, step_id: choice };
     } else {
       const check = validateInput(record.form.data_schema, userInput);
       if (!check.ok) return this.shown(flowId, { ...record, form: { ...record.form, errors: check.errors } }, context, stored.expiresAt);
@@ -116,8 +120,10 @@ export class FlowManager<Context> {
       await this.commit(outcome, async () =>
         expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt)),
       );
+      this.written.remember(flowId, stored.version + 1, next, context);
       return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
     }
+    this.written.forget(flowId);
     await this.commit(outcome, async () => expectOk(await this.options.store.deleteFlow(flowId, stored.version)));
     return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
   }
@@ -131,6 +137,7 @@ export class FlowManager<Context> {
   /** Ends the flow at the caller's request; told to `onFinished` as an abort with reason `aborted`. */
   async abort(flowId: string, admit: Admit<Context>): Promise<void> {
     const { stored, record, context } = await this.load(flowId, admit);
+    this.written.forget(flowId);
     expectOk(await this.options.store.deleteFlow(flowId, stored.version));
     this.options.onFinished?.(
       { flowId, handler: record.handler, context },
@@ -138,15 +145,26 @@ export class FlowManager<Context> {
     );
   }
 
+  /** The flow as stored now; the record this instance wrote at that version when it has it (the store's copy is then unread). */
   private async load(flowId: string, admit: Admit<Context>): Promise<{ stored: StoredFlow; record: FlowRecord; context: Context }> {
     const stored = await this.options.store.getFlow(flowId);
-    if (stored === null || stored.expiresAt <= this.now()) throw flowNotFound();
-    const decoded = FlowRecord.decode(stored.data);
-    if (!isRight(decoded)) throw flowNotFound();
-    const context = this.options.contextCodec.decode(decoded.right.context);
+    if (stored === null || stored.expiresAt <= this.now()) {
+      this.written.forget(flowId);
+      throw flowNotFound();
+    }
+    const { record, context } = this.written.find(flowId, stored.version) ?? this.decode(stored);
     // A flow the caller may not see is answered exactly like an unknown one, so its existence leaks nothing.
-    if (!isRight(context) || !admit(context.right)) throw flowNotFound();
-    return { stored, record: decoded.right, context: context.right };
+    if (!admit(context)) throw flowNotFound();
+    return { stored, record, context };
+  }
+
+  /** The stored record and its context, checked; a record that does not decode is not found. */
+  private decode(stored: StoredFlow): { record: FlowRecord; context: Context } {
+    const decoded = decodeValid(FlowRecord, stored.data);
+    if (!isRight(decoded)) throw flowNotFound();
+    const context = decodeValid(this.options.contextCodec, decoded.right.context);
+    if (!isRight(context)) throw flowNotFound();
+    return { record: decoded.right, context: context.right };
   }
 
   /**

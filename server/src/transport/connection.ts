@@ -7,6 +7,7 @@ import {
   CommandEnvelope,
   HA_VERSION,
   MAX_BATCH_COMMANDS,
+  decodeValid,
   describeErrors,
   type ErrorCode,
 } from '@flowgate/shared';
@@ -219,7 +220,7 @@ export class Connection {
       }
       return;
     }
-    const envelope = CommandEnvelope.decode(message);
+    const envelope = decodeValid(CommandEnvelope, message);
     if (isLeft(envelope)) {
       const rawId = isRecord(message) && Number.isSafeInteger(message['id']) ? Number(message['id']) : 0;
       this.sendError(rawId > 0 ? rawId : 0, 'invalid_format', `Message incorrectly formatted: ${describeErrors(envelope.left)}`);
@@ -240,7 +241,7 @@ export class Connection {
       this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
       return;
     }
-    const decoded = spec.codec.decode(message);
+    const decoded = decodeValid(spec.codec, message);
     if (isLeft(decoded)) {
       this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
       return;
@@ -279,7 +280,7 @@ export class Connection {
   }
 
   private async handleAuth(message: Record<string, unknown>): Promise<void> {
-    const decoded = Auth.decode(message);
+    const decoded = decodeValid(Auth, message);
     if (isLeft(decoded)) {
       this.send({ type: 'auth_invalid', message: `Auth message incorrectly formatted: ${describeErrors(decoded.left)}` });
       this.close(CloseCode.normal, 'auth_invalid');

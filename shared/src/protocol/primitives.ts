@@ -1,4 +1,5 @@
 /** Small codecs every message family uses: bounded strings, positive ids, nullable values. */
+import { right, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 
 /**
@@ -34,3 +35,12 @@ export function nullable<C extends t.Mixed>(codec: C): t.UnionC<[C, t.NullC]> {
 /** A record of string to string, as `errors` and `description_placeholders` are. */
 export const StringMap = t.record(t.string, t.string);
 export type StringMap = t.TypeOf<typeof StringMap>;
+
+/**
+ * `codec.decode(value)` without its cost for a value that already is of the type: `is` checks it without building io-ts's
+ * context and results (about half the time of `decode`), and only a value it refuses is decoded, for its errors. The two agree
+ * for codecs that do not change what they decode, which is every codec of this protocol and of Flowgate's stored records.
+ */
+export function decodeValid<A, O>(codec: t.Type<A, O, unknown>, value: unknown): Either<t.Errors, A> {
+  return codec.is(value) ? right(value) : codec.decode(value);
+}

@@ -1,5 +1,6 @@
 /** Decoders from raw Redis replies to store records: the one place that trusts nothing Redis hands back. */
 import type { CasOutcome, Credential, JsonObject, RefreshToken, StoredFlow, User } from '../types.js';
+import { readFlow } from '../stored-flow.js';
 import { parseGroupIds, userRecord } from '../user-record.js';
 
 /** Thrown when Redis holds something Flowgate did not write (another program using the prefix, or a manual edit). */
@@ -58,7 +59,8 @@ export function decodeFlow(
 ): StoredFlow | null {
   // A missing version is the normal "unknown or expired" case; Redis drops the whole hash at PEXPIREAT.
   if (version === null || version === undefined) return null;
-  return { id, version: decodeInteger(version), data: decodeJsonObject(data), expiresAt: decodeInteger(expiresAt) };
+  if (typeof data !== 'string') throw new CorruptRecordError(`Redis holds flow ${id} without its data`);
+  return readFlow(id, decodeInteger(version), data, decodeInteger(expiresAt), decodeJsonObject);
 }
 
 /** An empty hash is how HGETALL says "no such key". */

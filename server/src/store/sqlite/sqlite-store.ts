@@ -20,6 +20,7 @@ import {
   type UserForCredential,
   type UserPatch,
 } from '../types.js';
+import { readFlow } from '../stored-flow.js';
 import { EVENT_RETENTION_MS, SqliteEventBus } from './event-bus.js';
 import { SqliteLoginDefense } from './login-defense.js';
 import { SqliteLeases } from './leases.js';
@@ -102,7 +103,7 @@ export class SqliteStore implements Store {
   async getFlow(id: string): Promise<StoredFlow | null> {
     const row = this.#run(() => this.#sql.getFlow.get(id, Date.now()));
     if (row === undefined) return null;
-    return { id, version: row.version, data: JSON.parse(row.data) as JsonObject, expiresAt: row.expires_at };
+    return readFlow(id, row.version, row.data, row.expires_at, (json) => JSON.parse(json) as JsonObject);
   }
 
   async replaceFlow(id: string, expectedVersion: number, data: JsonObject, expiresAt: number): Promise<CasOutcome> {

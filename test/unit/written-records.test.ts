@@ -1,0 +1,47 @@
+/** The flow engine's memory of its own writes: found only at the version written, bounded, oldest out first. */
+import { expect } from 'chai';
+import type { FlowRecord } from '../../server/src/flow/record.js';
+import { WrittenRecords } from '../../server/src/flow/written-records.js';
+
+const record = (stepId: string): FlowRecord => ({
+  handler: ['test', null],
+  context: {},
+  step_id: stepId,
+  form: { data_schema: [], errors: null, description_placeholders: null, last_step: null },
+  state: {},
+  created_at: 0,
+});
+
+describe('WrittenRecords', function () {
+  describe('#find', function () {
+    it('finds a record only at the version it was written as', function () {
+      const written = new WrittenRecords<string>(10);
+      written.remember('flow-1', 2, record('code'), 'context');
+      expect(written.find('flow-1', 2)?.record.step_id).to.equal('code');
+      expect(written.find('flow-1', 1)).to.equal(undefined);
+      expect(written.find('flow-1', 3)).to.equal(undefined);
+      written.forget('flow-1');
+      expect(written.find('flow-1', 2)).to.equal(undefined);
+    });
+  });
+
+  describe('#remember', function () {
+    it('keeps at most its capacity, dropping the flow written longest ago', function () {
+      const written = new WrittenRecords<string>(2);
+      written.remember('a', 1, record('init'), 'context');
+      written.remember('b', 1, record('init'), 'context');
+      written.remember('a', 2, record('code'), 'context');
+      written.remember('c', 1, record('init'), 'context');
+      expect([written.find('a', 2), written.find('b', 1), written.find('c', 1)].map((entry) => entry !== undefined)).to.deep.equal([true, false, true]);
+    });
+
+    it('freezes what it keeps, so a reader cannot change it for the next one', function () {
+      const written = new WrittenRecords<{ clientId: string }>(2);
+      written.remember('a', 1, record('init'), { clientId: 'x' });
+      const found = written.find('a', 1);
+      expect(Object.isFrozen(found?.record.state)).to.equal(true);
+      expect(Object.isFrozen(found?.record.form.data_schema)).to.equal(true);
+      expect(Object.isFrozen(found?.context)).to.equal(true);
+    });
+  });
+});
