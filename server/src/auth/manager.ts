@@ -3,7 +3,7 @@ import type { FlowResult, HandlerKey, ProviderInfo } from '@flowgate/shared';
 import { DeviceTokens } from '../defense/device-tokens.js';
 import { LoginDefense, type BanPolicy, type LoginLimits } from '../defense/login-limits.js';
 import { ServiceError } from '../errors.js';
-import { FlowManager, type AnyFlowHandler, type FinishedFlow, type FlowManagerOptions } from '../flow/index.js';
+import { FlowManager, HandlerKeyMap, type AnyFlowHandler, type FinishedFlow, type FlowManagerOptions } from '../flow/index.js';
 import { noAudit, type Audit } from '../observability/audit.js';
 import type { MfaModule } from '../mfa/module.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -57,8 +57,6 @@ export interface LoginStart {
   readonly deviceToken: string | null;
 }
 
-const keyOf = (key: HandlerKey): string => JSON.stringify(key);
-
 /**
  * Every handler the engine may dispatch a login step to, by key: the providers (handing over to the MFA steps when their user
  * has modules set up) and the MFA steps, each behind the brute-force limits.
@@ -67,18 +65,18 @@ function loginHandlers(
   options: AuthManagerOptions,
   modules: ReadonlyMap<string, MfaModule>,
   defense: LoginDefense,
-): ReadonlyMap<string, AnyFlowHandler<LoginContext>> {
+): HandlerKeyMap<AnyFlowHandler<LoginContext>> {
   const mfaSteps = mfaLoginHandler(modules, {
     sessionMs: options.mfaSessionMs,
     onModuleError: (error, moduleId) =>
       options.onBackgroundError?.(new Error(`MFA module ${moduleId} could not start its login step`, { cause: error })),
   });
-  return new Map([
+  return new HandlerKeyMap([
     ...options.providers.map((provider) => {
       const flow = withMfaHandOver(provider, provider.loginFlow, modules, options.store);
-      return [keyOf([provider.type, provider.id]), guardLoginFlow(flow, provider.type, providerAccount(provider), defense)] as const;
+      return [[provider.type, provider.id], guardLoginFlow(flow, provider.type, providerAccount(provider), defense)] as const;
     }),
-    [keyOf(MFA_LOGIN_HANDLER), guardLoginFlow(mfaSteps, 'mfa', mfaAccount, defense)] as const,
+    [MFA_LOGIN_HANDLER, guardLoginFlow(mfaSteps, 'mfa', mfaAccount, defense)] as const,
   ]);
 }
 
@@ -91,9 +89,9 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly audit: Audit;
   readonly mfa: MfaSetup;
   readonly users: UserAdmin;
-  private readonly providersByKey: ReadonlyMap<string, AuthProvider>;
+  private readonly providersByKey: HandlerKeyMap<AuthProvider>;
   /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
-  private readonly guardedFlows: ReadonlyMap<string, AnyFlowHandler<LoginContext>>;
+  private readonly guardedFlows: HandlerKeyMap<AnyFlowHandler<LoginContext>>;
 
   constructor(private readonly options: AuthManagerOptions) {
     this.store = options.store;
@@ -110,7 +108,7 @@ export class AuthManager implements TokenEndpointDependencies {
       reportLoginDefense(this.audit, options.metrics),
     );
     this.deviceTokens = new DeviceTokens(options.store.loginDefense, this.defense.limits.deviceTokenTtlMs);
-    this.providersByKey = new Map(options.providers.map((p) => [keyOf([p.type, p.id]), p]));
+    this.providersByKey = new HandlerKeyMap(options.providers.map((p) => [[p.type, p.id], p] as const));
     const modules = new Map((options.mfaModules ?? []).map((m) => [m.id, m]));
     this.mfa = new MfaSetup({
       store: options.store,
@@ -131,7 +129,7 @@ export class AuthManager implements TokenEndpointDependencies {
     this.loginFlows = new FlowManager<LoginContext>({
       store: options.store,
       contextCodec: LoginContext,
-      resolveHandler: (key) => this.guardedFlows.get(keyOf(key)),
+      resolveHandler: (key) => this.guardedFlows.get(key),
       finish: (flow, data) => this.finishLogin(flow, data),
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
       onFinished: (flow, result) => {
@@ -184,7 +182,7 @@ export class AuthManager implements TokenEndpointDependencies {
       .map((p) => ({ type: p.type, id: p.id, name: p.name }));
   }
 
-  readonly providerFor = (type: string, id: string | null): AuthProvider | undefined => this.providersByKey.get(keyOf([type, id]));
+  readonly providerFor = (type: string, id: string | null): AuthProvider | undefined => this.providersByKey.get([type, id]);
 
   /**
    * The session an access token opens from `remoteAddress`, or null when the token does not verify or its user may not log in
@@ -247,7 +245,7 @@ export class AuthManager implements TokenEndpointDependencies {
   }
 
   private async finishLogin(flow: FinishedFlow<LoginContext>, data: JsonObject): Promise<{ kind: 'create_entry'; result: string }> {
-    const provider = this.providersByKey.get(keyOf(flow.handler));
+    const provider = this.providersByKey.get(flow.handler);
     if (provider === undefined) throw new ServiceError('not_found', 'This login provider is no longer configured');
     // After MFA, the entry names the credential the provider step proved (gone meanwhile: no login); else the provider finds or
     // creates it.

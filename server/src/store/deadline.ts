@@ -89,11 +89,12 @@ export function withDeadlines<S extends Store>(store: S, options: DeadlineOption
       const value = descriptor.value as unknown;
       if (typeof value === 'function') {
         const method = value as (...args: unknown[]) => unknown;
+        const label = `${path}${name}`;
         wrapped[name] = UNWRAPPED.has(name)
           ? method.bind(target)
           : (...args: unknown[]): unknown => {
               const result = method.apply(target, args);
-              return result instanceof Promise ? guard(`${path}${name}`, result) : result;
+              return result instanceof Promise ? guard(label, result) : result;
             };
       } else if (path === '' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
         // A part of the contract kept on its own object (store.loginDefense): its calls get the deadline too. One level
