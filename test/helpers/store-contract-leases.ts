@@ -6,8 +6,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 const MINUTE = 60_000;
 /** Long enough that the write and a read right after it land inside it on a loaded 2-core machine. */
-const SHORT_TTL_MS = 600;
-const PAST_SHORT_TTL_MS = 900;
+const SHORT_TTL_MS = 500;
+const PAST_SHORT_TTL_MS = 650;
 
 /**
  * `openGroup(n)` opens n stores on the same data (one Redis key prefix, one SQLite file), as n server instances would: the

@@ -9,8 +9,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const HOUR = 3_600_000;
 /** As in store-contract.ts: short enough to keep the suite fast, long enough for the write and first read to land inside it. */
 // Long enough that a read right after the write lands inside the window on a loaded 2-core machine.
-const SHORT_TTL_MS = 600;
-const PAST_SHORT_TTL_MS = 900;
+const SHORT_TTL_MS = 500;
+const PAST_SHORT_TTL_MS = 650;
 
 const sha256 = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 

@@ -29,8 +29,8 @@ export async function firstMessage(store: Store, channel: string, timeoutMs = 2_
 const HOUR = 3_600_000;
 /** Short enough to keep the suite fast, long enough that the write and the first read land well inside it. */
 // Long enough that a read right after the write lands inside the window on a loaded 2-core machine.
-const SHORT_TTL_MS = 600;
-const PAST_SHORT_TTL_MS = 900;
+const SHORT_TTL_MS = 500;
+const PAST_SHORT_TTL_MS = 650;
 
 const user = (id: string, createdAt = Date.now()) => ({ id, name: `user ${id}`, isActive: true, groupIds: ['system-users'], localOnly: false, createdAt });
 
