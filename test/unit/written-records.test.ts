@@ -35,13 +35,14 @@ describe('WrittenRecords', function () {
       expect([written.find('a', 2), written.find('b', 1), written.find('c', 1)].map((entry) => entry !== undefined)).to.deep.equal([true, false, true]);
     });
 
-    it('freezes what it keeps, so a reader cannot change it for the next one', function () {
-      const written = new WrittenRecords<{ clientId: string }>(2);
-      written.remember('a', 1, record('init'), { clientId: 'x' });
+    it('freezes the state and context it keeps, so a handler cannot change them for the next step', function () {
+      const written = new WrittenRecords<{ clientId: string; device: { id: string } }>(2);
+      written.remember('a', 1, { ...record('init'), state: { tries: { count: 1 } } }, { clientId: 'x', device: { id: 'd' } });
       const found = written.find('a', 1);
       expect(Object.isFrozen(found?.record.state)).to.equal(true);
-      expect(Object.isFrozen(found?.record.form.data_schema)).to.equal(true);
+      expect(Object.isFrozen(found?.record.state['tries'])).to.equal(true);
       expect(Object.isFrozen(found?.context)).to.equal(true);
+      expect(Object.isFrozen(found?.context.device)).to.equal(true);
     });
   });
 });

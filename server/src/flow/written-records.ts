@@ -23,8 +23,9 @@ export class WrittenRecords<Context> {
   constructor(private readonly capacity = MAX_WRITTEN_RECORDS) {}
 
   /**
-   * Keeps what was written as `version` of the flow. Frozen: the record is shared by the steps that read it back, so a handler
-   * that changed its state in place would throw rather than change what the next step finds.
+   * Keeps what was written as `version` of the flow. The record is shared by the steps that read it back: the engine copies
+   * what it changes, and what handlers are given (the state and the context) is frozen, so a handler that changed it in place
+   * would throw rather than change what the next step finds. (Freezing the whole record cost ~6 us per step.)
    */
   remember(flowId: string, version: number, record: FlowRecord, context: Context): void {
     this.entries.delete(flowId);
@@ -32,7 +33,8 @@ export class WrittenRecords<Context> {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(flowId, { version, record: deepFreeze(record), context: deepFreeze(context) });
+    deepFreeze(record.state);
+    this.entries.set(flowId, { version, record, context: deepFreeze(context) });
   }
 
   /** The record written as `version` of the flow, if this instance wrote it (and still keeps it). */
