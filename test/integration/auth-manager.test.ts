@@ -63,6 +63,28 @@ for (const backend of BACKENDS) {
       expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
     });
 
+    it("accepts a configured user's own password only: not another user's, not the same text split differently", async function () {
+      const two = insecureExample.create(
+        { type: 'insecure_example', users: [{ username: 'alice', password: 'wonderland' }, { username: 'bob', password: 'builder' }] },
+        { store },
+      );
+      const manager = new AuthManager({ store, providers: [two] });
+      const answer = async (username: string, password: string) => {
+        const form = await manager.startLogin(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null, deviceToken: null });
+        const result = await manager.loginStep(form.flow_id, CLIENT_ID, { username, password });
+        return result.type === 'form' ? result.errors?.['base'] : result.type;
+      };
+      const answers = await Promise.all([
+        answer('alice', 'wonderland'),
+        answer('bob', 'builder'),
+        answer('alice', 'builder'),
+        answer('bob', 'wonderland'),
+        answer('alic', 'ewonderland'),
+        answer('carol', 'wonderland'),
+      ]);
+      expect(answers).to.deep.equal(['create_entry', 'create_entry', 'invalid_auth', 'invalid_auth', 'invalid_auth', 'invalid_auth']);
+    });
+
     it('makes the first user of a login the owner and an admin, and later ones ordinary users', async function () {
       const both = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'a', name: 'Alice' }, { username: 'bob', password: 'b', name: 'Bob' }] },

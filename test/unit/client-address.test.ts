@@ -41,6 +41,13 @@ describe('client address', function () {
       expect(limitKey('::1')).to.equal('::/64');
       expect(limitKey('2001:0:0:0:ffff::')).to.equal('2001::/64');
     });
+
+    it('gives the same key when asked again, also after more distinct addresses than it remembers', function () {
+      const first = limitKey('2001:db8:7:7::42');
+      for (let i = 0; i < 10_050; i++) limitKey(`2001:db8:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::1`);
+      expect(limitKey('2001:db8:7:7::42')).to.equal(first).and.to.equal('2001:db8:7:7::/64');
+      expect(limitKey('2001:db8:27:42::1')).to.equal('2001:db8:27:42::/64');
+    });
   });
 
   describe('#resolve', function () {

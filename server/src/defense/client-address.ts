@@ -82,10 +82,27 @@ function formatIPv6(groups: readonly number[]): string {
 }
 
 /**
+ * Every login step asks for its address's key (2-3 us of regular expressions each time); the addresses of one instance's
+ * recent clients are remembered. Bounded, as client addresses are chosen by clients: past the bound it starts over.
+ */
+const MAX_REMEMBERED_LIMIT_KEYS = 10_000;
+const limitKeys = new Map<string, string>();
+
+/**
  * The key every per-address limit counts by: an IPv4 address as it is, an IPv6 address reduced to its /64 (`2001:db8:1:2::/64`),
  * because one subscriber usually gets a whole /64 and can pick a fresh address in it for every attempt.
  */
 export function limitKey(address: string): string {
+  let key = limitKeys.get(address);
+  if (key === undefined) {
+    if (limitKeys.size >= MAX_REMEMBERED_LIMIT_KEYS) limitKeys.clear();
+    key = computeLimitKey(address);
+    limitKeys.set(address, key);
+  }
+  return key;
+}
+
+function computeLimitKey(address: string): string {
   const normalised = normaliseAddress(address) ?? address;
   if (isIPv4(normalised) || isIP(normalised) === 0) return normalised;
   const groups = ipv6Groups(normalised).slice(0, 4);

@@ -17,8 +17,8 @@ export type InsecureExampleConfig = t.TypeOf<typeof InsecureExampleConfig>;
 
 const LoginForm = defineForm({ username: field.string('username'), password: field.string('password') });
 
-/** The same password the unknown-user path compares against, so a miss costs what a hit does. */
-const DUMMY_PASSWORD = digest('flowgate-dummy-password');
+/** One digest per login: the username's length first, so that no other pair of username and password spells the same text. */
+const loginDigest = (username: string, password: string): Buffer => digest(`${username.length}:${username}${password}`);
 
 export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
   type: 'insecure_example',
@@ -27,21 +27,14 @@ export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
     const id = config.id ?? null;
     const users = config.users;
 
-    // Each configured secret is digested once; a step digests what it was given once and compares those 32 bytes with each.
-    const accounts = users.map((user) => ({ username: digest(user.username), password: digest(user.password) }));
+    // Each configured login is digested once; a step digests what it was given once and compares those 32 bytes with each.
+    const accounts = users.map((user) => loginDigest(user.username, user.password));
 
     /** Compares against every user without stopping early, so the answer's timing says nothing about which part was wrong. */
     function validLogin(username: string, password: string): boolean {
-      const given = { username: digest(username), password: digest(password) };
+      const given = loginDigest(username, password);
       let match = false;
-      let userFound = false;
-      for (const account of accounts) {
-        const sameUser = sameDigest(account.username, given.username);
-        const samePassword = sameDigest(account.password, given.password);
-        userFound ||= sameUser;
-        match ||= sameUser && samePassword;
-      }
-      if (!userFound) sameDigest(DUMMY_PASSWORD, given.password);
+      for (const account of accounts) match = sameDigest(account, given) || match;
       return match;
     }
 
