@@ -147,8 +147,9 @@ export class LoginDefense {
   async begin(subject: AttemptSubject): Promise<Attempt> {
     // With every limit off (and bans too), the store has nothing to count: the attempt costs no round trip, and is still reported.
     const counters = this.anyLimit ? this.counters(subject) : null;
-    const counted = counters !== null && applies(this.bannable(subject.address), counters);
-    const filled = counted ? this.refuseUnlessReserved(subject, await this.store.reserveAttempt(this.bannable(subject.address), counters)) : [];
+    const ban = this.bannable(subject.address);
+    const counted = counters !== null && applies(ban, counters);
+    const filled = counted ? this.refuseUnlessReserved(subject, await this.store.reserveAttempt(ban, counters)) : [];
     let settled = false;
     return {
       settle: async (settlement, reason) => {

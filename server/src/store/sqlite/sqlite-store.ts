@@ -57,6 +57,9 @@ function isBusy(error: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
 }
 
+/** A flow's stored JSON, parsed when the flow engine first reads it (SQLite hands back only what Flowgate wrote). */
+const parseFlowData = (json: string): JsonObject => JSON.parse(json) as JsonObject;
+
 /** Every method is synchronous underneath (better-sqlite3); `async` turns throws into rejections as the contract expects. */
 export class SqliteStore implements Store {
   readonly description: string;
@@ -103,7 +106,7 @@ export class SqliteStore implements Store {
   async getFlow(id: string): Promise<StoredFlow | null> {
     const row = this.#run(() => this.#sql.getFlow.get(id, Date.now()));
     if (row === undefined) return null;
-    return readFlow(id, row.version, row.data, row.expires_at, (json) => JSON.parse(json) as JsonObject);
+    return readFlow(id, row.version, row.data, row.expires_at, parseFlowData);
   }
 
   async replaceFlow(id: string, expectedVersion: number, data: JsonObject, expiresAt: number): Promise<CasOutcome> {
