@@ -11,6 +11,7 @@ import {
   handOver,
   showForm,
   showMenu,
+  withEffects,
 } from '../../server/src/flow/index.js';
 import type { AnyFlowHandler, FlowManagerOptions } from '../../server/src/flow/index.js';
 import { ServiceError } from '../../server/src/errors.js';
@@ -281,42 +282,102 @@ for (const backend of BACKENDS) {
         const skipped = await chained().step(started.flow_id, CONTEXT.clientId, { next_step_id: 'skip' });
         expect(skipped).to.deep.include({ type: 'create_entry', result: 'done-skip' });
       });
+
+      it('gives an error only once the store shows the step it came from is current', async function () {
+        const onA = chained();
+        const started = await onA.init(['test', null], CONTEXT);
+        expect(await onA.step(started.flow_id, CONTEXT.clientId, { name: 'ada' })).to.deep.include({ type: 'menu' });
+        await chained().step(started.flow_id, CONTEXT.clientId, { next_step_id: 'code' });
+        // A's own write is the menu, which refuses this answer; the store's flow is at the code form, which takes it.
+        expect(await onA.step(started.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry', result: 'done-code' });
+        const current = await onA.init(['test', null], CONTEXT);
+        await onA.step(current.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect((await rejection(onA.step(current.flow_id, CONTEXT.clientId, { code: '123' }))).code).to.equal('invalid_format');
+      });
     });
 
     describe('records this instance wrote', function () {
-      /** The store, counting how often a flow's stored record is read (parsed) rather than only its version. */
-      function countingRecordReads(): { store: Store; reads: () => number } {
-        let reads = 0;
+      /** The store, counting its flow reads: `versions` (getFlow calls) and `records` (stored records parsed). */
+      function countingReads(): { store: Store; versions: () => number; records: () => number } {
+        let versions = 0;
+        let records = 0;
         const counting = new Proxy(store, {
           get(target, name) {
             if (name === 'getFlow') {
               return async (id: string) => {
+                versions += 1;
                 const flow = await target.getFlow(id);
                 if (flow === null) return null;
-                return { id: flow.id, version: flow.version, expiresAt: flow.expiresAt, get data() { reads += 1; return flow.data; } };
+                return { id: flow.id, version: flow.version, expiresAt: flow.expiresAt, get data() { records += 1; return flow.data; } };
               };
             }
             const value: unknown = Reflect.get(target, name);
             return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
           },
         });
-        return { store: counting, reads: () => reads };
+        return { store: counting, versions: () => versions, records: () => records };
       }
 
-      it("steps on its own last write without reading the stored record, and reads another instance's write", async function () {
-        const counted = countingRecordReads();
+      it("steps on its own last write without reading the store, and reads another instance's write", async function () {
+        const counted = countingReads();
         const onA = manager(twoStepHandler(), { store: counted.store });
         const onB = manager(twoStepHandler());
         const first = await onA.init(['test', null], CONTEXT);
         await onA.step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
-        expect(counted.reads()).to.equal(0);
+        expect([counted.versions(), counted.records()]).to.deep.equal([0, 0]);
         expect(await onB.step(first.flow_id, CONTEXT.clientId, { code: '000' })).to.deep.include({ errors: { base: 'invalid_code' } });
-        // A still keeps version 2, which it wrote; the store holds B's version 3, so A must read it (tries: 1 -> 2).
+        // A's last write is version 2; B's version 3 refuses A's compare-and-set, so A reads it and runs again (tries: 1 -> 2).
         await onA.step(first.flow_id, CONTEXT.clientId, { code: '000' });
-        expect(counted.reads()).to.equal(1);
+        expect([counted.versions(), counted.records()]).to.deep.equal([1, 1]);
         expect(await onA.step(first.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry' });
-        expect(counted.reads()).to.equal(1);
+        expect([counted.versions(), counted.records()]).to.deep.equal([1, 1]);
         expect(finished).to.deep.equal([{ name: 'ada', tries: 2 }]);
+        expect(await store.getFlow(first.flow_id)).to.equal(null);
+      });
+
+      it('answers field errors only once the store shows the form they are about is current', async function () {
+        const onA = manager(twoStepHandler());
+        const first = await onA.init(['test', null], CONTEXT);
+        await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        // A's own write asks a name; the store's flow asks the code, which this answer gives.
+        expect(await onA.step(first.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry' });
+        expect(finished).to.deep.equal([{ name: 'ada', tries: 0 }]);
+        // On a current form, the same kind of answer is refused with field errors, as ever.
+        const second = await onA.init(['test', null], CONTEXT);
+        expect(await onA.step(second.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'form', step_id: 'init' });
+      });
+
+      it('undoes the effects of a run on its own stale write, and commits those of the run on the stored flow', async function () {
+        const effects: string[] = [];
+        const noting = (what: string) => ({
+          committed: async () => void effects.push(`committed ${what}`),
+          discarded: async () => void effects.push(`discarded ${what}`),
+        });
+        const handler = defineFlowHandler<{ seen: string }, 'init'>({
+          key: ['test', null],
+          initialState: () => ({ seen: '' }),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+              const { name } = NameForm.read(input);
+              if (name === 'done') return createEntry({ name: state.seen }, noting(`done after ${state.seen}`));
+              return withEffects(showForm('init', NameForm.dataSchema, { seen: name }), noting(name));
+            },
+          },
+        });
+        const onA = manager(handler);
+        const first = await onA.init(['test', null], CONTEXT);
+        await manager(handler).step(first.flow_id, CONTEXT.clientId, { name: 'on B' });
+        expect(await onA.step(first.flow_id, CONTEXT.clientId, { name: 'done' })).to.deep.include({ type: 'create_entry' });
+        expect(effects).to.deep.equal(['committed on B', 'discarded done after ', 'committed done after on B']);
+        expect(finished).to.deep.equal([{ name: 'on B' }]);
+      });
+
+      it('answers not_found when another instance ended the flow after its own write', async function () {
+        const onA = manager(twoStepHandler());
+        const first = await onA.init(['test', null], CONTEXT);
+        await manager(twoStepHandler()).abort(first.flow_id, CONTEXT.clientId);
+        expect((await rejection(onA.step(first.flow_id, CONTEXT.clientId, { name: 'ada' }))).code).to.equal('not_found');
       });
 
       it('gives the next step the state as written when a failed step changed it in place', async function () {

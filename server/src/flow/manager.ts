@@ -4,7 +4,7 @@ import type * as t from 'io-ts';
 import { decodeValid, type AbortResult, type CreateEntryResult, type FlowResult, type FormResult, type HandlerKey, type MenuResult } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
-import type { FlowStore, JsonObject, StoredFlow } from '../store/types.js';
+import { StoreUnavailableError, type FlowStore, type JsonObject, type StoredFlow } from '../store/types.js';
 import type { AnyFlowHandler } from './handler.js';
 import { FlowRecord } from './record.js';
 import {
@@ -12,13 +12,12 @@ import {
   abort,
   type AbortOutcome,
   type CreateEntryOutcome,
-  type FormOutcome,
-  type MenuOutcome,
   type StepEffects,
   type StepOutcome,
 } from './results.js';
 import { validateInput, type ValidInput } from './schema.js';
-import { WrittenRecords } from './written-records.js';
+import { shownResult, withShown } from './shown.js';
+import { WrittenRecords, type WrittenRecord } from './written-records.js';
 
 /** How long a flow lives from its start unless configured otherwise (Home Assistant's code window is 10 minutes too). */
 export const DEFAULT_FLOW_TTL_MS = 10 * 60 * 1000;
@@ -63,6 +62,17 @@ export interface FlowManagerOptions<Context> {
   readonly now?: () => number;
 }
 
+/** A flow as of one version: this instance's own write of it, or the store's copy. */
+type FlowAt<Context> = WrittenRecord<Context>;
+
+/** What a step comes to before anything is written: the form with field errors, or the run step's outcome. */
+type Planned =
+  | { readonly kind: 'refused'; readonly record: FlowRecord }
+  | { readonly kind: 'run'; readonly record: FlowRecord; readonly outcome: StepOutcome<JsonObject, string>; readonly next: FlowRecord | null };
+
+/** A compare-and-set write's result. */
+type WriteOutcome = 'ok' | 'conflict' | 'not_found';
+
 const flowNotFound = (): ServiceError => new ServiceError('not_found', 'No such flow: it finished, expired or never existed');
 
 export class FlowManager<Context> {
@@ -94,14 +104,67 @@ export class FlowManager<Context> {
       await this.runEffects(outcome, 'committed');
       return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
-    const stored = await this.commit(outcome, () => this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs));
-    this.written.remember(flowId, stored.version, next, context);
-    return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
+    let stored: StoredFlow | undefined;
+    await this.commit(outcome, async () => {
+      stored = await this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs);
+      return 'ok';
+    });
+    const { version, expiresAt } = stored as StoredFlow;
+    this.written.remember(flowId, { version, expiresAt, record: next, context });
+    return this.counted(await this.shown(flowId, next, context, expiresAt));
   }
 
+  /**
+   * Applies the client's answer to the flow's current step. On the instance that wrote the flow's last version (a socket
+   * stays on one instance, so nearly always) the step starts from that write without reading the store; see `stepOn`.
+   */
   async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>): Promise<FlowResult> {
-    const { stored, record: read, context } = await this.load(flowId, admit);
-    let record = read;
+    const reread = async (): Promise<FlowResult> => this.stepOn(flowId, await this.load(flowId, admit), userInput);
+    const written = this.written.latest(flowId);
+    if (written === undefined || written.expiresAt <= this.now() || !admit(written.context)) return reread();
+    return this.stepOn(flowId, written, userInput, reread);
+  }
+
+  /**
+   * Runs the step on `flow`. With `reread`, `flow` is this instance's last write, which the store may no longer hold: a write
+   * is a compare-and-set from its version, so it lands only if it was current; an answer that writes nothing (field errors, a
+   * refusal) is given only once a read shows the version is still current. When the flow moved on elsewhere, the step is run
+   * again through `reread` on the flow as stored (the discarded run's effects undone). A race lost to a step of this very
+   * instance is a conflict, as when both had read the store.
+   */
+  private async stepOn(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>, reread?: () => Promise<FlowResult>): Promise<FlowResult> {
+    let planned: Planned;
+    try {
+      planned = await this.plan(flowId, flow, userInput);
+    } catch (error) {
+      // A store that does not answer is the error whatever the version (and asking it again would double the client's wait).
+      if (reread !== undefined && !(error instanceof StoreUnavailableError) && !(await this.holds(flowId, flow.version))) return reread();
+      throw error;
+    }
+    if (planned.kind === 'refused') {
+      if (reread !== undefined && !(await this.holds(flowId, flow.version))) return reread();
+      return this.shown(flowId, planned.record, flow.context, flow.expiresAt);
+    }
+    const { record, outcome, next } = planned;
+    const written = await this.commit(outcome, async () => {
+      const landed = next === null
+        ? await this.options.store.deleteFlow(flowId, flow.version)
+        : await this.options.store.replaceFlow(flowId, flow.version, next as unknown as JsonObject, flow.expiresAt);
+      // Known at once, before any effect runs, so a step of this instance that lost the race sees that it lost to this one.
+      if (landed === 'ok' && next !== null) {
+        this.written.remember(flowId, { version: flow.version + 1, expiresAt: flow.expiresAt, record: next, context: flow.context });
+      } else if (landed !== 'conflict') this.written.forget(flowId);
+      return landed;
+    });
+    if (written === 'conflict' && reread !== undefined && !this.wroteSince(flowId, flow.version)) return reread();
+    expectOk(written);
+    if (next === null) return this.ended(flowId, record, flow.context, outcome as CreateEntryOutcome | AbortOutcome);
+    return this.counted(await this.shown(flowId, next, flow.context, flow.expiresAt));
+  }
+
+  /** The answer checked against the step's form (or menu) and the step run: what to write, or the form with field errors. */
+  private async plan(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>): Promise<Planned> {
+    let record = flow.record;
     let input: ValidInput | undefined;
     if (record.form.menu_options !== undefined) {
       // A menu's answer names the next step, which is then shown for the first time.
@@ -112,33 +175,33 @@ export class FlowManager<Context> {
       record = { ...record, step_id: choice };
     } else {
       const check = validateInput(record.form.data_schema, userInput);
-      if (!check.ok) return this.shown(flowId, { ...record, form: { ...record.form, errors: check.errors } }, context, stored.expiresAt);
+      if (!check.ok) return { kind: 'refused', record: { ...record, form: { ...record.form, errors: check.errors } } };
       input = check.input;
     }
-    const { outcome, next } = await this.advance(flowId, record, context, input);
-    if (next !== null) {
-      await this.commit(outcome, async () =>
-        expectOk(await this.options.store.replaceFlow(flowId, stored.version, next as unknown as JsonObject, stored.expiresAt)),
-      );
-      this.written.remember(flowId, stored.version + 1, next, context);
-      return this.counted(await this.shown(flowId, next, context, stored.expiresAt));
-    }
-    this.written.forget(flowId);
-    await this.commit(outcome, async () => expectOk(await this.options.store.deleteFlow(flowId, stored.version)));
-    return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
+    return { kind: 'run', record, ...(await this.advance(flowId, record, flow.context, input)) };
+  }
+
+  /** Whether the store still holds `version` of the flow. */
+  private async holds(flowId: string, version: number): Promise<boolean> {
+    return (await this.options.store.getFlow(flowId))?.version === version;
+  }
+
+  /** Whether this instance wrote a version of the flow after `version` (a step of its own won the race). */
+  private wroteSince(flowId: string, version: number): boolean {
+    return (this.written.latest(flowId)?.version ?? version) > version;
   }
 
   /** The flow's current form or menu, so a client that reconnected (to any instance) can resume where it was. */
   async get(flowId: string, admit: Admit<Context>): Promise<FormResult | MenuResult> {
-    const { stored, record, context } = await this.load(flowId, admit);
-    return this.shown(flowId, record, context, stored.expiresAt);
+    const { record, context, expiresAt } = await this.load(flowId, admit);
+    return this.shown(flowId, record, context, expiresAt);
   }
 
   /** Ends the flow at the caller's request; told to `onFinished` as an abort with reason `aborted`. */
   async abort(flowId: string, admit: Admit<Context>): Promise<void> {
-    const { stored, record, context } = await this.load(flowId, admit);
+    const { version, record, context } = await this.load(flowId, admit);
     this.written.forget(flowId);
-    expectOk(await this.options.store.deleteFlow(flowId, stored.version));
+    expectOk(await this.options.store.deleteFlow(flowId, version));
     this.options.onFinished?.(
       { flowId, handler: record.handler, context },
       { type: 'abort', flow_id: flowId, handler: record.handler, reason: 'aborted', description_placeholders: null },
@@ -146,7 +209,7 @@ export class FlowManager<Context> {
   }
 
   /** The flow as stored now; the record this instance wrote at that version when it has it (the store's copy is then unread). */
-  private async load(flowId: string, admit: Admit<Context>): Promise<{ stored: StoredFlow; record: FlowRecord; context: Context }> {
+  private async load(flowId: string, admit: Admit<Context>): Promise<FlowAt<Context>> {
     const stored = await this.options.store.getFlow(flowId);
     if (stored === null || stored.expiresAt <= this.now()) {
       this.written.forget(flowId);
@@ -155,7 +218,7 @@ export class FlowManager<Context> {
     const { record, context } = this.written.find(flowId, stored.version) ?? this.decode(stored);
     // A flow the caller may not see is answered exactly like an unknown one, so its existence leaks nothing.
     if (!admit(context)) throw flowNotFound();
-    return { stored, record, context };
+    return { version: stored.version, expiresAt: stored.expiresAt, record, context };
   }
 
   /** The stored record and its context, checked; a record that does not decode is not found. */
@@ -197,18 +260,18 @@ export class FlowManager<Context> {
   }
 
   /**
-   * Applies the step's write, then its effects: `committed` when the write went through, `discarded` (and the write's error)
-   * when it did not, so the loser of a race leaves nothing behind.
+   * Applies the step's write, then its effects: `committed` when the write landed, `discarded` when it did not (refused or
+   * failed, the error then rethrown), so the loser of a race leaves nothing behind.
    */
-  private async commit<T>(outcome: StepOutcome<JsonObject, string>, write: () => Promise<T>): Promise<T> {
-    let written: T;
+  private async commit(outcome: StepOutcome<JsonObject, string>, write: () => Promise<WriteOutcome>): Promise<WriteOutcome> {
+    let written: WriteOutcome;
     try {
       written = await write();
     } catch (error) {
       await this.runEffects(outcome, 'discarded');
       throw error;
     }
-    await this.runEffects(outcome, 'committed');
+    await this.runEffects(outcome, written === 'ok' ? 'committed' : 'discarded');
     return written;
   }
 
@@ -289,59 +352,7 @@ function allOf(effects: readonly StepEffects[]): StepEffects {
   return { committed: () => run('committed'), discarded: () => run('discarded') };
 }
 
-/** The record as stored once `outcome` (a form or a menu) is what the client is shown. */
-function withShown(record: FlowRecord, outcome: FormOutcome<JsonObject, string> | MenuOutcome<JsonObject, string>): FlowRecord {
-  const base = { ...record, step_id: outcome.stepId, state: outcome.state };
-  if (outcome.kind === 'menu') {
-    return {
-      ...base,
-      form: {
-        data_schema: [],
-        errors: null,
-        description_placeholders: outcome.descriptionPlaceholders,
-        last_step: null,
-        menu_options: [...outcome.menuOptions],
-      },
-    };
-  }
-  return {
-    ...base,
-    form: {
-      data_schema: outcome.dataSchema,
-      errors: outcome.errors,
-      description_placeholders: outcome.descriptionPlaceholders,
-      last_step: outcome.lastStep,
-    },
-  };
-}
-
-function shownResult(flowId: string, record: FlowRecord, expiresAt: number): FormResult | MenuResult {
-  const expires = new Date(expiresAt).toISOString();
-  if (record.form.menu_options !== undefined) {
-    return {
-      type: 'menu',
-      flow_id: flowId,
-      handler: record.handler,
-      step_id: record.step_id,
-      menu_options: record.form.menu_options,
-      description_placeholders: record.form.description_placeholders,
-      expires_at: expires,
-    };
-  }
-  return {
-    type: 'form',
-    flow_id: flowId,
-    handler: record.handler,
-    step_id: record.step_id,
-    data_schema: record.form.data_schema,
-    errors: record.form.errors,
-    description_placeholders: record.form.description_placeholders,
-    last_step: record.form.last_step,
-    expires_at: expires,
-  };
-}
-
-function expectOk(outcome: 'ok' | 'conflict' | 'not_found'): void {
+function expectOk(outcome: WriteOutcome): void {
   if (outcome === 'conflict') throw new ServiceError('conflict', 'Another step of this flow was applied first; get the flow and retry');
   if (outcome === 'not_found') throw flowNotFound();
 }

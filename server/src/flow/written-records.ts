@@ -1,8 +1,8 @@
 /**
- * The flow records this instance wrote, by flow id and version: a step reads the flow back from the store (another instance
- * may have moved it), and when the store still holds the version this instance wrote, the record is taken from here instead of
- * being parsed and decoded again. A version is written once (each write is a compare-and-set from the one before it), so the
- * same id and version is the same record on every instance.
+ * The flow records this instance wrote, by flow id and version. A version is written once (each write is a compare-and-set
+ * from the one before it), so the same id and version is the same record on every instance. A step starts from this
+ * instance's last write without reading the store (its own compare-and-set tells whether another instance moved the flow on
+ * meanwhile); a read that finds the version this instance wrote takes the record from here instead of parsing and decoding it.
  */
 import type { FlowRecord } from './record.js';
 
@@ -13,12 +13,15 @@ import type { FlowRecord } from './record.js';
 const MAX_WRITTEN_RECORDS = 10_000;
 
 export interface WrittenRecord<Context> {
+  readonly version: number;
+  /** When the flow expires (fixed at its start, so the same for all its versions). */
+  readonly expiresAt: number;
   readonly record: FlowRecord;
   readonly context: Context;
 }
 
 export class WrittenRecords<Context> {
-  private readonly entries = new Map<string, WrittenRecord<Context> & { readonly version: number }>();
+  private readonly entries = new Map<string, WrittenRecord<Context>>();
 
   constructor(private readonly capacity = MAX_WRITTEN_RECORDS) {}
 
@@ -27,14 +30,20 @@ export class WrittenRecords<Context> {
    * what it changes, and what handlers are given (the state and the context) is frozen, so a handler that changed it in place
    * would throw rather than change what the next step finds. (Freezing the whole record cost ~6 us per step.)
    */
-  remember(flowId: string, version: number, record: FlowRecord, context: Context): void {
+  remember(flowId: string, written: WrittenRecord<Context>): void {
     this.entries.delete(flowId);
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    deepFreeze(record.state);
-    this.entries.set(flowId, { version, record, context: deepFreeze(context) });
+    deepFreeze(written.record.state);
+    deepFreeze(written.context);
+    this.entries.set(flowId, written);
+  }
+
+  /** The last version of the flow this instance wrote (and still keeps); the store may hold a later one. */
+  latest(flowId: string): WrittenRecord<Context> | undefined {
+    return this.entries.get(flowId);
   }
 
   /** The record written as `version` of the flow, if this instance wrote it (and still keeps it). */
