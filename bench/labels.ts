@@ -19,6 +19,7 @@ export const FIGURES = [
   'insecure_example step, login limits counting',
   'reference: plain-JS server, login_flow/get',
   'reference: plain-JS server, insecure step',
+  'step on A and B in turn',
 ] as const;
 
 /** Ratio targets of issue 13, each printed beside its figure. */

@@ -192,6 +192,12 @@ async function main(): Promise<void> {
         target: '<= 1.1x (p50)',
         met: cross.other.p50 <= 1.1 * cross.same.p50,
       });
+      rows.push({
+        figure: FIGURES[19],
+        value: pair(cross.hopping),
+        baseline: `same instance ${pair(cross.same)}`,
+        ratio: cross.hopping.p50 / cross.same.p50,
+      });
     } finally {
       await Promise.all([a.stop(), b.stop(), counting.stop()]);
     }

@@ -335,11 +335,15 @@ export async function socketMemory(redisUrl: string, count: number, perProcess: 
 export interface CrossInstance {
   readonly same: Samples;
   readonly other: Samples;
+  /** Steps of one flow sent to A and B in turn, one each: neither instance knows the version the other just wrote. */
+  readonly hopping: Samples;
 }
 
 /**
  * Two flows, one started on each instance, each stepped alternately through the instance that started it and the other one.
- * Both instances serve as many same- as other-instance steps, so a difference in their warmth (JIT) or load cancels out.
+ * Both instances serve as many same- as other-instance steps, so a difference in their warmth (JIT) or load cancels out. Each
+ * batch's first step finds that the other instance moved the flow on; the rest start from the version their instance wrote.
+ * Then one flow is stepped on A and B in turn, so that every step finds the other instance's write.
  */
 export async function crossInstance(a: ServerProcess, b: ServerProcess, rounds: number, batch: number): Promise<CrossInstance> {
   const onA = await BenchClient.open(a.url);
@@ -349,14 +353,18 @@ export async function crossInstance(a: ServerProcess, b: ServerProcess, rounds: 
     const startedOnB = await insecureFlow(onB);
     const same = new Samples();
     const other = new Samples();
+    const hopping = new Samples();
+    let turn = 0;
+    const hop = (): Promise<Reply> => ((turn++ & 1) === 0 ? insecureStep(onA, startedOnA) : insecureStep(onB, startedOnA));
     for (let round = -1; round < rounds; round++) {
       const keep = round >= 0;
       await timeSequential(batch / 2, () => insecureStep(onA, startedOnA), keep ? same : new Samples());
       await timeSequential(batch / 2, () => insecureStep(onB, startedOnA), keep ? other : new Samples());
       await timeSequential(batch / 2, () => insecureStep(onB, startedOnB), keep ? same : new Samples());
       await timeSequential(batch / 2, () => insecureStep(onA, startedOnB), keep ? other : new Samples());
+      await timeSequential(batch / 2, hop, keep ? hopping : new Samples());
     }
-    return { same, other };
+    return { same, other, hopping };
   } finally {
     onA.close();
     onB.close();

@@ -36,10 +36,14 @@ function bound(engine: FlowManager<TestContext>) {
 const NameForm = defineForm({ name: field.string('name') });
 const CodeForm = defineForm({ code: field.string('code') });
 
-/** A two-step handler: asks a name, then a code; `stop` aborts from inside a step; `gate` lets a test hold a step mid-way. */
+/**
+ * A two-step handler: asks a name, then a code; `stop` aborts from inside a step; `gate` lets a test hold a step mid-way. Its
+ * steps do nothing but compute, so it is rerunnable (see FlowHandler.rerunnable).
+ */
 function twoStepHandler(gate?: () => Promise<void>): AnyFlowHandler {
   return defineFlowHandler<{ name: string | null; tries: number }, 'code'>({
     key: ['test', null],
+    rerunnable: true,
     initialState: () => ({ name: null, tries: 0 }),
     steps: {
       init: async ({ input, state }) => {
@@ -297,12 +301,23 @@ for (const backend of BACKENDS) {
     });
 
     describe('records this instance wrote', function () {
-      /** The store, counting its flow reads: `versions` (getFlow calls) and `records` (stored records parsed). */
-      function countingReads(): { store: Store; versions: () => number; records: () => number } {
+      /**
+       * The store, counting its flow reads (`versions`: getFlow calls; `records`: stored records parsed) and the flow writes it
+       * refused (`refusedWrites`: compare-and-sets from a version it no longer held).
+       */
+      function countingReads(): { store: Store; versions: () => number; records: () => number; refusedWrites: () => number } {
         let versions = 0;
         let records = 0;
+        let refusedWrites = 0;
         const counting = new Proxy(store, {
           get(target, name) {
+            if (name === 'replaceFlow') {
+              return async (...args: Parameters<Store['replaceFlow']>) => {
+                const outcome = await target.replaceFlow(...args);
+                if (outcome !== 'ok') refusedWrites += 1;
+                return outcome;
+              };
+            }
             if (name === 'getFlow') {
               return async (id: string) => {
                 versions += 1;
@@ -315,7 +330,7 @@ for (const backend of BACKENDS) {
             return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
           },
         });
-        return { store: counting, versions: () => versions, records: () => records };
+        return { store: counting, versions: () => versions, records: () => records, refusedWrites: () => refusedWrites };
       }
 
       it("steps on its own last write without reading the store, and reads another instance's write", async function () {
@@ -329,10 +344,57 @@ for (const backend of BACKENDS) {
         // A's last write is version 2; B's version 3 refuses A's compare-and-set, so A reads it and runs again (tries: 1 -> 2).
         await onA.step(first.flow_id, CONTEXT.clientId, { code: '000' });
         expect([counted.versions(), counted.records()]).to.deep.equal([1, 1]);
+        // The flow changed instances, so A's next step reads first; that read finds A's own write (nothing parsed)...
+        await onA.step(first.flow_id, CONTEXT.clientId, { code: '000' });
+        expect([counted.versions(), counted.records()]).to.deep.equal([2, 1]);
+        // ...so the step after it starts from A's write again, without a read.
+        expect(await onA.step(first.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry' });
+        expect([counted.versions(), counted.records()]).to.deep.equal([2, 1]);
+        expect(finished).to.deep.equal([{ name: 'ada', tries: 3 }]);
+        expect(await store.getFlow(first.flow_id)).to.equal(null);
+      });
+
+      it('reads the flow first when the step asks it to, even on its own last write', async function () {
+        const counted = countingReads();
+        const engine = new FlowManager<TestContext>({
+          store: counted.store,
+          contextCodec: TestContext,
+          resolveHandler: (key) => (key[0] === 'test' ? twoStepHandler() : undefined),
+          finish: async () => ({ kind: 'create_entry', result: 'unused' }),
+        });
+        const first = await engine.init(['test', null], CONTEXT);
+        const admitted = (): boolean => true;
+        expect(await engine.step(first.flow_id, { name: 'ada' }, admitted, { readFirst: true })).to.deep.include({ step_id: 'code' });
+        expect(counted.versions()).to.equal(1);
+        expect(await engine.step(first.flow_id, { code: '000' }, admitted)).to.deep.include({ errors: { base: 'invalid_code' } });
+        expect(counted.versions()).to.equal(1);
+      });
+
+      it('reads first on every step of a flow that changes instances at each step', async function () {
+        const counted = countingReads();
+        const onA = manager(twoStepHandler(), { store: counted.store });
+        const onB = manager(twoStepHandler());
+        const first = await onA.init(['test', null], CONTEXT);
+        await onA.step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        for (let turn = 0; turn < 3; turn++) {
+          await onB.step(first.flow_id, CONTEXT.clientId, { code: '000' });
+          await onA.step(first.flow_id, CONTEXT.clientId, { code: '000' });
+        }
+        // A's first step after B's was refused and read the flow; the next two read first and were not refused.
+        expect([counted.refusedWrites(), counted.versions()]).to.deep.equal([1, 3]);
+        expect((await store.getFlow(first.flow_id))?.version).to.equal(8);
+      });
+
+      it('starts a step from a version it read, as after a get on a reconnected socket', async function () {
+        const counted = countingReads();
+        const onA = manager(twoStepHandler(), { store: counted.store });
+        const first = await onA.init(['test', null], CONTEXT);
+        await manager(twoStepHandler()).step(first.flow_id, CONTEXT.clientId, { name: 'ada' });
+        expect(await onA.get(first.flow_id, CONTEXT.clientId)).to.deep.include({ step_id: 'code' });
+        expect([counted.versions(), counted.records()]).to.deep.equal([1, 1]);
         expect(await onA.step(first.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'create_entry' });
         expect([counted.versions(), counted.records()]).to.deep.equal([1, 1]);
-        expect(finished).to.deep.equal([{ name: 'ada', tries: 2 }]);
-        expect(await store.getFlow(first.flow_id)).to.equal(null);
+        expect(finished).to.deep.equal([{ name: 'ada', tries: 0 }]);
       });
 
       it('answers field errors only once the store shows the form they are about is current', async function () {
@@ -347,6 +409,74 @@ for (const backend of BACKENDS) {
         expect(await onA.step(second.flow_id, CONTEXT.clientId, { code: '123' })).to.deep.include({ type: 'form', step_id: 'init' });
       });
 
+      it('confirms the version with a read before running a handler that is not rerunnable, and runs it only on the current one', async function () {
+        const runs: string[] = [];
+        const sending = defineFlowHandler<{ sent: number }, 'init'>({
+          key: ['test', null],
+          initialState: () => ({ sent: 0 }),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+              // Stands for a code sent by mail, or a TOTP code marked used: not to be done on a version that is gone.
+              runs.push(`sent to ${NameForm.read(input).name} after ${state.sent}`);
+              return showForm('init', NameForm.dataSchema, { sent: state.sent + 1 });
+            },
+          },
+        });
+        const counted = countingReads();
+        const onA = manager(sending, { store: counted.store });
+        const first = await onA.init(['test', null], CONTEXT);
+        await onA.step(first.flow_id, CONTEXT.clientId, { name: 'a' });
+        expect(counted.versions()).to.equal(1);
+        await manager(sending).step(first.flow_id, CONTEXT.clientId, { name: 'b' });
+        await onA.step(first.flow_id, CONTEXT.clientId, { name: 'c' });
+        expect(runs).to.deep.equal(['sent to a after 0', 'sent to b after 1', 'sent to c after 2']);
+        expect((await store.getFlow(first.flow_id))?.version).to.equal(4);
+      });
+
+      it('confirms the version before a hand-over to a handler that is not rerunnable, undoing the first run', async function () {
+        const effects: string[] = [];
+        const started: string[] = [];
+        const second = defineFlowHandler<{ name: string }, 'init'>({
+          key: ['second', null],
+          initialState: () => ({ name: '' }),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) started.push(state.name);
+              return showForm('init', CodeForm.dataSchema, state);
+            },
+          },
+        });
+        const first = defineFlowHandler<{ seen: string }, 'init'>({
+          key: ['test', null],
+          rerunnable: true,
+          initialState: () => ({ seen: '' }),
+          steps: {
+            init: async ({ input, state }) => {
+              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+              const { name } = NameForm.read(input);
+              const noted = { committed: async () => void effects.push(`committed ${name}`), discarded: async () => void effects.push(`discarded ${name}`) };
+              if (name === 'next') return handOver(['second', null], { name: state.seen }, noted);
+              return withEffects(showForm('init', NameForm.dataSchema, { seen: name }), noted);
+            },
+          },
+        });
+        const handOverManager = () =>
+          bound(new FlowManager<TestContext>({
+            store,
+            contextCodec: TestContext,
+            resolveHandler: (key) => (key[0] === 'test' ? first : key[0] === 'second' ? second : undefined),
+            finish: async () => ({ kind: 'create_entry', result: 'unused' }),
+          }));
+        const onA = handOverManager();
+        const flow = await onA.init(['test', null], CONTEXT);
+        await handOverManager().step(flow.flow_id, CONTEXT.clientId, { name: 'on B' });
+        expect(await onA.step(flow.flow_id, CONTEXT.clientId, { name: 'next' })).to.deep.include({ handler: ['test', null], step_id: 'init' });
+        // The second handler started once, from the state B wrote; the run on A's stale copy was undone before it.
+        expect(started).to.deep.equal(['on B']);
+        expect(effects).to.deep.equal(['committed on B', 'discarded next', 'committed next']);
+      });
+
       it('undoes the effects of a run on its own stale write, and commits those of the run on the stored flow', async function () {
         const effects: string[] = [];
         const noting = (what: string) => ({
@@ -355,6 +485,7 @@ for (const backend of BACKENDS) {
         });
         const handler = defineFlowHandler<{ seen: string }, 'init'>({
           key: ['test', null],
+          rerunnable: true,
           initialState: () => ({ seen: '' }),
           steps: {
             init: async ({ input, state }) => {

@@ -3,6 +3,7 @@
  * instances, the address binding and the brute-force limits hold wherever a request lands, and HTTP revocation reaches sockets.
  */
 import { expect } from 'chai';
+import { createClient } from 'redis';
 import { CloseCode } from '@flowgate/shared';
 import { startInstances, type Instances } from '../helpers/instances.js';
 import { authenticatedSocket } from '../helpers/login.js';
@@ -28,6 +29,14 @@ let nextAddress = 1;
 const freshAddress = (): string => `203.0.113.${nextAddress++}`;
 
 type Reply = Record<string, any>;
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('HTTP login API across instances', function () {
   this.timeout(60_000);
@@ -134,5 +143,36 @@ describe('HTTP login API across instances', function () {
     sockets.push(onB);
     expect((await postForm(0, '/auth/revoke', { token: String(tokens!['refresh_token']) }, address)).status).to.equal(200);
     expect((await onB.closed).code).to.equal(CloseCode.tokenRevoked);
+  });
+
+  it('reads the flow for every HTTP step, on the instance that wrote it as on the others', async function () {
+    // A socket stays on its instance, which may start a step from the version it wrote (docs/operations.md, Scaling); an
+    // HTTP request may land anywhere, so each reads the flow first instead of risking a refused compare-and-set.
+    const address = freshAddress();
+    const flowId = await startHttp(0, address);
+    const monitor = createClient({ url: redis().url });
+    await monitor.connect();
+    const commands: string[] = [];
+    await monitor.monitor((line) => commands.push(line));
+    try {
+      const readsOf = async (turns: number[]): Promise<number> => {
+        commands.length = 0;
+        for (const n of turns) {
+          const { body } = await stepHttp(n, flowId, { username: 'hopper', password: 'nope' }, address);
+          expect(body['errors'], `step on instance ${n}`).to.deep.equal({ base: 'invalid_auth' });
+        }
+        // MONITOR's lines arrive a moment after the replies; a ping through it marks the end of what the steps sent.
+        await monitor.duplicate().connect().then(async (marker) => {
+          await marker.ping('steps-done');
+          await marker.quit();
+        });
+        await waitFor(() => commands.some((line) => line.includes('steps-done')));
+        return commands.filter((line) => !line.includes('"lua"') && /"HMGET"/i.test(line) && line.includes(flowId)).length;
+      };
+      expect(await readsOf([0, 0, 0]), 'steps on the instance that started the flow').to.equal(3);
+      expect(await readsOf([1, 2, 1]), 'steps on the instances in turn').to.equal(3);
+    } finally {
+      await monitor.disconnect();
+    }
   });
 });

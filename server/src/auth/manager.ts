@@ -228,7 +228,9 @@ export class AuthManager implements TokenEndpointDependencies {
    * address that started it too (LoginAddressChanged otherwise).
    */
   loginStep(flowId: string, clientId: string, input: Record<string, unknown>, boundTo?: { readonly remoteAddress: string | null }): Promise<FlowResult> {
-    return this.loginFlows.step(flowId, input, boundTo === undefined ? startedBy(clientId) : startedFrom(clientId, boundTo.remoteAddress));
+    if (boundTo === undefined) return this.loginFlows.step(flowId, input, startedBy(clientId));
+    // Each HTTP request may reach another instance, so the version this one knows is often not the current one.
+    return this.loginFlows.step(flowId, input, startedFrom(clientId, boundTo.remoteAddress), { readFirst: true });
   }
 
   loginGet(flowId: string, clientId: string) {

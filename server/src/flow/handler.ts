@@ -32,6 +32,14 @@ export interface FlowHandler<State extends JsonObject = JsonObject, StepId exten
    * flow: for what must not sit in the store in clear while the flow lives, such as a TOTP secret its state keeps sealed.
    */
   readonly describe?: (args: DescribeArgs<State, StepId | 'init', Context>) => Promise<StringMap | null>;
+  /**
+   * True when a run of any step may be thrown away and run again: before its outcome commits, it changes nothing that its
+   * `discarded` effect does not undo, sends nothing, and costs little. The engine may then run it on the version of the flow
+   * this instance knows, before the store confirms that version is current (the compare-and-set does). Unset, the engine
+   * confirms the version with a read first: a TOTP check that marks its code used, a code sent by mail or a password hash
+   * must not run on a version that turns out to be gone.
+   */
+  readonly rerunnable?: boolean;
 }
 
 export interface DescribeArgs<State extends JsonObject, StepId extends string, Context> {

@@ -17,7 +17,7 @@ import {
 } from './results.js';
 import { validateInput, type ValidInput } from './schema.js';
 import { shownResult, withShown } from './shown.js';
-import { WrittenRecords, type WrittenRecord } from './written-records.js';
+import { KnownRecords, type KnownRecord } from './known-records.js';
 
 /** How long a flow lives from its start unless configured otherwise (Home Assistant's code window is 10 minutes too). */
 export const DEFAULT_FLOW_TTL_MS = 10 * 60 * 1000;
@@ -63,22 +63,38 @@ export interface FlowManagerOptions<Context> {
 }
 
 /** A flow as of one version: this instance's own write of it, or the store's copy. */
-type FlowAt<Context> = WrittenRecord<Context>;
+type FlowAt<Context> = KnownRecord<Context>;
 
 /** What a step comes to before anything is written: the form with field errors, or the run step's outcome. */
 type Planned =
   | { readonly kind: 'refused'; readonly record: FlowRecord }
   | { readonly kind: 'run'; readonly record: FlowRecord; readonly outcome: StepOutcome<JsonObject, string>; readonly next: FlowRecord | null };
 
+/** Resolves once the store is known to hold the version a step runs on; see FlowHandler.rerunnable. */
+type Confirm = () => Promise<void>;
+const confirmedAlready: Confirm = async () => undefined;
+
+/** Thrown by a Confirm when the store no longer holds the version: the step is run again on the flow as stored. */
+class StaleFlow extends Error {}
+
 /** A compare-and-set write's result. */
 type WriteOutcome = 'ok' | 'conflict' | 'not_found';
 
 const flowNotFound = (): ServiceError => new ServiceError('not_found', 'No such flow: it finished, expired or never existed');
 
+export interface StepOptions {
+  /**
+   * Read the flow from the store before running the step, even when this instance knows a version of it: for callers whose
+   * steps land on any instance (HTTP requests behind a load balancer), where the version known here is often stale and
+   * starting from it would cost a refused compare-and-set first.
+   */
+  readonly readFirst?: boolean;
+}
+
 export class FlowManager<Context> {
   private readonly ttlMs: number;
   private readonly now: () => number;
-  private readonly written = new WrittenRecords<Context>();
+  private readonly known = new KnownRecords<Context>();
 
   constructor(private readonly options: FlowManagerOptions<Context>) {
     this.ttlMs = options.ttlMs ?? DEFAULT_FLOW_TTL_MS;
@@ -98,10 +114,10 @@ export class FlowManager<Context> {
       state: handler.initialState(context),
       created_at: createdAt,
     };
-    const { outcome, next } = await this.advance(flowId, record, context, undefined);
+    const { outcome, next } = await this.advance(flowId, record, context, undefined, confirmedAlready);
     if (next === null) {
       // Nothing was stored yet, so nothing can race this end: it commits as it is.
-      await this.runEffects(outcome, 'committed');
+      await this.runEffects(outcome.effects, 'committed');
       return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
     let stored: StoredFlow | undefined;
@@ -110,33 +126,35 @@ export class FlowManager<Context> {
       return 'ok';
     });
     const { version, expiresAt } = stored as StoredFlow;
-    this.written.remember(flowId, { version, expiresAt, record: next, context });
+    this.known.remember(flowId, { version, expiresAt, record: next, context });
     return this.counted(await this.shown(flowId, next, context, expiresAt));
   }
 
   /**
-   * Applies the client's answer to the flow's current step. On the instance that wrote the flow's last version (a socket
-   * stays on one instance, so nearly always) the step starts from that write without reading the store; see `stepOn`.
+   * Applies the client's answer to the flow's current step. On an instance that knows a version of the flow (it wrote or read
+   * it last: a socket stays on one instance, so nearly always) the step starts from it without reading the store; see `stepOn`.
+   * A flow this instance last found moved on by another one is read first, until a read finds this instance's write current.
    */
-  async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>): Promise<FlowResult> {
+  async step(flowId: string, userInput: Record<string, unknown>, admit: Admit<Context>, options: StepOptions = {}): Promise<FlowResult> {
     const reread = async (): Promise<FlowResult> => this.stepOn(flowId, await this.load(flowId, admit), userInput);
-    const written = this.written.latest(flowId);
-    if (written === undefined || written.expiresAt <= this.now() || !admit(written.context)) return reread();
-    return this.stepOn(flowId, written, userInput, reread);
+    const known = options.readFirst === true ? undefined : this.known.latest(flowId);
+    if (known === undefined || known.contested === true || known.expiresAt <= this.now() || !admit(known.context)) return reread();
+    return this.stepOn(flowId, known, userInput, reread);
   }
 
   /**
-   * Runs the step on `flow`. With `reread`, `flow` is this instance's last write, which the store may no longer hold: a write
+   * Runs the step on `flow`. With `reread`, `flow` is the version this instance knows, which the store may no longer hold: a write
    * is a compare-and-set from its version, so it lands only if it was current; an answer that writes nothing (field errors, a
    * refusal) is given only once a read shows the version is still current. When the flow moved on elsewhere, the step is run
-   * again through `reread` on the flow as stored (the discarded run's effects undone). A race lost to a step of this very
-   * instance is a conflict, as when both had read the store.
+   * again through `reread` on the flow as stored (the discarded run's effects undone). A race lost while this instance learnt
+   * of a later version (a step of its own won, or it read the winner's write) is a conflict, as when both had read the store.
    */
   private async stepOn(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>, reread?: () => Promise<FlowResult>): Promise<FlowResult> {
     let planned: Planned;
     try {
-      planned = await this.plan(flowId, flow, userInput);
+      planned = await this.plan(flowId, flow, userInput, reread === undefined ? confirmedAlready : this.confirmer(flowId, flow.version));
     } catch (error) {
+      if (error instanceof StaleFlow && reread !== undefined) return reread();
       // A store that does not answer is the error whatever the version (and asking it again would double the client's wait).
       if (reread !== undefined && !(error instanceof StoreUnavailableError) && !(await this.holds(flowId, flow.version))) return reread();
       throw error;
@@ -152,18 +170,19 @@ export class FlowManager<Context> {
         : await this.options.store.replaceFlow(flowId, flow.version, next as unknown as JsonObject, flow.expiresAt);
       // Known at once, before any effect runs, so a step of this instance that lost the race sees that it lost to this one.
       if (landed === 'ok' && next !== null) {
-        this.written.remember(flowId, { version: flow.version + 1, expiresAt: flow.expiresAt, record: next, context: flow.context });
-      } else if (landed !== 'conflict') this.written.forget(flowId);
+        const { expiresAt, context, contested } = flow;
+        this.known.remember(flowId, { version: flow.version + 1, expiresAt, record: next, context, contested: contested === true });
+      } else if (landed !== 'conflict') this.known.forget(flowId);
       return landed;
     });
-    if (written === 'conflict' && reread !== undefined && !this.wroteSince(flowId, flow.version)) return reread();
+    if (written === 'conflict' && reread !== undefined && !this.knowsLaterThan(flowId, flow.version)) return reread();
     expectOk(written);
     if (next === null) return this.ended(flowId, record, flow.context, outcome as CreateEntryOutcome | AbortOutcome);
     return this.counted(await this.shown(flowId, next, flow.context, flow.expiresAt));
   }
 
   /** The answer checked against the step's form (or menu) and the step run: what to write, or the form with field errors. */
-  private async plan(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>): Promise<Planned> {
+  private async plan(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>, confirm: Confirm): Promise<Planned> {
     let record = flow.record;
     let input: ValidInput | undefined;
     if (record.form.menu_options !== undefined) {
@@ -178,7 +197,16 @@ export class FlowManager<Context> {
       if (!check.ok) return { kind: 'refused', record: { ...record, form: { ...record.form, errors: check.errors } } };
       input = check.input;
     }
-    return { kind: 'run', record, ...(await this.advance(flowId, record, flow.context, input)) };
+    return { kind: 'run', record, ...(await this.advance(flowId, record, flow.context, input, confirm)) };
+  }
+
+  /** Confirms, once, that the store still holds `version` of the flow; throws StaleFlow when it does not. */
+  private confirmer(flowId: string, version: number): Confirm {
+    let confirmed: Promise<void> | undefined;
+    return () =>
+      (confirmed ??= this.holds(flowId, version).then((holds) => {
+        if (!holds) throw new StaleFlow();
+      }));
   }
 
   /** Whether the store still holds `version` of the flow. */
@@ -186,21 +214,23 @@ export class FlowManager<Context> {
     return (await this.options.store.getFlow(flowId))?.version === version;
   }
 
-  /** Whether this instance wrote a version of the flow after `version` (a step of its own won the race). */
-  private wroteSince(flowId: string, version: number): boolean {
-    return (this.written.latest(flowId)?.version ?? version) > version;
+  /** Whether this instance knows a version of the flow after `version` (a step of its own won the race, or it read the winner's). */
+  private knowsLaterThan(flowId: string, version: number): boolean {
+    return (this.known.latest(flowId)?.version ?? version) > version;
   }
 
   /** The flow's current form or menu, so a client that reconnected (to any instance) can resume where it was. */
   async get(flowId: string, admit: Admit<Context>): Promise<FormResult | MenuResult> {
-    const { record, context, expiresAt } = await this.load(flowId, admit);
-    return this.shown(flowId, record, context, expiresAt);
+    const flow = await this.load(flowId, admit);
+    // The client is here now: its next step (after a reconnect, say) starts from this version without a read.
+    if (flow.contested === true) this.known.remember(flowId, { ...flow, contested: false });
+    return this.shown(flowId, flow.record, flow.context, flow.expiresAt);
   }
 
   /** Ends the flow at the caller's request; told to `onFinished` as an abort with reason `aborted`. */
   async abort(flowId: string, admit: Admit<Context>): Promise<void> {
     const { version, record, context } = await this.load(flowId, admit);
-    this.written.forget(flowId);
+    this.known.forget(flowId);
     expectOk(await this.options.store.deleteFlow(flowId, version));
     this.options.onFinished?.(
       { flowId, handler: record.handler, context },
@@ -208,17 +238,21 @@ export class FlowManager<Context> {
     );
   }
 
-  /** The flow as stored now; the record this instance wrote at that version when it has it (the store's copy is then unread). */
+  /**
+   * The flow as stored now; the record known here at that version when there is one (the store's copy is then unread).
+   * `contested` says whether the store held a version this instance did not know (another instance moved the flow on).
+   */
   private async load(flowId: string, admit: Admit<Context>): Promise<FlowAt<Context>> {
     const stored = await this.options.store.getFlow(flowId);
     if (stored === null || stored.expiresAt <= this.now()) {
-      this.written.forget(flowId);
+      this.known.forget(flowId);
       throw flowNotFound();
     }
-    const { record, context } = this.written.find(flowId, stored.version) ?? this.decode(stored);
+    const known = this.known.find(flowId, stored.version);
+    const { record, context } = known ?? this.decode(stored);
     // A flow the caller may not see is answered exactly like an unknown one, so its existence leaks nothing.
     if (!admit(context)) throw flowNotFound();
-    return { version: stored.version, expiresAt: stored.expiresAt, record, context };
+    return { version: stored.version, expiresAt: stored.expiresAt, record, context, contested: known === undefined };
   }
 
   /** The stored record and its context, checked; a record that does not decode is not found. */
@@ -239,6 +273,7 @@ export class FlowManager<Context> {
     start: FlowRecord,
     context: Context,
     firstInput: ValidInput | undefined,
+    confirm: Confirm,
   ): Promise<{ outcome: StepOutcome<JsonObject, string>; next: FlowRecord | null }> {
     let record = start;
     let input = firstInput;
@@ -246,7 +281,15 @@ export class FlowManager<Context> {
     for (let hops = 0; ; hops += 1) {
       const owner = record.owner ?? record.handler;
       const handler = this.options.resolveHandler(owner);
-      const outcome = handler === undefined ? abort('unknown_error') : await runStep(handler, flowId, record, context, input);
+      let outcome: StepOutcome<JsonObject, string>;
+      try {
+        if (handler?.rerunnable !== true) await confirm();
+        outcome = handler === undefined ? abort('unknown_error') : await runStep(handler, flowId, record, context, input);
+      } catch (error) {
+        // What the steps before this hand-over did is undone: nothing of this run will be written.
+        await this.runEffects(allOf(effects), 'discarded');
+        throw error;
+      }
       if (outcome.effects !== undefined) effects.push(outcome.effects);
       if (outcome.kind === 'hand_over' && hops < MAX_HAND_OVERS) {
         record = { ...record, owner: outcome.handler, step_id: 'init', state: outcome.state };
@@ -268,16 +311,16 @@ export class FlowManager<Context> {
     try {
       written = await write();
     } catch (error) {
-      await this.runEffects(outcome, 'discarded');
+      await this.runEffects(outcome.effects, 'discarded');
       throw error;
     }
-    await this.runEffects(outcome, written === 'ok' ? 'committed' : 'discarded');
+    await this.runEffects(outcome.effects, written === 'ok' ? 'committed' : 'discarded');
     return written;
   }
 
-  private async runEffects(outcome: StepOutcome<JsonObject, string>, which: keyof StepEffects): Promise<void> {
+  private async runEffects(effects: StepEffects | undefined, which: keyof StepEffects): Promise<void> {
     try {
-      await outcome.effects?.[which]?.();
+      await effects?.[which]?.();
     } catch (error) {
       this.options.onEffectError?.(error);
     }

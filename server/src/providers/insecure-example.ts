@@ -45,6 +45,8 @@ export const insecureExample: ProviderFactory<InsecureExampleConfig> = {
       loginFlow: defineFlowHandler<JsonObject, 'init'>({
         key: ['insecure_example', id],
         initialState: () => ({}),
+        // A digest compare and nothing else: a run may be thrown away and run again.
+        rerunnable: true,
         steps: {
           init: async ({ input, state }) => {
             if (input === undefined) return showForm('init', LoginForm.dataSchema, state);

@@ -146,6 +146,8 @@ export const trustedNetworksProvider = {
       loginFlow: defineFlowHandler<JsonObject, 'init', ProviderLoginContext>({
         key: [TRUSTED_NETWORKS_PROVIDER_TYPE, id],
         initialState: () => ({}),
+        // It only reads (the users allowed from the address): a run may be thrown away and run again.
+        rerunnable: true,
         steps: {
           // Checked again at the answer: the instance taking it may run a newer config, and users change meanwhile.
           init: async ({ input, state, context }) => {

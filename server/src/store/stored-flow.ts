@@ -2,7 +2,7 @@
 import type { JsonObject, StoredFlow } from './types.js';
 
 /**
- * The flow engine keeps the records its instance wrote (flow/written-records.ts) and, finding the same version in the store,
+ * The flow engine keeps the records its instance wrote (flow/known-records.ts) and, finding the same version in the store,
  * never reads `data`: the JSON is parsed (and checked by `parse`, which throws on a corrupt record) on first use, once.
  * A class, not an object literal with a getter: V8 builds those on a slow path, which cost ~6 us per read here.
  */
