@@ -102,6 +102,26 @@ describe('Login limits across instances', function () {
     expect(created(await attempt(url(2), '127.0.0.3', ALICE))).to.equal(true);
   });
 
+  it('counts each failure of one flow once, and refuses the 11th, while its steps move between instances', async function () {
+    // An instance starts a step from the version it knows without a read; when another instance moved the flow on, that run is
+    // undone (its reservation given back) and the step runs again on the stored flow. No failure may count twice, or none.
+    const from = '127.0.0.4';
+    const started = await RawClient.open(url(0), { localAddress: from });
+    const init: Reply = await started.client.result({ type: 'login_flow/init', handler: HANDLER, client_id: CLIENT_ID });
+    started.client.close();
+    const stepOn = async (n: number, input: Record<string, string>): Promise<Reply> => {
+      const { client } = await RawClient.open(url(n), { localAddress: from });
+      try {
+        return await client.command({ type: 'login_flow/step', flow_id: init['flow_id'], client_id: CLIENT_ID, user_input: input });
+      } finally {
+        client.close();
+      }
+    };
+    const turns = [0, 0, 1, 0, 0, 2, 0, 1, 1, 0];
+    for (const [n, instance] of turns.entries()) expect(failedAuth(await stepOn(instance, ALICE_WRONG)), `failure ${n + 1} on instance ${instance}`).to.equal(true);
+    expect(rateLimited(await stepOn(0, ALICE)), 'the right password after 10 failures').to.equal(true);
+  });
+
   it('locks an account attacked from 30 addresses for untrusted clients, while its owner with a device token logs in', async function () {
     const own = await login(url(0), '127.0.0.50', ALICE);
     expect(own['device_token']).to.be.a('string');
