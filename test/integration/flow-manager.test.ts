@@ -13,7 +13,7 @@ import {
   showMenu,
   withEffects,
 } from '../../server/src/flow/index.js';
-import type { AnyFlowHandler, FlowManagerOptions } from '../../server/src/flow/index.js';
+import type { AnyFlowHandler, FlowManagerOptions, StepEffects, StepOutcome } from '../../server/src/flow/index.js';
 import { ServiceError } from '../../server/src/errors.js';
 import type { JsonObject, Store } from '../../server/src/store/types.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
@@ -59,6 +59,30 @@ function twoStepHandler(gate?: () => Promise<void>): AnyFlowHandler {
           return showForm('code', CodeForm.dataSchema, { ...state, tries: state.tries + 1 }, { errors: { base: 'invalid_code' } });
         }
         return createEntry({ name: state.name, tries: state.tries });
+      },
+    },
+  });
+}
+
+/** Effects that note in `effects` when they ran: `committed <what>` or `discarded <what>`. */
+function noting(effects: string[], what: string): StepEffects {
+  return { committed: async () => void effects.push(`committed ${what}`), discarded: async () => void effects.push(`discarded ${what}`) };
+}
+
+/**
+ * A rerunnable one-form handler: each name answered is kept as `seen` (its effects noted), unless `ending` ends the flow on it
+ * (given the name and the name seen before).
+ */
+function seenNames(effects: string[], ending: (name: string, seen: string) => StepOutcome<JsonObject, string> | null): AnyFlowHandler {
+  return defineFlowHandler<{ seen: string }, 'init'>({
+    key: ['test', null],
+    rerunnable: true,
+    initialState: () => ({ seen: '' }),
+    steps: {
+      init: async ({ input, state }) => {
+        if (input === undefined) return showForm('init', NameForm.dataSchema, state);
+        const { name } = NameForm.read(input);
+        return (ending(name, state.seen) as StepOutcome<{ seen: string }, 'init'> | null) ?? withEffects(showForm('init', NameForm.dataSchema, { seen: name }), noting(effects, name));
       },
     },
   });
@@ -447,20 +471,7 @@ for (const backend of BACKENDS) {
             },
           },
         });
-        const first = defineFlowHandler<{ seen: string }, 'init'>({
-          key: ['test', null],
-          rerunnable: true,
-          initialState: () => ({ seen: '' }),
-          steps: {
-            init: async ({ input, state }) => {
-              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
-              const { name } = NameForm.read(input);
-              const noted = { committed: async () => void effects.push(`committed ${name}`), discarded: async () => void effects.push(`discarded ${name}`) };
-              if (name === 'next') return handOver(['second', null], { name: state.seen }, noted);
-              return withEffects(showForm('init', NameForm.dataSchema, { seen: name }), noted);
-            },
-          },
-        });
+        const first = seenNames(effects, (name, seen) => (name === 'next' ? handOver(['second', null], { name: seen }, noting(effects, name)) : null));
         const handOverManager = () =>
           bound(new FlowManager<TestContext>({
             store,
@@ -479,23 +490,7 @@ for (const backend of BACKENDS) {
 
       it('undoes the effects of a run on its own stale write, and commits those of the run on the stored flow', async function () {
         const effects: string[] = [];
-        const noting = (what: string) => ({
-          committed: async () => void effects.push(`committed ${what}`),
-          discarded: async () => void effects.push(`discarded ${what}`),
-        });
-        const handler = defineFlowHandler<{ seen: string }, 'init'>({
-          key: ['test', null],
-          rerunnable: true,
-          initialState: () => ({ seen: '' }),
-          steps: {
-            init: async ({ input, state }) => {
-              if (input === undefined) return showForm('init', NameForm.dataSchema, state);
-              const { name } = NameForm.read(input);
-              if (name === 'done') return createEntry({ name: state.seen }, noting(`done after ${state.seen}`));
-              return withEffects(showForm('init', NameForm.dataSchema, { seen: name }), noting(name));
-            },
-          },
-        });
+        const handler = seenNames(effects, (name, seen) => (name === 'done' ? createEntry({ name: seen }, noting(effects, `done after ${seen}`)) : null));
         const onA = manager(handler);
         const first = await onA.init(['test', null], CONTEXT);
         await manager(handler).step(first.flow_id, CONTEXT.clientId, { name: 'on B' });
