@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { CloseCode } from '@flowgate/shared';
-import { startInstances, type Instances } from '../helpers/instances.js';
+import { eventually, startInstances, type Instances } from '../helpers/instances.js';
 import { authenticatedSocket } from '../helpers/login.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { usePrivateRedis } from '../helpers/scale.js';
@@ -29,14 +29,6 @@ let nextAddress = 1;
 const freshAddress = (): string => `203.0.113.${nextAddress++}`;
 
 type Reply = Record<string, any>;
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('HTTP login API across instances', function () {
   this.timeout(60_000);
@@ -166,7 +158,7 @@ describe('HTTP login API across instances', function () {
           await marker.ping('steps-done');
           await marker.quit();
         });
-        await waitFor(() => commands.some((line) => line.includes('steps-done')));
+        await eventually(async () => commands.some((line) => line.includes('steps-done')), 5_000, 'the marker ping in MONITOR', 20);
         return commands.filter((line) => !line.includes('"lua"') && /"HMGET"/i.test(line) && line.includes(flowId)).length;
       };
       expect(await readsOf([0, 0, 0]), 'steps on the instance that started the flow').to.equal(3);

@@ -77,6 +77,16 @@ const confirmedAlready: Confirm = async () => undefined;
 /** Thrown by a Confirm when the store no longer holds the version: the step is run again on the flow as stored. */
 class StaleFlow extends Error {}
 
+/** Whether `confirm` finds the version gone (its other failures, a store that does not answer, are thrown). */
+const isStale = (confirm: Confirm): Promise<boolean> =>
+  confirm().then(
+    () => false,
+    (error: unknown) => {
+      if (error instanceof StaleFlow) return true;
+      throw error;
+    },
+  );
+
 /** A compare-and-set write's result. */
 type WriteOutcome = 'ok' | 'conflict' | 'not_found';
 
@@ -120,12 +130,9 @@ export class FlowManager<Context> {
       await this.runEffects(outcome.effects, 'committed');
       return this.ended(flowId, record, context, outcome as CreateEntryOutcome | AbortOutcome);
     }
-    let stored: StoredFlow | undefined;
-    await this.commit(outcome, async () => {
-      stored = await this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs);
-      return 'ok';
-    });
-    const { version, expiresAt } = stored as StoredFlow;
+    const { version, expiresAt } = await this.commit(outcome, () =>
+      this.options.store.createFlow(flowId, next as unknown as JsonObject, createdAt + this.ttlMs),
+    );
     this.known.remember(flowId, { version, expiresAt, record: next, context });
     return this.counted(await this.shown(flowId, next, context, expiresAt));
   }
@@ -150,17 +157,20 @@ export class FlowManager<Context> {
    * of a later version (a step of its own won, or it read the winner's write) is a conflict, as when both had read the store.
    */
   private async stepOn(flowId: string, flow: FlowAt<Context>, userInput: Record<string, unknown>, reread?: () => Promise<FlowResult>): Promise<FlowResult> {
+    // One read at most, shared by the handlers that need the version confirmed and the answers that write nothing.
+    const confirm = reread === undefined ? confirmedAlready : this.confirmer(flowId, flow.version);
     let planned: Planned;
     try {
-      planned = await this.plan(flowId, flow, userInput, reread === undefined ? confirmedAlready : this.confirmer(flowId, flow.version));
+      planned = await this.plan(flowId, flow, userInput, confirm);
     } catch (error) {
-      if (error instanceof StaleFlow && reread !== undefined) return reread();
+      if (reread === undefined) throw error;
+      if (error instanceof StaleFlow) return reread();
       // A store that does not answer is the error whatever the version (and asking it again would double the client's wait).
-      if (reread !== undefined && !(error instanceof StoreUnavailableError) && !(await this.holds(flowId, flow.version))) return reread();
+      if (!(error instanceof StoreUnavailableError) && (await isStale(confirm))) return reread();
       throw error;
     }
     if (planned.kind === 'refused') {
-      if (reread !== undefined && !(await this.holds(flowId, flow.version))) return reread();
+      if (reread !== undefined && (await isStale(confirm))) return reread();
       return this.shown(flowId, planned.record, flow.context, flow.expiresAt);
     }
     const { record, outcome, next } = planned;
@@ -200,18 +210,13 @@ export class FlowManager<Context> {
     return { kind: 'run', record, ...(await this.advance(flowId, record, flow.context, input, confirm)) };
   }
 
-  /** Confirms, once, that the store still holds `version` of the flow; throws StaleFlow when it does not. */
+  /** Confirms, with one read however often it is called, that the store still holds `version` of the flow (else StaleFlow). */
   private confirmer(flowId: string, version: number): Confirm {
     let confirmed: Promise<void> | undefined;
     return () =>
-      (confirmed ??= this.holds(flowId, version).then((holds) => {
-        if (!holds) throw new StaleFlow();
+      (confirmed ??= this.options.store.getFlow(flowId).then((stored) => {
+        if (stored?.version !== version) throw new StaleFlow();
       }));
-  }
-
-  /** Whether the store still holds `version` of the flow. */
-  private async holds(flowId: string, version: number): Promise<boolean> {
-    return (await this.options.store.getFlow(flowId))?.version === version;
   }
 
   /** Whether this instance knows a version of the flow after `version` (a step of its own won the race, or it read the winner's). */
@@ -303,18 +308,18 @@ export class FlowManager<Context> {
   }
 
   /**
-   * Applies the step's write, then its effects: `committed` when the write landed, `discarded` when it did not (refused or
-   * failed, the error then rethrown), so the loser of a race leaves nothing behind.
+   * Applies the step's write, then its effects: `committed` when the write landed, `discarded` when it did not (refused as
+   * `conflict` or `not_found`, or failed, the error then rethrown), so the loser of a race leaves nothing behind.
    */
-  private async commit(outcome: StepOutcome<JsonObject, string>, write: () => Promise<WriteOutcome>): Promise<WriteOutcome> {
-    let written: WriteOutcome;
+  private async commit<T>(outcome: StepOutcome<JsonObject, string>, write: () => Promise<T>): Promise<T> {
+    let written: T;
     try {
       written = await write();
     } catch (error) {
       await this.runEffects(outcome.effects, 'discarded');
       throw error;
     }
-    await this.runEffects(outcome.effects, written === 'ok' ? 'committed' : 'discarded');
+    await this.runEffects(outcome.effects, written === 'conflict' || written === 'not_found' ? 'discarded' : 'committed');
     return written;
   }
 
