@@ -53,6 +53,7 @@ export const ConfigFile = closedObject(
         max_unauthenticated_seconds: PositiveSeconds,
         max_unauthenticated_sockets_per_address: NonNegativeCount,
         max_sockets: NonNegativeCount,
+        max_sockets_per_user: NonNegativeCount,
       },
     ),
     /** Home Assistant's `http:` keys that concern Flowgate: who the client is behind proxies, and bans. */
@@ -87,6 +88,10 @@ export const ConfigFile = closedObject(
         open_flows_per_address: NonNegativeCount,
       },
     ),
+    /** The server secret every signing key is derived from: 32 random bytes, base64 or hex, the same on every instance. */
+    secret_key: t.string,
+    /** Step-up: privileged commands need a login at most this many seconds old. */
+    privileged_session_seconds: PositiveSeconds,
     store_timeout_ms: PositiveMs,
     shutdown_timeout_seconds: PositiveSeconds,
     metrics: closedObject('metrics', {}, { port: Port, host: t.string, token: t.string }),
@@ -123,6 +128,7 @@ export interface Config {
     readonly maxUnauthenticatedMs?: number;
     readonly maxUnauthenticatedSocketsPerAddress?: number;
     readonly maxSockets?: number;
+    readonly maxSocketsPerUser?: number;
   };
   readonly http: HttpConfig;
   /** `clients:`: client id -> the redirect URIs configured for it. */
@@ -131,6 +137,10 @@ export interface Config {
   readonly indieAuthAllowPrivateAddresses: boolean;
   /** Only the keys the file sets; the defense module fills in the defaults. */
   readonly loginLimits: LoginLimitsConfig;
+  /** `secret_key` as written in the file (or FLOWGATE_SECRET_KEY); decoded and checked by the tokens' key module. */
+  readonly secretKey: string | undefined;
+  /** Step-up: privileged commands need a login (code exchange or re-authentication) at most this old. */
+  readonly privilegedSessionMs: number;
   /** Deadline of every store call, past which the command answers `unavailable`. */
   readonly storeTimeoutMs: number;
   /** SIGTERM ends the process within this long, even when draining cannot finish (a hung store). */
@@ -179,6 +189,8 @@ export { DEFAULT_STORE_TIMEOUT_MS };
 /** What an orchestrator waits by default before SIGKILL is 30 s (Kubernetes, compose's stop_grace_period here): finish well inside it. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
+/** Kratos's privileged session default is 15 minutes: long enough to finish a settings change, short for a stolen token. */
+export const DEFAULT_PRIVILEGED_SESSION_MS = 900_000;
 
 export interface ConfigSources {
   readonly configPath?: string | undefined;
@@ -297,6 +309,7 @@ export function loadConfig(sources: ConfigSources): Config {
         ? {}
         : { maxUnauthenticatedSocketsPerAddress: ws.max_unauthenticated_sockets_per_address }),
       ...(ws.max_sockets === undefined ? {} : { maxSockets: ws.max_sockets }),
+      ...(ws.max_sockets_per_user === undefined ? {} : { maxSocketsPerUser: ws.max_sockets_per_user }),
     },
     http: {
       useXForwardedFor: http.use_x_forwarded_for ?? false,
@@ -319,6 +332,8 @@ export function loadConfig(sources: ConfigSources): Config {
       openFlowsPerAddress: limits.open_flows_per_address,
     }),
     mfaSessionMs: seconds(file.mfa?.session_seconds),
+    secretKey: (env['FLOWGATE_SECRET_KEY'] || undefined) ?? file.secret_key,
+    privilegedSessionMs: seconds(file.privileged_session_seconds) ?? DEFAULT_PRIVILEGED_SESSION_MS,
     storeTimeoutMs: file.store_timeout_ms ?? DEFAULT_STORE_TIMEOUT_MS,
     shutdownTimeoutMs: seconds(file.shutdown_timeout_seconds) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     metrics: { port: file.metrics?.port, host: file.metrics?.host ?? DEFAULT_METRICS_HOST, token: file.metrics?.token },

@@ -26,6 +26,13 @@ export interface CommandSpec<C> {
   readonly phase: 'any' | 'authenticated' | 'admin';
   /** Counted against the socket's limit of flow starts per minute. */
   readonly startsFlow?: true;
+  /**
+   * A login command (runs a login flow or exchanges a code): refused with `origin_not_allowed` on a socket opened by a page of
+   * a foreign origin, since that page would log in with its visitor's network position (cross-site WebSocket hijacking).
+   */
+  readonly login?: true;
+  /** Changes credentials, factors or other users: needs a session whose login is recent (step-up), else `reauth_required`. */
+  readonly privileged?: true;
   /** How the answer is framed: a `result` (almost every command) or a bare `pong`. */
   readonly reply?: 'result' | 'pong';
   run(command: C, context: CommandContext): Promise<unknown>;

@@ -36,11 +36,13 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/providers': command({
     codec: AuthProvidersCommand,
     phase: 'any',
+    login: true,
     run: async (_command, { auth, remoteAddress }) => auth.providers(remoteAddress),
   }),
   'login_flow/init': command({
     codec: LoginFlowInit,
     phase: 'any',
+    login: true,
     startsFlow: true,
     run: async (c, { auth, remoteAddress }) =>
       auth.startLogin(c.handler, {
@@ -53,16 +55,19 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'login_flow/step': command({
     codec: LoginFlowStep,
     phase: 'any',
+    login: true,
     run: async (c, { auth }) => auth.loginStep(c.flow_id, c.client_id, c.user_input),
   }),
   'login_flow/get': command({
     codec: LoginFlowGet,
     phase: 'any',
+    login: true,
     run: async (c, { auth }) => auth.loginGet(c.flow_id, c.client_id),
   }),
   'login_flow/abort': command({
     codec: LoginFlowAbort,
     phase: 'any',
+    login: true,
     run: async (c, { auth }) => {
       await auth.loginAbort(c.flow_id, c.client_id);
       return null;
@@ -71,6 +76,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/token': command({
     codec: AuthTokenCommand,
     phase: 'any',
+    login: true,
     run: async (c, { auth, remoteAddress }) => exchangeToken(auth, c, remoteAddress),
   }),
   'auth/revoke': command({
@@ -96,6 +102,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/delete_all_refresh_tokens': command({
     codec: DeleteAllRefreshTokensCommand,
     phase: 'authenticated',
+    privileged: true,
     run: async (c, context) =>
       sessions.deleteAllSessions(
         context.auth,
@@ -107,6 +114,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/setup_mfa': command({
     codec: SetupMfaCommand,
     phase: 'authenticated',
+    privileged: true,
     run: async (c, context) => {
       const user = context.user;
       if (user === null) throw new ServiceError('unauthorized', 'This user no longer exists');
@@ -116,12 +124,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   'auth/depose_mfa': command({
     codec: DeposeMfaCommand,
     phase: 'authenticated',
+    privileged: true,
     run: async (c, context) =>
       context.auth.mfa.depose({ userId: sessionOf(context).userId, address: context.remoteAddress }, c.mfa_module_id),
   }),
   'auth/long_lived_access_token': command({
     codec: LongLivedAccessTokenCommand,
     phase: 'authenticated',
+    privileged: true,
     run: async (c, context) =>
       sessions.createLongLivedToken(context.auth, sessionOf(context), c.client_name, c.lifespan, context.remoteAddress),
   }),

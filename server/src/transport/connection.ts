@@ -23,6 +23,12 @@ import type { TransportLimits } from './limits.js';
 export interface ConnectionOptions {
   readonly socket: WebSocket;
   readonly remoteAddress: string | null;
+  /**
+   * The socket's `Origin` when a browser page of a foreign origin opened it (neither the server's own nor listed in
+   * `http.cors_allowed_origins`); null for no `Origin` (CLI, apps, services) or an allowed one. Such a socket may `auth` with a
+   * token, but its login commands are refused.
+   */
+  readonly foreignOrigin: string | null;
   readonly auth: AuthManager;
   readonly limits: TransportLimits;
   readonly logger: Logger;
@@ -237,31 +243,40 @@ export class Connection {
       this.sendError(id, 'unknown_command', `Unknown command: ${type.slice(0, 64)}`);
       return;
     }
+    if (spec.login === true && this.options.foreignOrigin !== null) {
+      this.sendError(
+        id,
+        'origin_not_allowed',
+        `${type} is refused to pages of ${this.options.foreignOrigin.slice(0, 256)}: list that origin in http.cors_allowed_origins to let it log in`,
+      );
+      return;
+    }
     if (spec.phase !== 'any' && !this.authenticated) {
       this.sendError(id, 'unauthorized', `${type} needs an authenticated socket: send auth first`);
       return;
     }
-    const decoded = decodeValid(spec.codec, message);
-    if (isLeft(decoded)) {
-      this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
-      return;
-    }
-    if (spec.startsFlow === true) {
-      const waitMs = this.flowStartWaitMs();
-      if (waitMs > 0) {
-        const seconds = Math.ceil(waitMs / 1000);
-        this.sendError(id, 'rate_limited', `Too many login flows started on this connection; try again in ${seconds} seconds`, seconds);
-        return;
-      }
-    }
     // Labelled with the type only now that it is known to be in the command table: a client's made-up type is no series.
     const endTimer = this.options.metrics?.commandDuration.startTimer(type);
     try {
+      // Who may run it is settled before its fields are decoded: a non-administrator learns nothing of an admin command's shape.
       const user = spec.phase === 'any' ? null : await this.liveUser(id);
       if (spec.phase !== 'any' && user === null) return;
       if (spec.phase === 'admin' && user?.isAdmin !== true) {
         this.sendError(id, 'unauthorized', `${type} needs an administrator`);
         return;
+      }
+      const decoded = decodeValid(spec.codec, message);
+      if (isLeft(decoded)) {
+        this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
+        return;
+      }
+      if (spec.startsFlow === true) {
+        const waitMs = this.flowStartWaitMs();
+        if (waitMs > 0) {
+          const seconds = Math.ceil(waitMs / 1000);
+          this.sendError(id, 'rate_limited', `Too many login flows started on this connection; try again in ${seconds} seconds`, seconds);
+          return;
+        }
       }
       const context = { auth: this.options.auth, remoteAddress: this.options.remoteAddress, session: this.session, user };
       const result = await spec.run(decoded.right, context);

@@ -119,6 +119,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
     const connection = new Connection({
       socket: ws,
       remoteAddress,
+      foreignOrigin: null,
       auth: options.auth,
       limits,
       logger,

@@ -38,6 +38,12 @@ export const ErrorCode = t.keyof({
   invalid_username: null,
   /** The password is empty or too long. */
   invalid_password: null,
+  /** A login command (`auth/providers`, `login_flow/*`, `auth/token`) from a page whose origin is neither the server's own nor in `http.cors_allowed_origins`. */
+  origin_not_allowed: null,
+  /** A privileged command on a session whose login is older than `privileged_session_seconds`: log in again (`"reauthenticate": true`). */
+  reauth_required: null,
+  /** A new password that is too short or too common. */
+  weak_password: null,
   conflict: null,
   unavailable: null,
   unknown_error: null,
