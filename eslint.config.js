@@ -50,6 +50,9 @@ export default tseslint.config(
     { group: ['../auth/**', '../transport/**', '../providers/**', '../tokens/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'The flow engine knows nothing of auth, transport or store backends.' }]),
   restrict(['server/src/providers/**', 'server/src/tokens/**'], [DB_CLIENTS, WS,
     { group: ['../auth/**', '../transport/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'Providers and tokens sit below auth and use only the store interfaces.' }]),
+  // The server secret (secret_key) and the keys derived from it: tokens/, defense/ and mfa/ use it; it uses none of them.
+  restrict(['server/src/secrets/**'], [DB_CLIENTS, WS,
+    { group: ['../store/**', '../flow/**', '../auth/**', '../transport/**', '../providers/**', '../tokens/**', '../mfa/**', '../defense/**'], message: 'The secrets module sits at the bottom beside the store: it imports no other server layer.' }]),
   restrict(['server/src/auth/**'], [DB_CLIENTS, WS,
     { group: ['../transport/**', '../store/redis/**', '../store/sqlite/**', '../store/open.js'], message: 'auth sits below transport and uses only the store interfaces.' }]),
   restrict(['server/src/transport/**'], [DB_CLIENTS,

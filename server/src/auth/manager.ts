@@ -9,22 +9,27 @@ import type { MfaModule } from '../mfa/module.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { PasswordOptions } from '../providers/password.js';
+import type { ServerSecret } from '../secrets/server-secret.js';
 import type { JsonObject, Store, User } from '../store/types.js';
+import { AccessTokenKeys } from '../tokens/access-tokens.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
-import { TokenService } from '../tokens/refresh-tokens.js';
+import { DEFAULT_PRIVILEGED_SESSION_MS, TokenService } from '../tokens/refresh-tokens.js';
 import { assertRedirectUri, verifyClientId, type RedirectUriOptions } from './indieauth.js';
-import { LoginContext, startedBy, startedFrom } from './login-context.js';
-import { accountKey, guardLoginFlow, providerAccount } from './login-guard.js';
+import { LoginContext, startedBy, startedFrom, type Reauthentication } from './login-context.js';
+import { accountKey, admittedAtStep, guardLoginFlow, providerAccount, refuseBlockedLogins } from './login-guard.js';
 import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
 import { MfaSetup } from './mfa-setup.js';
 import { reportLoginDefense } from './login-reports.js';
 import type { Session } from './session.js';
+import { assertRecentLogin, finishReauthentication, type StepUpDependencies } from './step-up.js';
 import { assertMayLogIn, loginBlockedReason } from './user-access.js';
 import { UserAdmin, type Actor } from './user-admin.js';
 import type { TokenEndpointDependencies } from './token-endpoint.js';
 
 export interface AuthManagerOptions {
   readonly store: Store;
+  /** The server's `secret_key`: every access-token and device-token key is derived from it (secrets/server-secret.ts). */
+  readonly serverSecret: ServerSecret;
   readonly providers: readonly AuthProvider[];
   readonly flowTtlMs?: number;
   readonly onFlowFinished?: FlowManagerOptions<LoginContext>['onFinished'];
@@ -43,6 +48,8 @@ export interface AuthManagerOptions {
   readonly mfaSessionMs?: number;
   /** The password provider's argon2 options, for the hashes user management makes (OWASP's defaults when absent). */
   readonly passwordOptions?: PasswordOptions;
+  /** Step-up: a privileged command needs a session whose login is at most this old (default 15 minutes). */
+  readonly privilegedSessionMs?: number;
   /** `clients:` from the config: client id -> the redirect URIs accepted for it beyond IndieAuth's rules. */
   readonly clients?: ReadonlyMap<string, readonly string[]>;
   /** How a client id's page is fetched for its `<link rel="redirect_uri">` (indieauth.ts), and where its problems are told. */
@@ -55,6 +62,8 @@ export interface LoginStart {
   readonly redirectUri: string | null;
   readonly remoteAddress: string | null;
   readonly deviceToken: string | null;
+  /** `"reauthenticate": true` on an authenticated socket: the flow renews this session's login time instead of issuing a code. */
+  readonly reauthenticate?: Reauthentication;
 }
 
 /**
@@ -71,12 +80,19 @@ function loginHandlers(
     onModuleError: (error, moduleId) =>
       options.onBackgroundError?.(new Error(`MFA module ${moduleId} could not start its login step`, { cause: error })),
   });
+  const { store } = options;
+  // A blocked user's right secret is answered and counted as a wrong one, before any hand-over to MFA (login-guard.ts).
+  const provenByMfa = (entry: JsonObject) => {
+    const id = entry[MFA_ENTRY.credential];
+    return typeof id === 'string' ? store.getCredential(id) : Promise.resolve(null);
+  };
   return new HandlerKeyMap([
     ...options.providers.map((provider) => {
-      const flow = withMfaHandOver(provider, provider.loginFlow, modules, options.store);
+      const proven = (entry: JsonObject) => provider.findCredential?.(entry) ?? Promise.resolve(null);
+      const flow = withMfaHandOver(provider, refuseBlockedLogins(provider.loginFlow, 'invalid_auth', proven, store), modules, store);
       return [[provider.type, provider.id], guardLoginFlow(flow, provider.type, providerAccount(provider), defense)] as const;
     }),
-    [MFA_LOGIN_HANDLER, guardLoginFlow(mfaSteps, 'mfa', mfaAccount, defense)] as const,
+    [MFA_LOGIN_HANDLER, guardLoginFlow(refuseBlockedLogins(mfaSteps, 'invalid_code', provenByMfa, store), 'mfa', mfaAccount, defense)] as const,
   ]);
 }
 
@@ -89,6 +105,7 @@ export class AuthManager implements TokenEndpointDependencies {
   readonly audit: Audit;
   readonly mfa: MfaSetup;
   readonly users: UserAdmin;
+  private readonly stepUp: StepUpDependencies;
   private readonly providersByKey: HandlerKeyMap<AuthProvider>;
   /** Each provider's login flow behind the login limits: the only form in which the engine sees it. */
   private readonly guardedFlows: HandlerKeyMap<AnyFlowHandler<LoginContext>>;
@@ -97,7 +114,8 @@ export class AuthManager implements TokenEndpointDependencies {
     this.store = options.store;
     this.audit = options.audit ?? noAudit;
     const audit = this.audit;
-    this.tokens = new TokenService(options.store, Date.now, (refreshTokenId, { userId = null, address = null, via }) =>
+    const accessTokenKeys = new AccessTokenKeys(options.serverSecret);
+    this.tokens = new TokenService(options.store, accessTokenKeys, Date.now, (refreshTokenId, { userId = null, address = null, via }) =>
       audit('token_revoked', { user_id: userId, address, refresh_token_id: refreshTokenId, via }),
     );
     this.defense = new LoginDefense(
@@ -107,13 +125,16 @@ export class AuthManager implements TokenEndpointDependencies {
       options.bans ?? { enabled: false, threshold: -1 },
       reportLoginDefense(this.audit, options.metrics),
     );
-    this.deviceTokens = new DeviceTokens(options.store.loginDefense, this.defense.limits.deviceTokenTtlMs);
+    this.deviceTokens = new DeviceTokens(options.store.loginDefense, options.serverSecret, this.defense.limits.deviceTokenTtlMs);
+    const privilegedSessionMs = options.privilegedSessionMs ?? DEFAULT_PRIVILEGED_SESSION_MS;
+    this.stepUp = { store: options.store, tokens: this.tokens, audit: this.audit, privilegedSessionMs };
     this.providersByKey = new HandlerKeyMap(options.providers.map((p) => [[p.type, p.id], p] as const));
     const modules = new Map((options.mfaModules ?? []).map((m) => [m.id, m]));
     this.mfa = new MfaSetup({
       store: options.store,
       modules,
       audit: this.audit,
+      onModuleError: (error, moduleId) => options.onBackgroundError?.(new Error(`MFA module ${moduleId} failed`, { cause: error })),
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
       ...(options.onBackgroundError === undefined ? {} : { onEffectError: options.onBackgroundError }),
     });
@@ -134,7 +155,7 @@ export class AuthManager implements TokenEndpointDependencies {
       ...(options.flowTtlMs === undefined ? {} : { ttlMs: options.flowTtlMs }),
       onFinished: (flow, result) => {
         onFlowFinished?.(flow, result);
-        this.defense.flowEnded(flow.flowId, flow.context.remoteAddress).catch((error: unknown) => onBackgroundError?.(error));
+        this.defense.flowEnded(flow.flowId, flow.context.remoteAddress, flow.context.device).catch((error: unknown) => onBackgroundError?.(error));
       },
       ...(metrics === undefined ? {} : { onStep: (type: FlowResult['type']) => metrics.flowSteps.inc({ type }) }),
       ...(onBackgroundError === undefined ? {} : { onEffectError: onBackgroundError }),
@@ -162,15 +183,14 @@ export class AuthManager implements TokenEndpointDependencies {
       redirectUri: start.redirectUri,
       remoteAddress: start.remoteAddress,
       device,
+      ...(start.reauthenticate === undefined ? {} : { reauthenticate: start.reauthenticate }),
     });
     if (result.type !== 'form') return result;
-    if (!(await this.defense.flowStarted(result.flow_id, start.remoteAddress, Date.parse(result.expires_at)))) {
+    // A device token's holder counts against its account's own open flows, not its address's (login-limits.ts).
+    const refusal = await this.defense.flowStarted(result.flow_id, start.remoteAddress, device, Date.parse(result.expires_at));
+    if (refusal !== null) {
       await this.loginAbort(result.flow_id, start.clientId).catch(() => undefined);
-      throw new ServiceError(
-        'rate_limited',
-        `Too many unfinished login flows from this address (at most ${this.defense.limits.openFlowsPerAddress}); finish or abort one first`,
-        { retryAfterSeconds: 60 },
-      );
+      throw refusal;
     }
     return result;
   }
@@ -207,6 +227,11 @@ export class AuthManager implements TokenEndpointDependencies {
     const { refreshToken, user } = await this.options.store.sessionState(session.refreshTokenId, session.userId);
     const live = refreshToken !== null && refreshToken.userId === session.userId && user !== null;
     return live && loginBlockedReason(user, session.remoteAddress) === null ? user : null;
+  }
+
+  /** Step-up: `reauth_required` unless the session's login is recent enough for the privileged `command` (step-up.ts). */
+  assertRecentLogin(session: Session, command: string): Promise<void> {
+    return assertRecentLogin(this.stepUp, session, command);
   }
 
   /** Checks a user's current password (`change_password`) as one attempt against the account's and address's limits. */
@@ -256,14 +281,20 @@ export class AuthManager implements TokenEndpointDependencies {
       typeof provenId === 'string' ? await this.options.store.getCredential(provenId) : await provider.getOrCreateCredentials(data);
     if (credential === null) throw new ServiceError('not_found', 'The account behind this login no longer exists');
     // HA's "Login blocked": a known user that may not log in from here gets no code (a new user is checked at the exchange).
-    if (credential.userId !== null) {
+    // The step checked it already (refuseBlockedLogins) unless its provider finds no credential before the commit.
+    if (credential.userId !== null && !admittedAtStep(data)) {
       const user = await this.options.store.getUser(credential.userId);
       if (user !== null) assertMayLogIn(user, flow.context.remoteAddress);
     }
+    const reauthentication = flow.context.reauthenticate;
+    if (reauthentication !== undefined) return finishReauthentication(this.stepUp, reauthentication, credential.userId, flow.context.remoteAddress);
     const username = provider.loginAccount?.(data) ?? null;
     const mfaAccountKey = data[MFA_ENTRY.account];
     const account = typeof mfaAccountKey === 'string' ? mfaAccountKey : username === null ? null : accountKey(provider, username);
-    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, { deviceAccount: account });
+    const code = await issueAuthorizationCode(this.options.store, flow.context.clientId, credential.id, {
+      deviceAccount: account,
+      redirectUri: flow.context.redirectUri,
+    });
     return { kind: 'create_entry', result: code };
   }
 }

@@ -14,6 +14,7 @@ import {
   type Step,
   type StepOutcome,
 } from '../flow/index.js';
+import { ServiceError } from '../errors.js';
 import type { MfaModule } from '../mfa/module.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { MfaStore } from '../store/mfa.js';
@@ -85,6 +86,9 @@ export function mfaLoginHandler(modules: ReadonlyMap<string, MfaModule>, options
     try {
       login = (await module.beginLogin?.(state.user_id)) ?? {};
     } catch (error) {
+      // A refusal meant for the person (too many codes sent, a store that does not answer) is the step's answer: the flow
+      // stays where it was, to be tried again once `retry_after` has passed.
+      if (error instanceof ServiceError) throw error;
       options.onModuleError?.(error, moduleId);
       return abort('unknown_error');
     }

@@ -1,5 +1,6 @@
 /** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
 import { ServiceError } from '../errors.js';
+import type { Audit } from '../observability/audit.js';
 import type { RefreshToken, RefreshTokenType, Store } from '../store/types.js';
 import type { MfaSetup } from './mfa-setup.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
@@ -16,6 +17,7 @@ export interface SessionDependencies {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly mfa: MfaSetup;
+  readonly audit: Audit;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -86,7 +88,7 @@ export async function deleteAllSessions(
 export const MAX_LONG_LIVED_DAYS = 3650;
 
 export async function createLongLivedToken(
-  { tokens }: SessionDependencies,
+  { tokens, audit }: SessionDependencies,
   session: Session,
   clientName: string,
   lifespanDays: number,
@@ -101,6 +103,8 @@ export async function createLongLivedToken(
     clientName,
     type: 'long_lived_access_token',
     credentialId: null,
+    // Not a login: a session it authenticates must re-authenticate before a privileged command.
+    byLogin: false,
     accessTokenTtlMs: lifespanDays * 24 * 60 * 60 * 1000,
     requestedBy: session.refreshTokenId,
   });
@@ -108,5 +112,14 @@ export async function createLongLivedToken(
   if (issued === 'limit_reached') throw tokenLimitReached();
   const accessToken = await tokens.issueAccessToken(issued.refreshToken, remoteAddress);
   if (accessToken === null) throw new ServiceError('not_found', 'The token was deleted while being created');
+  // A token that lives for years and needs no password: the operator should be able to see who made one, when and from where.
+  audit('long_lived_token_created', {
+    user_id: session.userId,
+    address: remoteAddress,
+    refresh_token_id: issued.refreshToken.id,
+    requested_by: session.refreshTokenId,
+    client_name: clientName,
+    lifespan_days: lifespanDays,
+  });
   return accessToken;
 }

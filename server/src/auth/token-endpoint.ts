@@ -5,6 +5,7 @@ import type { DeviceTokens } from '../defense/device-tokens.js';
 import type { Audit } from '../observability/audit.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { Store } from '../store/types.js';
+import { redirectUriMatches } from '../tokens/codes.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 import { assertMayLogIn } from './user-access.js';
 import { getOrCreateUser } from './users.js';
@@ -18,6 +19,12 @@ export interface TokenEndpointDependencies {
 }
 
 const invalidGrant = (message: string): ServiceError => new ServiceError('invalid_grant', message);
+
+/**
+ * The refusal of a code shown with another `redirect_uri` than its login flow's. Exported so that the HTTP endpoint, which
+ * answers Home Assistant's `invalid_request` for an unusable code, keeps RFC 6749's `invalid_grant` for this one.
+ */
+export const REDIRECT_URI_MISMATCH = 'Invalid code: redirect_uri is not the one its login was started with';
 
 export async function exchangeToken(
   deps: TokenEndpointDependencies,
@@ -41,6 +48,8 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
   // A code shown with another client id stays valid for its own client (takeCode leaves it in place).
   const data = await deps.store.takeCode(request.code, request.client_id);
   if (data === null) throw invalidGrant('Invalid code: it is unknown, used, expired, or was issued to another client');
+  // Taken first, so a code tried with a wrong redirect URI is spent (RFC 6749 4.1.2: a code is used at most once).
+  if (!redirectUriMatches(data, request.redirect_uri)) throw invalidGrant(REDIRECT_URI_MISMATCH);
   const credential = await deps.store.getCredential(String(data['credential_id']));
   if (credential === null) throw invalidGrant('Invalid code: its login no longer exists');
   const provider = deps.providerFor(credential.providerType, credential.providerId);
@@ -53,6 +62,7 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
     clientName: null,
     type: 'normal',
     credentialId: credential.id,
+    byLogin: true,
   });
   if (issued === 'limit_reached') throw tokenLimitReached();
   if (issued === 'name_taken') throw new ServiceError('unknown_error', 'Could not create a refresh token');

@@ -21,8 +21,9 @@ export async function getOrCreateUser(store: UserStore, provider: AuthProvider, 
   }
   const meta = await provider.userMetaForCredentials(credential);
   // Created and bound in one atomic step: two exchanges racing for one new credential end with the same user. A login makes an
-  // ordinary user (system-users) unless the provider says otherwise; the store makes the first user ever the owner, and the
-  // owner an administrator. Anyone else becomes one only by an administrator's hand.
+  // ordinary user (system-users) unless the provider says otherwise, and never the owner, also on an empty store: whoever
+  // reached the login page first would own the deployment. Only the operator makes the owner (`flowgate user add`, or
+  // `flowgate user promote --owner`); an administrator only by an administrator's (or the operator's) hand.
   const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
     name: meta.name,

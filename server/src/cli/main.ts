@@ -13,7 +13,7 @@ const USAGE = `Usage: flowgate <command> [options]
 
 Commands:
   serve     Run the Flowgate server
-  user      Manage password accounts (add, list, remove, passwd, mfa)
+  user      Manage password accounts, the owner and administrators (add, list, remove, passwd, promote, mfa)
   ban       List or lift bans of client addresses (list, remove)
   store     Migrate a Redis store to this version's key layout (migrate)
   login     Log in on a server from the terminal and print the tokens (flowgate login --help)
@@ -95,19 +95,33 @@ async function serve(args: string[]): Promise<void> {
   void hintFirstUser(config, server);
 }
 
-/** A fresh install with password accounts has nobody who can log in; say how to fix that where the operator looks. */
+/**
+ * A store without an owner has nobody who may manage it, and no login makes one (whoever reached the login page first would
+ * own the deployment): say how the operator makes one, where the operator looks.
+ */
 async function hintFirstUser(config: Config, server: RunningServer): Promise<void> {
-  if (!config.authProviders.some((p) => p.type === PASSWORD_PROVIDER_TYPE)) return;
-  let users: number;
+  let users;
   try {
-    users = (await server.store.listUsers()).length;
+    users = await server.store.listUsers();
   } catch {
     return; // An unreachable store is reported by the store itself; the hint can wait for the next start.
   }
-  if (users > 0) return;
-  const hint = 'No users yet: create the first one with  npx flowgate user add <username>';
+  const hint = ownerHint(users.length, users.some((user) => user.isOwner), config.authProviders.map((p) => p.type));
+  if (hint === null) return;
   server.logger.warn(hint);
   process.stderr.write(`${hint}\n`);
+}
+
+/** What to tell an operator whose store has no owner (null when it has one): the commands that make one, for these providers. */
+function ownerHint(users: number, hasOwner: boolean, providerTypes: readonly string[]): string | null {
+  if (hasOwner) return null;
+  const promote = 'make one of them the owner with  npx flowgate user promote <username> --owner';
+  if (users > 0) return `No owner yet (a login never makes one): ${promote}, or add one with  npx flowgate user add <username> --owner`;
+  const others = [...new Set(providerTypes.filter((type) => type !== PASSWORD_PROVIDER_TYPE))];
+  const viaOthers = `let people log in through ${others.join(', ')} first, then ${promote}`;
+  if (!providerTypes.includes(PASSWORD_PROVIDER_TYPE)) return `No users yet, so no owner (a login never makes one): ${viaOthers}`;
+  const add = 'No users yet: create the first one, who becomes the owner, with  npx flowgate user add <username>';
+  return others.length === 0 ? add : `${add}; or ${viaOthers}`;
 }
 
 async function main(argv: string[]): Promise<void> {

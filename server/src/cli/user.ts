@@ -1,30 +1,49 @@
-/** `flowgate user add|list|remove|passwd`: password accounts managed from a shell, on the same store a running server uses. */
+/**
+ * `flowgate user add|list|remove|passwd|promote`: password accounts managed from a shell, on the same store a running server
+ * uses, and the owner and administrators made by the operator (promote works for users of any provider).
+ */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import { GROUP_ID_ADMIN, GROUP_ID_USER } from '@flowgate/shared';
+import { OperatorUsers, type ProviderKey } from '../auth/operator-users.js';
 import { UserAdmin, type Actor } from '../auth/user-admin.js';
 import { noAudit } from '../observability/audit.js';
 import { listPasswordUsers, passwordLoginOf, type PasswordUserInfo } from '../providers/password-accounts.js';
 import { normalizeUsername, passwordConfigIn } from '../providers/password.js';
 import type { Store } from '../store/types.js';
 import { parse, printSubcommand, STORE_OPTIONS, UsageError, withStore } from './store-command.js';
+import { deferredServerSecret } from '../main.js';
+import { AccessTokenKeys } from '../tokens/access-tokens.js';
 import { TokenService } from '../tokens/refresh-tokens.js';
 import { USER_MFA_USAGE, userMfaCommand } from './user-mfa.js';
 
 export { UsageError };
 
 export const USER_USAGE = `Commands for user (each also takes --config FILE and --store URL, as serve does):
-  user add USERNAME [--name "Display Name"] [--admin] [--local-only] [--password-stdin]
+  user add USERNAME [--name "Display Name"] [--admin] [--owner] [--local-only] [--password-stdin]
   user list
   user remove USERNAME
   user passwd USERNAME [--password-stdin]
+  user promote USERNAME [--owner] [--admin]
 ${USER_MFA_USAGE}
-A password is never an argument: it is asked twice on a terminal, or read as one line from stdin with --password-stdin.`;
+A password is never an argument: it is asked twice on a terminal, or read as one line from stdin with --password-stdin.
+A new password has at least 8 characters and is not a common one. passwd signs the user out everywhere (long-lived tokens too).
+No login ever makes the owner: the first user "user add" adds is the owner, or the one given --owner (refused while there is
+an owner). "user promote" makes an existing user the owner or an administrator, for users who log in only through another
+provider (command_line, insecure_example...): USERNAME is the username of one of the user's logins (any configured provider),
+else the user's display name, else its id ("user remove" takes any login's username or the id, not a display name).`;
 
 // `--help` is answered before parsing (userCommand), so it needs no entry here.
 const PASSWORD_OPTIONS = { ...STORE_OPTIONS, 'password-stdin': { type: 'boolean' } } as const;
-const ADD_OPTIONS = { ...PASSWORD_OPTIONS, name: { type: 'string' }, admin: { type: 'boolean' }, 'local-only': { type: 'boolean' } } as const;
+const ADD_OPTIONS = {
+  ...PASSWORD_OPTIONS,
+  name: { type: 'string' },
+  admin: { type: 'boolean' },
+  owner: { type: 'boolean' },
+  'local-only': { type: 'boolean' },
+} as const;
+const PROMOTE_OPTIONS = { ...STORE_OPTIONS, owner: { type: 'boolean' }, admin: { type: 'boolean' } } as const;
 
 /** Reads exactly one line (without its line ending), then lets stdin go so a writer that keeps it open cannot hold us. */
 function readOneLine(input: NodeJS.ReadableStream & { destroy(): void }): Promise<string | null> {
@@ -87,10 +106,15 @@ async function readPassword(fromStdin: boolean): Promise<string> {
 
 /** The same user management the admin commands use (auth/user-admin.ts), acting as the server's own operator. */
 function userAdmin(store: Store, config: Config): UserAdmin {
-  return new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: passwordConfigIn(config.authProviders) ?? {} });
+  // These commands revoke tokens but sign none: the server secret is read only if one ever does.
+  const tokens = new TokenService(store, new AccessTokenKeys(deferredServerSecret(config)));
+  return new UserAdmin({ store, tokens, audit: noAudit, passwordOptions: passwordConfigIn(config.authProviders) ?? {} });
 }
 
 const operator = (via: string): Actor => ({ userId: null, address: null, via });
+
+/** What only the operator does (the owner, promotions), on the same user management. */
+const operatorUsers = (store: Store, config: Config): OperatorUsers => new OperatorUsers(store, userAdmin(store, config), noAudit);
 
 function roles(user: { isOwner: boolean; isAdmin: boolean }): string {
   const list = [...(user.isOwner ? ['owner'] : []), ...(user.isAdmin ? ['admin'] : [])];
@@ -115,10 +139,13 @@ async function add(args: string[]): Promise<string> {
   const password = await readPassword(values['password-stdin'] === true);
   return withStore(values, async (store, config) => {
     const provider = passwordConfigIn(config.authProviders);
+    const owner = values.owner === true ? operatorUsers(store, config) : null;
+    // Before anything is created: there is one owner.
+    await owner?.assertNoOwner();
     if (provider === null) {
       process.stderr.write('flowgate: note: the config has no password provider, so this user cannot log in until one is added\n');
     }
-    const user = await userAdmin(store, config).createWithPassword(
+    const added = await userAdmin(store, config).createWithPassword(
       {
         username,
         password,
@@ -128,6 +155,8 @@ async function add(args: string[]): Promise<string> {
       },
       operator('flowgate user add'),
     );
+    // Not the owner yet although none was there: the owner of record was removed (only an explicit --owner takes its place).
+    const user = owner === null || added.isOwner ? added : await owner.promote(added, { owner: true, admin: false }, operator('flowgate user add'));
     return `Added user "${normalizeUsername(username)}"${roles(user)}.`;
   });
 }
@@ -149,11 +178,32 @@ async function remove(args: string[]): Promise<string> {
   const username = positionals[0] ?? '';
   return withStore(values, async (store, config) => {
     const admin = userAdmin(store, config);
+    // Any login's username (a user of command_line only, say the owner, must be removable too), or the user's id.
+    const user = await operatorUsers(store, config).findUser(username, providerKeys(config), false);
     // Running servers are told, so the user's open sockets close now rather than at their next token check.
-    await admin.delete(await admin.userOfUsername(username), operator('flowgate user remove'));
+    await admin.delete(user.id, operator('flowgate user remove'));
     return `Removed user "${normalizeUsername(username)}".`;
   });
 }
+
+async function promote(args: string[]): Promise<string> {
+  const { values, positionals } = parse(args, PROMOTE_OPTIONS, ['USERNAME']);
+  const name = positionals[0] ?? '';
+  if (values.owner !== true && values.admin !== true) throw new UsageError('Say what to make the user: --owner, --admin or both');
+  return withStore(values, async (store, config) => {
+    const users = operatorUsers(store, config);
+    const user = await users.findUser(name, providerKeys(config));
+    const promoted = await users.promote(user, { owner: values.owner === true, admin: values.admin === true }, operator('flowgate user promote'));
+    return `Promoted "${name}"${roles(promoted)}.`;
+  });
+}
+
+/** The handler keys of the configured providers: an entry's `id`, null when it has none (as the handler key has it). */
+const providerKeys = (config: Config): ProviderKey[] =>
+  config.authProviders.map((entry) => {
+    const id = (entry as { readonly id?: unknown }).id;
+    return { type: entry.type, id: typeof id === 'string' ? id : null };
+  });
 
 async function list(args: string[]): Promise<string> {
   const { values } = parse(args, STORE_OPTIONS, []);
@@ -165,4 +215,4 @@ async function list(args: string[]): Promise<string> {
 
 /** Runs `flowgate user ...` and prints its one-line (or one-table) answer. */
 export const userCommand = (argv: string[]): Promise<void> =>
-  printSubcommand('user', USER_USAGE, { add, list, remove, passwd, mfa: userMfaCommand }, argv);
+  printSubcommand('user', USER_USAGE, { add, list, remove, passwd, promote, mfa: userMfaCommand }, argv);

@@ -9,6 +9,7 @@ import { closedObject } from '../codec.js';
 import { mfaModuleFactory } from '../mfa/registry.js';
 import { providerFactory } from '../providers/registry.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../store/deadline.js';
+import { DEFAULT_PRIVILEGED_SESSION_MS } from '../tokens/refresh-tokens.js';
 import { ConfigError } from './error.js';
 
 // Defined apart (./error.ts) so that MFA modules, which this file's registry imports, can raise it too.
@@ -189,8 +190,6 @@ export { DEFAULT_STORE_TIMEOUT_MS };
 /** What an orchestrator waits by default before SIGKILL is 30 s (Kubernetes, compose's stop_grace_period here): finish well inside it. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
-/** Kratos's privileged session default is 15 minutes: long enough to finish a settings change, short for a stolen token. */
-export const DEFAULT_PRIVILEGED_SESSION_MS = 900_000;
 
 export interface ConfigSources {
   readonly configPath?: string | undefined;

@@ -9,11 +9,22 @@ export interface ClientAddressOptions {
   readonly proxyProtocol: boolean;
 }
 
+/** The key an operator sets so that an X-Forwarded-For now refused would be believed (see `unbelievedForwardedFor`). */
+export type ForwardedForKey = 'http.use_x_forwarded_for' | 'http.trusted_proxies';
+
 export interface ClientAddressPolicy {
   /** True when `address` (any form node reports) is one of `http.trusted_proxies`. */
   isTrustedProxy(address: string | null | undefined): boolean;
   /** Whether trusted proxies send a PROXY protocol header first (the listener reads it before HTTP). */
   readonly proxyProtocol: boolean;
+  /** `http.use_x_forwarded_for`: whether a trusted proxy's X-Forwarded-* headers are believed at all. */
+  readonly useXForwardedFor: boolean;
+  /**
+   * Home Assistant's rule: a request that carries X-Forwarded-For which is not believed (the option is off, or `peer` is not a
+   * trusted proxy) is refused, not served with the header ignored, since behind a proxy nobody listed every client would share
+   * the proxy's address. The key that would make it believed, or null when there is no such header or it is believed.
+   */
+  unbelievedForwardedFor(peer: string | null | undefined, forwardedFor: string | readonly string[] | undefined): ForwardedForKey | null;
   /**
    * The client address of a request whose direct peer is `peer` (already replaced by the PROXY header's source when there was
    * one): the right-most X-Forwarded-For entry that is not a trusted proxy when the peer is one and the header is believed,
@@ -175,7 +186,13 @@ export function clientAddressPolicy(options: ClientAddressOptions): ClientAddres
   const isTrustedProxy = (address: string | null | undefined): boolean => trusted.contains(address);
   return {
     proxyProtocol: options.proxyProtocol,
+    useXForwardedFor: options.useXForwardedFor,
     isTrustedProxy,
+    unbelievedForwardedFor(peer, forwardedFor) {
+      if (forwardedFor === undefined) return null;
+      if (!options.useXForwardedFor) return 'http.use_x_forwarded_for';
+      return isTrustedProxy(peer) ? null : 'http.trusted_proxies';
+    },
     resolve(peer, forwardedFor) {
       const direct = peer === null || peer === undefined ? null : normaliseAddress(peer) ?? peer;
       if (direct === null || !options.useXForwardedFor || forwardedFor === undefined || !isTrustedProxy(direct)) return direct;

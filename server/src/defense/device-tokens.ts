@@ -1,11 +1,13 @@
 /**
  * Device tokens (OWASP's "device cookies"): proof that a client once logged in to an account, so that an attack on the account
- * from elsewhere does not lock that client out. A JWT (HS256, `jose`) signed with a key every instance shares through the store.
+ * from elsewhere does not lock that client out. A JWT (HS256, `jose`) signed with a key derived from the server's secret and a
+ * salt every instance shares through the store: the store holds only the salt, so a copy of it forges no device token.
  */
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { MAX_TOKEN_LENGTH } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
+import { newKeySalt, type ServerSecret } from '../secrets/server-secret.js';
 import type { LoginDefenseStore } from '../store/login-defense.js';
 
 /** A device trusted for one account: `id` keys the device's own failure counter. */
@@ -15,15 +17,17 @@ export interface TrustedDevice {
 }
 
 const ISSUER = 'flowgate-device';
-const KEY_NAME = 'device-token-key';
+/** The shared salt's name in the store (the key itself was kept there as `device-token-key` before secret_key). */
+const SALT_NAME = 'device-token-salt';
 /** Longer than any token Flowgate issues (about 250 characters): the wire limit of every token, past which it is refused unread. */
 const MAX_DEVICE_TOKEN_LENGTH = MAX_TOKEN_LENGTH;
 
 export class DeviceTokens {
-  private key: Promise<Uint8Array> | undefined;
+  private key: Promise<KeyObject> | undefined;
 
   constructor(
     private readonly store: Pick<LoginDefenseStore, 'sharedSecret'>,
+    private readonly secret: ServerSecret,
     private readonly ttlMs: number,
   ) {}
 
@@ -50,10 +54,10 @@ export class DeviceTokens {
     }
   }
 
-  /** Fetched once per process; a failed fetch (store down) is retried on the next call instead of being remembered. */
-  private signingKey(): Promise<Uint8Array> {
-    this.key ??= this.store.sharedSecret(KEY_NAME, randomBytes(32).toString('base64url')).then(
-      (secret) => new Uint8Array(Buffer.from(secret, 'base64url')),
+  /** The salt fetched once per process; a failed fetch (store down) is retried on the next call instead of being remembered. */
+  private signingKey(): Promise<KeyObject> {
+    this.key ??= this.store.sharedSecret(SALT_NAME, newKeySalt()).then(
+      (salt) => createSecretKey(this.secret.derive('deviceToken', salt)),
       (error: unknown) => {
         this.key = undefined;
         throw error;

@@ -31,6 +31,13 @@ export interface LoginLimits {
    * 100 covers an office behind one NAT logging in at once, while bounding what one client can make the store hold.
    */
   readonly openFlowsPerAddress: number;
+  /**
+   * Login flows the devices trusted for one account (a verified device token at the start) may hold open, counted apart from
+   * their address's: a page of another site that fills its visitors' address with flows does not lock out the account's
+   * owner. 10 covers every device of a household's account logging in at once; keyed by the account, so that one account's
+   * many device tokens buy no more. Off with `openFlowsPerAddress` (0 turns every bound on open flows off).
+   */
+  readonly openFlowsPerTrustedAccount: number;
 }
 
 const MINUTE = 60_000;
@@ -44,6 +51,7 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   deviceWindowMs: 10 * MINUTE,
   deviceTokenTtlMs: 365 * 24 * 60 * MINUTE,
   openFlowsPerAddress: 100,
+  openFlowsPerTrustedAccount: 10,
 };
 
 /** Home Assistant's `http.ip_ban_enabled` and `http.login_attempts_threshold`: a permanent ban after that many failures. */
@@ -67,6 +75,7 @@ export interface AttemptSubject {
 export interface OpenFlowLeases {
   acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
   releaseLease(set: string, member: string): Promise<void>;
+  nextLeaseExpiry(set: string): Promise<number | null>;
 }
 
 export interface AttemptReport {
@@ -99,11 +108,27 @@ export interface Attempt {
 /** Addresses are unknown only for in-process callers (tests, the CLI): they share one bucket rather than escape the limits. */
 const UNKNOWN_ADDRESS = 'unknown';
 
-export const rateLimited = (retryAfterMs: number): ServiceError => {
+/** A wait as a refusal states it: whole seconds (at least 1), and its words for a person. */
+function wait(retryAfterMs: number): { readonly seconds: number; readonly words: string } {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  const wait = seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
-  return new ServiceError('rate_limited', `Too many failed login attempts; try again in ${wait}`, { retryAfterSeconds: seconds });
+  return { seconds, words: seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes` };
+}
+
+export const rateLimited = (retryAfterMs: number): ServiceError => {
+  const { seconds, words } = wait(retryAfterMs);
+  return new ServiceError('rate_limited', `Too many failed login attempts; try again in ${words}`, { retryAfterSeconds: seconds });
 };
+
+/** A flow start refused by its open flows' bound; `retryAfterMs` is when the oldest of them expires. */
+function openFlowsRefusal(limit: number, trusted: boolean, retryAfterMs: number): ServiceError {
+  const { seconds, words } = wait(retryAfterMs);
+  const from = trusted ? 'on the devices signed in to this account' : 'from this address';
+  return new ServiceError(
+    'rate_limited',
+    `Too many unfinished login flows ${from} (at most ${limit}); finish or abort one first, or try again in ${words}`,
+    { retryAfterSeconds: seconds },
+  );
+}
 
 const banned = (): ServiceError =>
   new ServiceError('not_allowed', 'This address is banned after too many failed login attempts; ask the administrator to lift the ban');
@@ -174,24 +199,32 @@ export class LoginDefense {
   }
 
   /**
-   * Counts a started flow against its address's open flows; false (and nothing counted) when the address already holds its
-   * limit. The lease ends with the flow (`flowEnded`) or expires with it, so an abandoned flow frees its place by itself.
+   * Counts a started flow against its open flows: its trusted device's account's when it presented a device token, else its
+   * address's. The refusal to throw (nothing counted) when those already hold their limit, else null. The lease ends with the
+   * flow (`flowEnded`) or expires with it, so an abandoned flow frees its place by itself.
    */
-  async flowStarted(flowId: string, address: string | null, expiresAt: number): Promise<boolean> {
-    const limit = this.limits.openFlowsPerAddress;
-    if (limit === 0) return true;
-    const admitted = await this.leases.acquireLease(this.openFlowsSet(address), flowId, limit, expiresAt);
-    if (!admitted) this.events.tooManyOpenFlows?.(address);
-    return admitted;
+  async flowStarted(flowId: string, address: string | null, device: TrustedDevice | null, expiresAt: number): Promise<ServiceError | null> {
+    const { set, limit } = this.openFlows(address, device);
+    if (limit === 0 || (await this.leases.acquireLease(set, flowId, limit, expiresAt))) return null;
+    this.events.tooManyOpenFlows?.(address);
+    // The real wait: a place frees when the oldest open flow expires, if none ends sooner. Should the store not say, a place
+    // frees within one flow lifetime at the latest (the refused flow's own expiry).
+    const freesAt = await this.leases.nextLeaseExpiry(set).catch(() => expiresAt);
+    return openFlowsRefusal(limit, device !== null, freesAt === null ? 0 : freesAt - Date.now());
   }
 
-  async flowEnded(flowId: string, address: string | null): Promise<void> {
-    if (this.limits.openFlowsPerAddress === 0) return;
-    await this.leases.releaseLease(this.openFlowsSet(address), flowId);
+  /** `device` is the flow's own (its context's), so the place is given back where `flowStarted` took it. */
+  async flowEnded(flowId: string, address: string | null, device: TrustedDevice | null): Promise<void> {
+    const { set, limit } = this.openFlows(address, device);
+    if (limit === 0) return;
+    await this.leases.releaseLease(set, flowId);
   }
 
-  private openFlowsSet(address: string | null): string {
-    return `open-flows:${this.banKey(address)}`;
+  /** Where a flow counts: the lease set and its limit (0: not counted). */
+  private openFlows(address: string | null, device: TrustedDevice | null): { readonly set: string; readonly limit: number } {
+    const { openFlowsPerAddress, openFlowsPerTrustedAccount } = this.limits;
+    if (device === null) return { set: `open-flows:${this.banKey(address)}`, limit: openFlowsPerAddress };
+    return { set: `open-flows-trusted:${device.account}`, limit: openFlowsPerAddress === 0 ? 0 : openFlowsPerTrustedAccount };
   }
 
   /** True when the address is on the ban list (always false while bans are off). */

@@ -5,8 +5,10 @@
 import * as t from 'io-ts';
 import type { DataSchema } from '@flowgate/shared';
 import type { AnyFlowHandler } from '../flow/index.js';
+import type { MfaCodePurpose, MfaCodeResult } from '../observability/metrics.js';
+import type { ServerSecret } from '../secrets/server-secret.js';
 import type { MfaStore } from '../store/mfa.js';
-import type { JsonObject } from '../store/types.js';
+import type { JsonObject, LeaseStore } from '../store/types.js';
 
 /** Who a setup flow is for: kept with the flow, so any instance continues it, and only this user may. */
 export const MfaSetupContext = t.type({
@@ -38,8 +40,9 @@ export interface MfaModule {
   isUserSetup(userId: string): Promise<boolean>;
   /**
    * Called when the `mfa` step is first shown for this module (notify: makes a code and sends it). What it returns is kept in
-   * the flow's state and given to `validate`; it must not hold a secret in clear (store hashes). Throwing aborts the login
-   * with `unknown_error`.
+   * the flow's state and given to `validate`; it must not hold a secret in clear (store hashes). A ServiceError (`rate_limited`
+   * past the user's cap of codes) is the step's answer, the flow left where it was; any other error aborts the login with
+   * `unknown_error`.
    */
   beginLogin?(userId: string): Promise<JsonObject>;
   /**
@@ -55,6 +58,18 @@ export interface MfaModuleDependencies {
   readonly dataDir: string;
   /** True when the store is shared by several instances (Redis): a generated local key would not be shared, so one is required. */
   readonly sharedStore: boolean;
+  /** The server's `secret_key`: what a module seals its secrets with unless its own config names a key (secret-box.ts). */
+  readonly serverSecret: ServerSecret;
+  /**
+   * Told of every code message a module sends, or refuses to send past the user's cap (notify), for the metrics; a failed
+   * delivery with its cause, for the operator's log (the client is told only `unknown_error`).
+   */
+  readonly onCodeMessage?: (purpose: MfaCodePurpose, result: MfaCodeResult, error?: unknown) => void;
+  /**
+   * The store's lease sets, which bound what a module sends per user across instances (user-caps.ts). A module that sends
+   * messages (notify) refuses to be created without them; the others need none.
+   */
+  readonly leases?: LeaseStore;
 }
 
 /** A module plugin: its config codec (which fixes its `type`; `id` and `name` are common to all) and a factory. */

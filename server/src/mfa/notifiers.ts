@@ -1,4 +1,5 @@
 /** The notifiers the `notify` MFA module sends its codes through: a webhook (an HTTP POST) or e-mail over SMTP. */
+import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { createTransport } from 'nodemailer';
 import { closedObject } from '../codec.js';
@@ -68,17 +69,41 @@ export const WebhookConfig = closedObject(
 );
 export type WebhookConfig = t.TypeOf<typeof WebhookConfig>;
 
-export const SmtpConfig = closedObject(
+const SmtpFields = closedObject(
   'smtp',
   { host: NonEmpty, port: Port, from: NonEmpty },
   {
-    /** TLS from the first byte (port 465); without it STARTTLS is used when the server offers it. */
+    /** TLS from the first byte (port 465); without it STARTTLS is required, unless `allow_plaintext`. */
     secure: t.boolean,
     user: t.string,
     password: t.string,
     subject: t.string,
     timeout_seconds: TimeoutSeconds,
+    /**
+     * Send over a server that offers no STARTTLS, in clear: codes readable (and changeable) on the way. Only for a relay on
+     * the same host or a trusted network, and never with a password (that would send it in clear too).
+     */
+    allow_plaintext: t.boolean,
   },
+);
+type SmtpFields = t.TypeOf<typeof SmtpFields>;
+
+/** Plaintext is allowed only where there is no password to send in clear. */
+const plaintextWithPassword = (smtp: SmtpFields): boolean => smtp.allow_plaintext === true && (smtp.user !== undefined || smtp.password !== undefined);
+
+/** The smtp block; `allow_plaintext` with a password is refused, since it would send the password in clear. */
+export const SmtpConfig = new t.Type<SmtpFields, SmtpFields, unknown>(
+  'smtp',
+  (u): u is SmtpFields => SmtpFields.is(u) && !plaintextWithPassword(u),
+  (u, c) => {
+    const decoded = SmtpFields.validate(u, c);
+    if (isLeft(decoded)) return decoded;
+    if (plaintextWithPassword(decoded.right)) {
+      return t.failure(u, c, 'allow_plaintext would send the password in clear: remove it and use a server that offers TLS, or drop user and password');
+    }
+    return t.success(decoded.right);
+  },
+  t.identity,
 );
 export type SmtpConfig = t.TypeOf<typeof SmtpConfig>;
 
@@ -138,8 +163,10 @@ export function smtpNotifier(config: SmtpConfig): Notifier {
     host: config.host,
     port: config.port,
     secure: config.secure ?? false,
-    // A password is never sent in clear: without TLS from the start, STARTTLS becomes required rather than opportunistic.
-    requireTLS: credentials !== undefined && config.secure !== true,
+    // Neither a password nor a code is sent in clear: without TLS from the start, STARTTLS is required rather than
+    // opportunistic (a server that does not offer it, or a man in the middle who strips it, fails the delivery), unless the
+    // operator said plaintext is fine (a relay on the same host).
+    requireTLS: config.secure !== true && config.allow_plaintext !== true,
     ...(credentials === undefined ? {} : { auth: credentials }),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,

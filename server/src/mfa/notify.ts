@@ -6,11 +6,14 @@ import { hotp } from 'otplib';
 import { MfaModuleId } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { constantTimeEqual, randomId } from '../crypto.js';
+import { ServiceError } from '../errors.js';
 import { AbortFlow, abort, createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
+import type { MfaCodePurpose } from '../observability/metrics.js';
 import type { JsonObject } from '../store/types.js';
 import type { MfaModule, MfaModuleDependencies, MfaModuleFactory, MfaSetupContext } from './module.js';
 import { moduleIdentity } from './module.js';
 import { MAX_TARGET_LENGTH, NotifyError, SmtpConfig, WebhookConfig, smtpNotifier, webhookNotifier, type Notifier } from './notifiers.js';
+import { LOGIN_CODES_PER_USER, SETUP_MESSAGES_PER_USER, capSets, countSend, type SendCap } from './user-caps.js';
 
 export const NOTIFY_MODULE_TYPE = 'notify';
 export const DEFAULT_NOTIFY_NAME = 'Code by message';
@@ -94,6 +97,23 @@ const hashCode = (salt: string, code: string): string => createHash('sha256').up
 /** What a person typed, as the code it may be: spaces and dashes people add for reading are dropped. */
 const typedCode = (input: unknown): string => (typeof input === 'string' ? input.replace(/[\s-]/g, '') : '');
 
+/** Each purpose's per-user cap, its lease set, and the refusal a person reads past it. */
+const SEND_CAPS: Readonly<Record<MfaCodePurpose, { cap: SendCap; set: (userId: string) => string; refusal: (wait: string) => string }>> = {
+  login: {
+    cap: LOGIN_CODES_PER_USER,
+    set: capSets.loginCodes,
+    refusal: (wait) =>
+      `${LOGIN_CODES_PER_USER.limit} login codes were sent for this account in the last ${LOGIN_CODES_PER_USER.windowMs / 60_000} minutes, ` +
+      `the most allowed; try again in ${wait}`,
+  },
+  setup: {
+    cap: SETUP_MESSAGES_PER_USER,
+    set: capSets.setupMessages,
+    refusal: (wait) =>
+      `${SETUP_MESSAGES_PER_USER.limit} set-up messages were sent for this account in the last hour, the most allowed; try again in ${wait}`,
+  },
+};
+
 /** The config's one notifier (the codec made sure there is exactly one). */
 function notifierFor(config: NotifyConfig): Notifier {
   if (config.webhook !== undefined) return webhookNotifier(config.webhook);
@@ -101,19 +121,41 @@ function notifierFor(config: NotifyConfig): Notifier {
   throw new Error('notify module: neither webhook nor smtp configured');
 }
 
+function missingLeases(id: string): never {
+  throw new Error(`notify module ${id}: created without the store's lease sets, which bound the messages it sends`);
+}
+
 export function createNotifyModule(config: NotifyConfig, dependencies: MfaModuleDependencies, options: NotifyOptions = {}): MfaModule {
   const { id, name } = moduleIdentity(config, DEFAULT_NOTIFY_NAME);
-  const { store } = dependencies;
+  const { store, onCodeMessage } = dependencies;
+  // Without them every password holder (and every session) could have a message sent per flow: no module rather than that.
+  const leases = dependencies.leases ?? missingLeases(id);
   const now = options.now ?? Date.now;
   const codeTtlMs = options.codeTtlMs ?? CODE_TTL_MS;
   const template = config.message ?? DEFAULT_NOTIFY_MESSAGE;
   const notifier = notifierFor(config);
 
-  /** Makes a code, delivers it, and answers its salted hash: the code leaves this function only towards the target. */
-  async function sendCode(target: string): Promise<{ code_hash: string; salt: string }> {
+  /**
+   * Makes a code, delivers it, and answers its salted hash: the code leaves this function only towards the target. Counted
+   * first against the user's cap for `purpose` (every instance shares it): past it, throws `rate_limited` and sends nothing.
+   */
+  async function sendCode(userId: string, purpose: MfaCodePurpose, target: string): Promise<{ code_hash: string; salt: string }> {
+    const { cap, set, refusal } = SEND_CAPS[purpose];
+    try {
+      await countSend(leases, set(userId), cap, refusal);
+    } catch (error) {
+      if (error instanceof ServiceError && error.code === 'rate_limited') onCodeMessage?.(purpose, 'refused');
+      throw error;
+    }
     const code = newCode();
     const message = CODE_PLACEHOLDERS.reduce((text, placeholder) => text.replaceAll(placeholder, code), template);
-    await notifier.send({ message, target, code });
+    try {
+      await notifier.send({ message, target, code });
+    } catch (error) {
+      onCodeMessage?.(purpose, 'failed', error);
+      throw error;
+    }
+    onCodeMessage?.(purpose, 'sent');
     const salt = randomId(SALT_BYTES);
     return { code_hash: hashCode(salt, code), salt };
   }
@@ -132,7 +174,7 @@ export function createNotifyModule(config: NotifyConfig, dependencies: MfaModule
     key: [id, null],
     initialState: () => ({ target: null, code_hash: null, salt: null, wrong: 0 }),
     steps: {
-      init: async ({ input, state }) => {
+      init: async ({ input, state, context }) => {
         if (input === undefined) return showForm('init', TargetForm.dataSchema, state);
         const target = TargetForm.read(input).target.trim();
         if (!notifier.validTarget(target)) {
@@ -140,7 +182,7 @@ export function createNotifyModule(config: NotifyConfig, dependencies: MfaModule
         }
         let sent: { code_hash: string; salt: string };
         try {
-          sent = await sendCode(target);
+          sent = await sendCode(context.userId, 'setup', target);
         } catch (error) {
           if (error instanceof NotifyError) throw new AbortFlow('unknown_error');
           throw error;
@@ -187,7 +229,7 @@ export function createNotifyModule(config: NotifyConfig, dependencies: MfaModule
     async beginLogin(userId): Promise<JsonObject> {
       const target = await targetOf(userId);
       if (target === null) throw new Error(`notify module ${id}: the user has no target set up`);
-      return { ...(await sendCode(target)), expires_at: now() + codeTtlMs };
+      return { ...(await sendCode(userId, 'login', target)), expires_at: now() + codeTtlMs };
     },
 
     async validate(userId, input, loginState) {

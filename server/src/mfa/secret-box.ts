@@ -1,13 +1,13 @@
-/** Secrets kept encrypted at rest (AES-256-GCM): the key's config format, sealing and opening, and a generated key file. */
+/**
+ * Secrets kept encrypted at rest (AES-256-GCM): sealing and opening, and which key a module seals with (the server's
+ * `secret_key` by default, secrets/server-secret.ts, so that there is one secret to manage).
+ */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import * as t from 'io-ts';
-import { randomId } from '../crypto.js';
 import { ConfigError } from '../config/error.js';
+import { SECRET_KEY_BYTES, SECRET_KEY_FORMAT, loadOrCreateKeyFile, parseSecretKey, type ServerSecret } from '../secrets/server-secret.js';
 
-/** AES-256 takes a 32-byte key: exactly what `openssl rand -base64 32` prints. */
-export const SECRET_KEY_BYTES = 32;
 /**
  * GCM's standard 96-bit nonce, random for each sealed value: NIST SP 800-38D allows 2^32 random nonces per key, far more
  * secrets than a deployment ever seals (one per setup flow and user).
@@ -17,31 +17,32 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const ALGORITHM = 'aes-256-gcm';
 
-const HEX_KEY = /^[0-9a-fA-F]{64}$/;
-// 32 bytes are 43 base64 characters and one "=" of padding (optional here), in the standard or the URL-safe alphabet.
-const BASE64_KEY = /^[A-Za-z0-9+/]{43}=?$|^[A-Za-z0-9_-]{43}=?$/;
-
-/** What a person is told a key looks like, wherever one is refused. */
-export const SECRET_KEY_FORMAT = `${SECRET_KEY_BYTES} random bytes written as base64 or hex (e.g. the output of "openssl rand -base64 32")`;
-
-/** The key's bytes, or null when `text` is not 32 bytes in base64 or hex. */
-export function parseSecretKey(text: string): Buffer | null {
-  const trimmed = text.trim();
-  if (HEX_KEY.test(trimmed)) return Buffer.from(trimmed, 'hex');
-  if (BASE64_KEY.test(trimmed)) return Buffer.from(trimmed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  return null;
+/** Where a module's sealing key may come from besides the server's secret. */
+export interface SealingKeySource {
+  /** Names the module in errors: `the totp module "totp"`. */
+  readonly owner: string;
+  /** The module's own `secret_key`, from configs written before the server-wide one: its secrets are sealed with it. */
+  readonly ownKey: string | undefined;
+  /** A key file the module generated in the data folder before (embedded store only), for the same reason; null for none. */
+  readonly legacyKeyFile: string | null;
+  /** HKDF's salt for the derived key: the module type, so that two kinds of module never share a key. */
+  readonly salt: string;
+  readonly serverSecret: ServerSecret;
 }
 
 /**
- * A `secret_key` config value: refused at load, its path named, unless it is a key `parseSecretKey` reads. The refusal never
- * repeats the value (io-ts's default "got ..." would): a mistyped key is still most of a key.
+ * The key a module seals with: its own `secret_key` when configured, else the key file it generated before, else a key derived
+ * from the server's secret. The first two keep the secrets sealed before the server secret existed readable.
  */
-export const SecretKeyText = new t.Type<string, string, unknown>(
-  'secret key',
-  (u): u is string => typeof u === 'string' && parseSecretKey(u) !== null,
-  (u, c) => (typeof u === 'string' && parseSecretKey(u) !== null ? t.success(u) : t.failure(u, c, `must be ${SECRET_KEY_FORMAT}`)),
-  t.identity,
-);
+export function sealingKey(source: SealingKeySource): Buffer {
+  if (source.ownKey !== undefined) {
+    const key = parseSecretKey(source.ownKey);
+    if (key === null) throw new ConfigError(`mfa_modules: ${source.owner} has a secret_key that is not ${SECRET_KEY_FORMAT}`);
+    return key;
+  }
+  if (source.legacyKeyFile !== null && existsSync(source.legacyKeyFile)) return loadOrCreateKeyFile(source.legacyKeyFile);
+  return source.serverSecret.derive('secretBox', source.salt);
+}
 
 /** A sealed value as stored (JSON fields, base64): a fresh IV, the ciphertext and GCM's tag. */
 export const SealedValue = t.type({ iv: t.string, ciphertext: t.string, tag: t.string });
@@ -82,30 +83,4 @@ export class SecretBox {
       return null;
     }
   }
-}
-
-/**
- * The key in `path`, generated there (base64, mode 0600, its folder 0700) on the first start. Written to a temporary file
- * and linked into place, so two processes starting at once (the server and the CLI) end up with the same key and neither
- * ever reads a half-written one. Startup only: it blocks.
- */
-export function loadOrCreateKeyFile(path: string): Buffer {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${randomId(6)}.tmp`;
-    writeFileSync(temporary, `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    try {
-      linkSync(temporary, path);
-    } catch (error) {
-      // Another process published its key first: both use that one.
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      unlinkSync(temporary);
-    }
-  }
-  const key = parseSecretKey(readFileSync(path, 'utf8'));
-  if (key === null) {
-    throw new ConfigError(`The key file ${path} is damaged: it must hold ${SECRET_KEY_FORMAT}. Restore it from a backup; a new key cannot open the secrets already stored`);
-  }
-  return key;
 }

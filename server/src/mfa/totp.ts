@@ -6,12 +6,12 @@ import { authenticator } from 'otplib';
 import QRCode from 'qrcode';
 import type { StringMap } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
-import { ConfigError } from '../config/error.js';
 import { constantTimeEqual } from '../crypto.js';
 import { abort, createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
 import type { JsonObject } from '../store/types.js';
 import { moduleIdentity, type MfaModule, type MfaModuleDependencies, type MfaModuleFactory, type MfaSetupContext } from './module.js';
-import { SECRET_KEY_FORMAT, SealedValue, SecretBox, SecretKeyText, loadOrCreateKeyFile, parseSecretKey } from './secret-box.js';
+import { SecretKeyText } from '../secrets/server-secret.js';
+import { SealedValue, SecretBox, sealingKey } from './secret-box.js';
 
 export const TOTP_MODULE_TYPE = 'totp';
 export const DEFAULT_TOTP_NAME = 'Authenticator app';
@@ -19,7 +19,10 @@ export const DEFAULT_TOTP_NAME = 'Authenticator app';
 export const DEFAULT_TOTP_ISSUER = 'Flowgate';
 /** Wrong codes before the login aborts with `too_many_retry`: Home Assistant's `TotpAuthModule.MAX_RETRY_TIME`. */
 export const TOTP_MAX_RETRIES = 5;
-/** The key file generated in the data folder when the config gives no `secret_key` (embedded store only). */
+/**
+ * The key file earlier versions generated in the data folder when the config gave no `secret_key` (embedded store only): still
+ * used where it exists, since the secrets stored then are sealed with it. New deployments use the server's secret_key.
+ */
 export const TOTP_KEY_FILE_NAME = 'totp-secret.key';
 
 /** RFC 6238's default time step, the one every authenticator app assumes when the URI gives no other. */
@@ -43,7 +46,10 @@ export const TotpConfig = closedObject(
     name: t.string,
     /** The `issuer` of the otpauth URI: the name the user's app files the entry under. */
     issuer: t.string,
-    /** Encrypts the stored secrets: 32 random bytes, base64 or hex. Required with a shared store, generated otherwise. */
+    /**
+     * Encrypts the stored secrets: 32 random bytes, base64 or hex. Optional: by default the key is derived from the server's
+     * top-level secret_key; kept for configs written before it, whose stored secrets are sealed with this one.
+     */
     secret_key: SecretKeyText,
   },
 );
@@ -93,20 +99,16 @@ function typedCode(input: Readonly<Record<string, unknown>>): string {
   return typeof code === 'string' ? code.replace(/\s+/g, '') : '';
 }
 
-/** Which key seals the secrets: the configured one, else (embedded store only) one generated once into the data folder. */
+/** Which key seals the secrets: the module's own, else the key file an earlier version generated, else the server's secret. */
 function moduleKey(config: TotpConfig, dependencies: MfaModuleDependencies, id: string): Buffer {
-  if (config.secret_key !== undefined) {
-    const key = parseSecretKey(config.secret_key);
-    if (key === null) throw new ConfigError(`mfa_modules: the totp module "${id}" has a secret_key that is not ${SECRET_KEY_FORMAT}`);
-    return key;
-  }
-  if (dependencies.sharedStore) {
-    throw new ConfigError(
-      `mfa_modules: the totp module "${id}" needs secret_key when the store is shared (Redis): every instance must decrypt the same ` +
-        `stored secrets, so set mfa_modules[].secret_key to the same value on all of them: ${SECRET_KEY_FORMAT}`,
-    );
-  }
-  return loadOrCreateKeyFile(join(dependencies.dataDir, TOTP_KEY_FILE_NAME));
+  return sealingKey({
+    owner: `the totp module "${id}"`,
+    ownKey: config.secret_key,
+    // A shared store never had a generated key: the module's secret_key was required there.
+    legacyKeyFile: dependencies.sharedStore ? null : join(dependencies.dataDir, TOTP_KEY_FILE_NAME),
+    salt: TOTP_MODULE_TYPE,
+    serverSecret: dependencies.serverSecret,
+  });
 }
 
 export function createTotpModule(config: TotpConfig, dependencies: MfaModuleDependencies, options: TotpOptions = {}): MfaModule {

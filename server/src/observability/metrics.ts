@@ -16,6 +16,14 @@ export type SocketState = (typeof SOCKET_STATES)[number];
 export const FLOW_STEP_TYPES = ['form', 'create_entry', 'abort', 'menu'] as const;
 export type FlowStepType = (typeof FLOW_STEP_TYPES)[number];
 
+/** What an MFA code message was for: a login's code, or the one a notify setup sends to check the target. */
+export const MFA_CODE_PURPOSES = ['login', 'setup'] as const;
+export type MfaCodePurpose = (typeof MFA_CODE_PURPOSES)[number];
+
+/** What came of it: delivered, refused by the user's cap (mfa/user-caps.ts), or not delivered (the notifier failed). */
+export const MFA_CODE_RESULTS = ['sent', 'refused', 'failed'] as const;
+export type MfaCodeResult = (typeof MFA_CODE_RESULTS)[number];
+
 /**
  * Seconds; from a cached flow read (~0.1 ms) through an argon2 verify (~22 ms) to the store deadline (2 s) and beyond. Fixed,
  * because every bucket is one more series per command.
@@ -41,6 +49,8 @@ export interface Metrics {
     dec(labels: { state: SocketState }, value?: number): void;
   };
   readonly flowSteps: LabelledCounter<{ type: FlowStepType }>;
+  /** MFA code messages (notify), by purpose and result: a climbing `refused` is someone holding a password, or a setup relay. */
+  readonly mfaCodes: LabelledCounter<{ purpose: MfaCodePurpose; result: MfaCodeResult }>;
   /** Failed store calls of any kind: timeouts past the store deadline, outages, errors. */
   readonly storeErrors: { inc(value?: number): void };
   /** `command` is a command type of the server's command table (or `auth`), never a type a client sent. */
@@ -75,6 +85,12 @@ export function createMetrics(): Metrics {
     labelNames: ['type'] as const,
     registers,
   });
+  const mfaCodes = new Counter({
+    name: 'flowgate_mfa_codes_total',
+    help: 'MFA code messages by purpose (login, setup) and result (sent, refused by the per-user cap, failed to deliver)',
+    labelNames: ['purpose', 'result'] as const,
+    registers,
+  });
   const storeErrors = new Counter({
     name: 'flowgate_store_errors_total',
     help: 'Store calls that failed or did not answer within store_timeout_ms',
@@ -91,6 +107,7 @@ export function createMetrics(): Metrics {
   for (const kind of LOCKOUT_KINDS) lockouts.inc({ kind }, 0);
   for (const state of SOCKET_STATES) sockets.set({ state }, 0);
   for (const type of FLOW_STEP_TYPES) flowSteps.inc({ type }, 0);
+  for (const purpose of MFA_CODE_PURPOSES) for (const result of MFA_CODE_RESULTS) mfaCodes.inc({ purpose, result }, 0);
   // One child per command type, kept: prom-client otherwise hashes the label set on every observation.
   const timers = new Map<string, { startTimer(): () => void }>();
   const timerOf = (command: string): { startTimer(): () => void } => {
@@ -106,6 +123,7 @@ export function createMetrics(): Metrics {
     lockouts,
     sockets,
     flowSteps,
+    mfaCodes,
     storeErrors,
     commandDuration: { startTimer: (command) => timerOf(command).startTimer() },
   };

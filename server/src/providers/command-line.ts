@@ -1,4 +1,8 @@
-/** `command_line`: a login is checked by a program of the operator's, given the username and password in its environment (Home Assistant's provider, with limits). */
+/**
+ * `command_line`: a login is checked by a program of the operator's, given the username and password in its environment (Home
+ * Assistant's provider, with limits). The program gets the username as typed; the credential is keyed by its fold, as the
+ * password provider's are, so `ALICE` and `alice` are one account (and one set of limits, one second factor).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
@@ -8,7 +12,7 @@ import { GroupId, MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';
 import { closedObject } from '../codec.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
 import type { Credential, JsonObject } from '../store/types.js';
-import { normalizeUsername } from './password.js';
+import { normalizeUsername } from '../usernames.js';
 import type { AuthProvider, ProviderDependencies, ProviderFactory, ProviderLogger, UserMeta } from './provider.js';
 import { verifyGate } from './verify-gate.js';
 
@@ -301,14 +305,17 @@ export const commandLineProvider = {
       }
     }
 
-    /** The credential's data for a login: the username, and the meta when the provider reads it. */
+    /** The credential's data for a login: the username as typed, and the meta when the provider reads it. */
     const credentialData = (entry: JsonObject): JsonObject =>
       withMeta ? { username: String(entry['username']), meta: entry['meta'] ?? {} } : { username: String(entry['username']) };
+
+    /** The key of the credential a login's entry names: its username folded (the entry keeps it as typed, for the program). */
+    const subjectOf = (entry: JsonObject): string => normalizeUsername(String(entry['username']));
 
     /** The credential a finished login proves, created when new, its stored meta replaced when the program said otherwise. */
     async function recordLogin(entry: JsonObject): Promise<Credential> {
       const data = credentialData(entry);
-      const credential = await store.getOrCreateCredential(COMMAND_LINE_PROVIDER_TYPE, id, String(entry['username']), data);
+      const credential = await store.getOrCreateCredential(COMMAND_LINE_PROVIDER_TYPE, id, subjectOf(entry), data);
       if (!withMeta || JSON.stringify(credential.data) === JSON.stringify(data)) return credential;
       // Last writer wins: of two logins racing, either program's latest word is as good as the other's.
       return (await store.updateCredentialData(credential.id, data)) ? { ...credential, data } : credential;
@@ -347,14 +354,15 @@ export const commandLineProvider = {
       async getOrCreateCredentials(flowResult): Promise<Credential> {
         return recorded.get(flowResult) ?? recordLogin(flowResult);
       },
-      findCredential: (flowResult) => store.findCredential(COMMAND_LINE_PROVIDER_TYPE, id, String(flowResult['username'])),
+      findCredential: (flowResult) => store.findCredential(COMMAND_LINE_PROVIDER_TYPE, id, subjectOf(flowResult)),
       async userMetaForCredentials(credential): Promise<UserMeta> {
         const meta = storedMeta(credential);
         // HA changes the name only when the program printed one: without, an existing user keeps the name it has (an
-        // administrator's rename survives), and a new one is named by its username.
+        // administrator's rename survives), and a new one is named by its username as first typed (the subject is its fold).
         const existing = meta.name === undefined && credential.userId !== null ? await store.getUser(credential.userId) : null;
+        const typed = credential.data['username'];
         return {
-          name: meta.name ?? existing?.name ?? credential.subject,
+          name: meta.name ?? existing?.name ?? (typeof typed === 'string' && typed !== '' ? typed : credential.subject),
           isActive: true,
           group: meta.group ?? null,
           // Absent unless the program printed local_only (HA's `should_update_local_only`): a re-login then leaves it alone.

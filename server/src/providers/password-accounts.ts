@@ -6,7 +6,7 @@ import * as argon2 from 'argon2';
 import { GROUP_ID_USER, MAX_USER_INPUT_STRING_LENGTH } from '@flowgate/shared';
 import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
-import type { Credential, User, UserStore } from '../store/types.js';
+import type { Credential, NewUserOptions, User, UserStore } from '../store/types.js';
 import { argon2Params, hashPassword, normalizeUsername, PASSWORD_PROVIDER_TYPE, storedHash, type PasswordOptions } from './password.js';
 import { verifyGate } from './verify-gate.js';
 
@@ -101,8 +101,11 @@ async function claimUsername(store: UserStore, options: PasswordOptions, rawUser
   return credential;
 }
 
-/** Creates a user with a password login; the store makes the first user ever created the owner (and an admin). */
-export async function addPasswordUser(store: UserStore, options: PasswordOptions, user: NewPasswordUser): Promise<User> {
+/**
+ * Creates a user with a password login; with `claimOwner` (the operator's `flowgate user add`), the store makes it the owner (and
+ * so an admin) when no owner was ever elected.
+ */
+export async function addPasswordUser(store: UserStore, options: PasswordOptions, user: NewPasswordUser, newUser: NewUserOptions = {}): Promise<User> {
   const credential = await claimUsername(store, options, user.username, user.password);
   const found = await store.createUserForCredential(credential.id, {
     id: randomId(),
@@ -111,7 +114,7 @@ export async function addPasswordUser(store: UserStore, options: PasswordOptions
     groupIds: [...(user.groupIds ?? [GROUP_ID_USER])],
     localOnly: user.localOnly ?? false,
     createdAt: Date.now(),
-  });
+  }, newUser);
   // Null: a racing remove took the credential; not created: it already had a user. Either way the name was not ours to add.
   if (found === null || !found.created) throw usernameTaken(credential.subject);
   return found.user;

@@ -6,6 +6,7 @@ import { randomId } from '../crypto.js';
 import { ServiceError } from '../errors.js';
 import { createEntry, defineFlowHandler, defineForm, field, showForm } from '../flow/index.js';
 import type { Credential, JsonObject } from '../store/types.js';
+import { normalizeUsername } from '../usernames.js';
 import type { AuthProvider, ProviderDependencies, ProviderFactory } from './provider.js';
 import { verifyGate } from './verify-gate.js';
 
@@ -76,16 +77,8 @@ export type VerifyPassword = (hash: string, password: string) => Promise<boolean
 /** Production's verify; tests may inject another through the dependencies to observe that it ran. */
 export const verifyPassword: VerifyPassword = (hash, password) => argon2.verify(hash, password);
 
-/**
- * The username a login or an account is keyed by, HA's `strip().casefold()` with Unicode's full case folding: trimmed,
- * NFKC-normalised (full-width and compatibility forms fold to one spelling), then upper- and lower-cased, which folds what
- * lower-casing alone keeps apart (`Straße` and `STRASSE`, `ﬁ` and `fi`, final and medial sigma), then NFKC again for the
- * forms folding produced. Where it differs from Python's casefold it only merges more (dotless `ı` with `i`): never two
- * accounts that HA would keep as one. Passwords are never normalised.
- */
-export function normalizeUsername(username: string): string {
-  return username.trim().normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
-}
+/** The fold every username-keyed provider shares (usernames.ts), re-exported where its callers have always found it. */
+export { normalizeUsername };
 
 export interface PasswordDependencies extends ProviderDependencies {
   /** Replaces argon2.verify (tests only: to see that the unknown-user path really verifies). */

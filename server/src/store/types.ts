@@ -65,6 +65,18 @@ export interface User {
 
 /** What a caller gives to create a user: whether it is the owner (and so an admin) is the store's decision. */
 export type NewUser = Omit<User, 'isOwner' | 'isAdmin'>;
+
+/** Whether a user being created may become the owner. Only the operator makes the owner: a login or an admin command never does. */
+export interface NewUserOptions {
+  /**
+   * True (`flowgate user add`): the user becomes the owner when no owner was ever elected, atomically, so of racing adds one
+   * wins. False or absent: the user is never the owner.
+   */
+  readonly claimOwner?: boolean;
+}
+
+/** What `makeOwner` did: `owner_exists` when another user is the owner, `not_found` for an unknown user. */
+export type MakeOwnerOutcome = 'ok' | 'owner_exists' | 'not_found';
 /** What `updateUser` may change. */
 export type UserPatch = Partial<Pick<User, 'name' | 'isActive' | 'groupIds' | 'localOnly'>>;
 
@@ -81,14 +93,19 @@ export interface Credential {
 }
 
 export interface UserStore {
-  /** Creates the user; the first user ever created becomes the owner, atomically, whatever `isOwner` says. */
-  createUser(user: NewUser): Promise<User>;
+  /** Creates the user; with `claimOwner`, it becomes the owner when no owner was ever elected (atomically). */
+  createUser(user: NewUser, options?: NewUserOptions): Promise<User>;
   getUser(id: string): Promise<User | null>;
   listUsers(): Promise<User[]>;
   /** Updates name, flags and groups; returns null for an unknown user. */
   updateUser(id: string, patch: UserPatch): Promise<User | null>;
   /** Removes the user, its credentials and its refresh tokens; false when it did not exist. */
   removeUser(id: string): Promise<boolean>;
+  /**
+   * Makes the user the owner (and so an admin) when there is none: none was ever elected, or the one elected was removed since.
+   * There is one owner at most: `owner_exists` while another user is it (`ok` when this user already is).
+   */
+  makeOwner(userId: string): Promise<MakeOwnerOutcome>;
 
   /** Returns the credential for (provider, subject), creating it with `data` when absent; never two for one subject. */
   getOrCreateCredential(
@@ -117,10 +134,10 @@ export interface UserStore {
   /**
    * The user a credential logs in as, created and bound in one atomic step when the credential has none yet: two logins
    * racing for one new credential get the same user, and no half-made user (or owner marker) is left behind. A created user
-   * becomes the owner when it is the first user ever, and the owner is always an admin. Null when the credential is unknown
-   * or its user is gone.
+   * becomes the owner only with `claimOwner` and no owner ever elected (`flowgate user add`; a login never asks). Null when the
+   * credential is unknown or its user is gone.
    */
-  createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null>;
+  createUserForCredential(credentialId: string, user: NewUser, options?: NewUserOptions): Promise<UserForCredential | null>;
 }
 
 /** What `createUserForCredential` found: `created` is false when another login had already made the credential's user. */
@@ -142,6 +159,11 @@ export interface LeaseStore {
   acquireLease(set: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
   /** Removes `member` from `set`; nothing happens when it is not there. */
   releaseLease(set: string, member: string): Promise<void>;
+  /**
+   * The earliest expiry (ms since the epoch) among the live members of `set`: when a full set next frees a place, what a
+   * refusal's `retry_after` says. Null for a set with no live member.
+   */
+  nextLeaseExpiry(set: string): Promise<number | null>;
 }
 
 /** The slice of a pino logger that backends use to report outages and recoveries (a pino Logger satisfies it). */
@@ -184,11 +206,21 @@ export interface RefreshToken {
   readonly type: RefreshTokenType;
   /** SHA-256 (hex) of the secret refresh token: a leaked database does not hand out working tokens. */
   readonly tokenHash: string;
-  /** This token's own HMAC key for its access tokens: deleting the token makes every access token it issued fail at once. */
-  readonly jwtKey: string;
+  /**
+   * The random salt of this token's access-token key, which is derived from it and the server's `secret_key` and never stored
+   * (secrets/server-secret.ts): deleting the token makes every access token it issued fail at once, and a copy of the store
+   * signs nothing.
+   */
+  readonly keySalt: string;
   readonly accessTokenTtlMs: number;
   readonly credentialId: string | null;
   readonly createdAt: number;
+  /**
+   * When the person behind this token last proved who they are: the code exchange that created it, moved forward by a
+   * re-authentication on one of its sockets, never by a refresh. Step-up (privileged commands) reads it. Null when unknown (a
+   * long-lived token, made by a command, not a login; a token stored before Flowgate kept this): never recent.
+   */
+  readonly loggedInAt: number | null;
   readonly lastUsedAt: number | null;
   readonly lastUsedIp: string | null;
   /** Null for tokens that never expire (long-lived); normal tokens slide to 90 days after their last use. */
@@ -216,6 +248,11 @@ export interface RefreshTokenStore {
   listRefreshTokens(userId: string): Promise<RefreshToken[]>;
   /** Records a use (who, when) and slides the expiry; false when the token is gone. */
   touchRefreshToken(id: string, usedAt: number, usedIp: string | null, expireAt: number | null): Promise<boolean>;
+  /**
+   * Moves the token's `loggedInAt` forward to `loggedInAt` (a re-authentication), never back; false when the token is gone or
+   * expired. Touches nothing else: the expiry and the last use stay.
+   */
+  recordRefreshTokenLogin(id: string, loggedInAt: number): Promise<boolean>;
   /** Deletes the token; false when it did not exist. */
   deleteRefreshToken(id: string): Promise<boolean>;
   /**

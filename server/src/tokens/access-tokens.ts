@@ -1,7 +1,11 @@
-/** Access tokens: HS256 JWTs made with jose, `iss` = the refresh token's id, signed with that refresh token's own key. */
+/**
+ * Access tokens: HS256 JWTs made with jose, `iss` = the refresh token's id, signed with a key derived from the server's secret
+ * and that refresh token's salt (never stored: a copy of the store signs nothing).
+ */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { MAX_ACCESS_TOKEN_LENGTH } from '@flowgate/shared';
+import type { ServerSecret } from '../secrets/server-secret.js';
 import type { RefreshToken } from '../store/types.js';
 
 /** Home Assistant's access-token lifetime: short, because a refresh is one round trip. */
@@ -10,30 +14,41 @@ export const ACCESS_TOKEN_TTL_MS = 30 * 60 * 1000;
 export const CLOCK_LEEWAY_SECONDS = 10;
 
 /**
- * Imported HMAC keys by their text: jose re-imports a raw secret on every call (about 60 µs, a third of an `auth` during a
- * reconnect storm). Bounded, oldest out first: a key is only a cache of what the refresh token holds, never a reason to accept.
+ * Derived keys kept per salt: deriving (HKDF, about 11 us) and importing (jose re-imports a raw secret on every call, about
+ * 60 us) would otherwise cost a good part of every `auth` during a reconnect storm. Bounded, oldest out first: a key is only
+ * a cache of what the server secret and the refresh token give, never a reason to accept.
  */
 const KEY_CACHE_SIZE = 20_000;
-const importedKeys = new Map<string, KeyObject>();
 
-function hmacKey(jwtKey: string): KeyObject {
-  let key = importedKeys.get(jwtKey);
-  if (key === undefined) {
-    key = createSecretKey(Buffer.from(jwtKey, 'utf8'));
-    if (importedKeys.size >= KEY_CACHE_SIZE) importedKeys.delete(importedKeys.keys().next().value as string);
-    importedKeys.set(jwtKey, key);
+/** The signing keys of access tokens: one per refresh token, derived from the server secret and the token's salt. */
+export class AccessTokenKeys {
+  readonly #derived = new Map<string, KeyObject>();
+
+  constructor(private readonly secret: ServerSecret) {}
+
+  keyOf(refreshToken: Pick<RefreshToken, 'keySalt'>): KeyObject {
+    const salt = refreshToken.keySalt;
+    let key = this.#derived.get(salt);
+    if (key === undefined) {
+      key = createSecretKey(this.secret.derive('accessToken', salt));
+      if (this.#derived.size >= KEY_CACHE_SIZE) this.#derived.delete(this.#derived.keys().next().value as string);
+      this.#derived.set(salt, key);
+    }
+    return key;
   }
-  return key;
 }
 
-export async function signAccessToken(refreshToken: RefreshToken, now: number = Date.now()): Promise<string> {
+/** Whole seconds of a refresh token's access-token lifetime: what `exp - iat` is when signed, and may be at most. */
+const lifetimeSeconds = (refreshToken: RefreshToken): number => Math.floor(refreshToken.accessTokenTtlMs / 1000);
+
+export async function signAccessToken(refreshToken: RefreshToken, keys: AccessTokenKeys, now: number = Date.now()): Promise<string> {
   const issuedAt = Math.floor(now / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(refreshToken.id)
     .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + Math.floor(refreshToken.accessTokenTtlMs / 1000))
-    .sign(hmacKey(refreshToken.jwtKey));
+    .setExpirationTime(issuedAt + lifetimeSeconds(refreshToken))
+    .sign(keys.keyOf(refreshToken));
 }
 
 /** The refresh token id an access token claims to come from, read without verifying; null for anything not shaped like ours. */
@@ -50,18 +65,30 @@ export function claimedIssuer(accessToken: string): string | null {
 
 /**
  * Verifies an access token against the refresh token it names: HS256 only (so `none` and key-confusion tricks fail), a valid
- * signature with that token's key, `iss` equal to its id, not expired, and not issued in the future (both with leeway).
+ * signature with that token's key, `iss` equal to its id, not expired, not issued in the future (both with leeway), and
+ * living no longer than that token's access-token lifetime (`exp - iat`): whoever signed a token valid for longer was not us.
  */
-export async function verifyAccessToken(accessToken: string, refreshToken: RefreshToken, now: number = Date.now()): Promise<boolean> {
+export async function verifyAccessToken(
+  accessToken: string,
+  refreshToken: RefreshToken,
+  keys: AccessTokenKeys,
+  now: number = Date.now(),
+): Promise<boolean> {
   try {
-    const { payload } = await jwtVerify(accessToken, hmacKey(refreshToken.jwtKey), {
+    const { payload } = await jwtVerify(accessToken, keys.keyOf(refreshToken), {
       algorithms: ['HS256'],
       issuer: refreshToken.id,
       clockTolerance: CLOCK_LEEWAY_SECONDS,
       currentDate: new Date(now),
       requiredClaims: ['iat', 'exp'],
     });
-    return typeof payload.iat === 'number' && payload.iat <= Math.floor(now / 1000) + CLOCK_LEEWAY_SECONDS;
+    const { iat, exp } = payload;
+    return (
+      typeof iat === 'number' &&
+      typeof exp === 'number' &&
+      iat <= Math.floor(now / 1000) + CLOCK_LEEWAY_SECONDS &&
+      exp - iat <= lifetimeSeconds(refreshToken)
+    );
   } catch {
     return false;
   }

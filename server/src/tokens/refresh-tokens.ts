@@ -2,12 +2,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ServiceError } from '../errors.js';
 import { newRefreshTokenId } from '../store/ids.js';
+import { newKeySalt } from '../secrets/server-secret.js';
 import type { EventBus, RefreshToken, RefreshTokenStore, RefreshTokenType, Unsubscribe } from '../store/types.js';
-import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken } from './access-tokens.js';
+import { ACCESS_TOKEN_TTL_MS, claimedIssuer, signAccessToken, verifyAccessToken, type AccessTokenKeys } from './access-tokens.js';
 
 /** A normal refresh token expires this long after its last use (Home Assistant's 90 days). */
 export const REFRESH_TOKEN_IDLE_EXPIRY_MS = 90 * 24 * 60 * 60 * 1000;
-/** Bytes of randomness in a refresh token's secret and in its JWT key (512 bits, as HA's `token_hex(64)`). */
+/** Bytes of randomness in a refresh token's secret (512 bits, as HA's `token_hex(64)`). */
 const SECRET_BYTES = 64;
 /**
  * Refresh tokens (sessions and long-lived tokens) one user may hold. Every login makes one, so without a bound a client
@@ -15,6 +16,11 @@ const SECRET_BYTES = 64;
  * user's least recently used sessions are signed out. HA has no bound; 100 leaves room for every device a person owns.
  */
 export const MAX_REFRESH_TOKENS_PER_USER = 100;
+/**
+ * How recent a session's login must be for a privileged command (`privileged_session_seconds`): Kratos's privileged session
+ * default, 15 minutes, long enough to finish a settings change, short for a stolen access token.
+ */
+export const DEFAULT_PRIVILEGED_SESSION_MS = 15 * 60 * 1000;
 /** The event channel on which a revoked refresh token's id is announced to every instance. */
 export const REVOCATION_CHANNEL = 'refresh_token_revoked';
 
@@ -24,6 +30,8 @@ export interface NewRefreshToken {
   readonly clientName: string | null;
   readonly type: RefreshTokenType;
   readonly credentialId: string | null;
+  /** Made by a login (a code exchange): its login time is now. Otherwise (a long-lived token) unknown, never recent. */
+  readonly byLogin: boolean;
   readonly accessTokenTtlMs?: number;
   /** The refresh token of the session asking for this one: never signed out to make room for it. */
   readonly requestedBy?: string;
@@ -60,6 +68,8 @@ export type RevocationAudit = (refreshTokenId: string, revocation: Revocation) =
 export class TokenService {
   constructor(
     private readonly store: RefreshTokenStore & EventBus,
+    /** Where access tokens' keys come from (the server secret): a command that only revokes never uses it. */
+    private readonly keys: AccessTokenKeys,
     private readonly now: () => number = Date.now,
     private readonly audit: RevocationAudit = () => undefined,
   ) {}
@@ -79,10 +89,11 @@ export class TokenService {
       clientName: request.clientName,
       type: request.type,
       tokenHash: hashSecret(secret),
-      jwtKey: randomBytes(SECRET_BYTES).toString('hex'),
+      keySalt: newKeySalt(),
       accessTokenTtlMs: request.accessTokenTtlMs ?? ACCESS_TOKEN_TTL_MS,
       credentialId: request.credentialId,
       createdAt: now,
+      loggedInAt: request.byLogin ? now : null,
       lastUsedAt: null,
       lastUsedIp: null,
       expireAt: request.type === 'normal' ? now + REFRESH_TOKEN_IDLE_EXPIRY_MS : null,
@@ -103,7 +114,7 @@ export class TokenService {
     const now = this.now();
     const expireAt = refreshToken.expireAt === null ? null : now + REFRESH_TOKEN_IDLE_EXPIRY_MS;
     if (!(await this.store.touchRefreshToken(refreshToken.id, now, remoteAddress, expireAt))) return null;
-    return signAccessToken(refreshToken, now);
+    return signAccessToken(refreshToken, this.keys, now);
   }
 
   /** The refresh token behind a valid access token, or null for anything that does not verify. */
@@ -112,7 +123,20 @@ export class TokenService {
     if (issuer === null) return null;
     const refreshToken = await this.store.getRefreshToken(issuer);
     if (refreshToken === null) return null;
-    return (await verifyAccessToken(accessToken, refreshToken, this.now())) ? refreshToken : null;
+    return (await verifyAccessToken(accessToken, refreshToken, this.keys, this.now())) ? refreshToken : null;
+  }
+
+  /** A re-authentication on one of the token's sockets: its login time is now; false when the token is gone. */
+  recordLogin(refreshTokenId: string): Promise<boolean> {
+    return this.store.recordRefreshTokenLogin(refreshTokenId, this.now());
+  }
+
+  /**
+   * Whether the token's login (its code exchange, or a later re-authentication) is at most `windowMs` old: what a privileged
+   * command needs (step-up). An unknown login time (a long-lived token, a token stored before Flowgate kept it) never is.
+   */
+  loginIsRecent(refreshToken: Pick<RefreshToken, 'loggedInAt'>, windowMs: number): boolean {
+    return refreshToken.loggedInAt !== null && this.now() - refreshToken.loggedInAt <= windowMs;
   }
 
   /** Deletes the token and tells every instance, so sockets authenticated with it close at once. */

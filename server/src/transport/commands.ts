@@ -23,7 +23,17 @@ import { ServiceError } from '../errors.js';
 import { command, sessionOf, type CommandSpec } from './command-spec.js';
 import { USER_COMMANDS } from './user-commands.js';
 
+import type { CommandContext } from './command-spec.js';
+
 export type { CommandContext, CommandSpec } from './command-spec.js';
+
+/** The session a `"reauthenticate": true` login renews: only an authenticated socket has one to renew. */
+function reauthenticationOf(session: CommandContext['session']): { refreshTokenId: string; userId: string } {
+  if (session === null) {
+    throw new ServiceError('invalid_request', '"reauthenticate": true confirms the user of an authenticated socket: send auth first, or leave it out to log in');
+  }
+  return { refreshTokenId: session.refreshTokenId, userId: session.userId };
+}
 
 export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
   ping: command({ codec: PingCommand, phase: 'any', reply: 'pong', run: async () => null }),
@@ -44,12 +54,13 @@ export const COMMANDS: Readonly<Record<string, CommandSpec<unknown>>> = {
     phase: 'any',
     login: true,
     startsFlow: true,
-    run: async (c, { auth, remoteAddress }) =>
+    run: async (c, { auth, remoteAddress, session }) =>
       auth.startLogin(c.handler, {
         clientId: c.client_id,
         redirectUri: c.redirect_uri ?? null,
         remoteAddress,
         deviceToken: c.device_token ?? null,
+        ...(c.reauthenticate === true ? { reauthenticate: reauthenticationOf(session) } : {}),
       }),
   }),
   'login_flow/step': command({

@@ -36,6 +36,8 @@ export interface ConnectionOptions {
   readonly metrics?: Metrics;
   /** Told when the socket authenticates, so revocations of its refresh token can find it. */
   readonly onAuthenticated: (connection: Connection, session: Session, previous: Session | null) => void;
+  /** Asked before a socket authenticates as `session`'s user: a sentence refuses it (`auth_invalid` with it, then closed). */
+  readonly admitSession?: (connection: Connection, session: Session) => string | null;
 }
 const INVALID_AUTH_MESSAGE = 'Invalid access token or password';
 
@@ -265,6 +267,8 @@ export class Connection {
         this.sendError(id, 'unauthorized', `${type} needs an administrator`);
         return;
       }
+      // Step-up, also before decoding: a stolen access token alone cannot change what protects an account (reauth_required).
+      if (spec.privileged === true && this.session !== null) await this.options.auth.assertRecentLogin(this.session, type);
       const decoded = decodeValid(spec.codec, message);
       if (isLeft(decoded)) {
         this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
@@ -306,6 +310,13 @@ export class Connection {
     try {
       session = await this.options.auth.authenticate(decoded.right.access_token, this.options.remoteAddress);
       if (session !== null) {
+        // Past the bound of the user's sockets on this instance: refused before it counts anywhere.
+        const refusal = this.options.admitSession?.(this, session) ?? null;
+        if (refusal !== null) {
+          this.send({ type: 'auth_invalid', message: refusal });
+          this.close(CloseCode.normal, 'auth_invalid');
+          return;
+        }
         // Registered before the second look, so a revocation published from here on finds this socket; one published while
         // the token was being verified is caught by the second look. (Until auth_ok no command runs: the queue waits.)
         this.session = session;

@@ -9,14 +9,15 @@ import type { AuthManager } from '../auth/manager.js';
 import type { ClientAddressPolicy } from '../defense/client-address.js';
 import { requestClientAddress, sendJson } from './http-io.js';
 import { serveAbort, serveStart, serveStep, type LoginFlowRequestContext } from './http-login-flow.js';
+import type { OriginRule } from './origin.js';
 import { servePreflight, serveRevoke, serveToken, type TokenRequestContext } from './http-token.js';
 
 export interface HttpAuthOptions {
   readonly auth: AuthManager;
   /** The same policy the WebSocket upgrade uses (trusted proxies, X-Forwarded-For, PROXY protocol). */
   readonly clientAddress: ClientAddressPolicy;
-  /** `http.cors_allowed_origins`: pages of these origins may call /auth/token and /auth/revoke from a browser. */
-  readonly corsAllowedOrigins: readonly string[];
+  /** The socket's origin rule: pages of a foreign origin may not run login flows; listed ones get CORS on the token endpoints. */
+  readonly origins: OriginRule;
   readonly logger: Logger;
 }
 
@@ -111,7 +112,15 @@ const flowRoute = (flowId: string): Route =>
 export function httpAuthApi(options: HttpAuthOptions): HttpAuthApi {
   const { auth, logger } = options;
 
-  async function run(request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> {
+  async function run(request: IncomingMessage, response: ServerResponse, route: Route, loginFlow: boolean): Promise<void> {
+    // The socket's rule: a text/plain POST needs no preflight, so without it any page could start flows from its visitors.
+    const foreignOrigin = loginFlow ? options.origins.foreignOrigin(request) : null;
+    if (foreignOrigin !== null) {
+      request.resume();
+      const text = `Pages of ${foreignOrigin.slice(0, 256)} may not log in here: the operator can allow them in http.cors_allowed_origins`;
+      sendJson(response, 403, { message: text, code: 'origin_not_allowed' }, { connection: 'close' });
+      return;
+    }
     const remoteAddress = requestClientAddress(request, options.clientAddress);
     // Home Assistant answers a banned address 403 on every request; a store that cannot say lets it through, as the socket does
     // (the login limits still hold at its first attempt).
@@ -119,7 +128,7 @@ export function httpAuthApi(options: HttpAuthOptions): HttpAuthApi {
       sendJson(response, 403, { message: 'This address is banned after too many failed login attempts.' });
       return;
     }
-    await route(request, response, { auth, remoteAddress, logger, corsAllowedOrigins: options.corsAllowedOrigins, options });
+    await route(request, response, { auth, remoteAddress, logger, origins: options.origins, options });
   }
 
   return {
@@ -131,7 +140,7 @@ export function httpAuthApi(options: HttpAuthOptions): HttpAuthApi {
         sendJson(response, 404, { message: 'Invalid flow specified' });
         return;
       }
-      run(request, response, route).catch((error: unknown) => {
+      run(request, response, route, path === LOGIN_FLOW_PATH || flowId !== null).catch((error: unknown) => {
         // Nothing of the failure reaches the client but the fact; the log has it whole.
         logger.error({ err: error, path, method: request.method }, 'HTTP login API request failed');
         sendJson(response, 500, { message: 'Internal server error' });

@@ -1,7 +1,11 @@
-/** The HTTP plumbing of the login API: the client address (as the socket resolves it), bounded bodies, JSON answers. */
+/**
+ * The HTTP plumbing of the socket upgrade and the login API: the client address (and the refusal of an X-Forwarded-For nobody
+ * may send), bounded bodies, JSON answers.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_FRAME_BYTES, type ErrorCode } from '@flowgate/shared';
-import type { ClientAddressPolicy } from '../defense/client-address.js';
+import type { Logger } from 'pino';
+import { normaliseAddress, type ClientAddressPolicy, type ForwardedForKey } from '../defense/client-address.js';
 import { proxiedAddress } from './proxy-protocol.js';
 
 /**
@@ -19,8 +23,50 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 10;
  * proxy sent one) stands in for the peer, then `X-Forwarded-For` from a trusted proxy may refine it.
  */
 export function requestClientAddress(request: IncomingMessage, policy: ClientAddressPolicy): string | null {
-  const peer = proxiedAddress(request.socket) ?? request.socket.remoteAddress;
-  return policy.resolve(peer, request.headers['x-forwarded-for']);
+  return policy.resolve(requestPeer(request), request.headers['x-forwarded-for']);
+}
+
+/** Who sent the request: the PROXY header's source (when a trusted proxy sent one), else the TCP peer. */
+const requestPeer = (request: IncomingMessage): string | undefined => proxiedAddress(request.socket) ?? request.socket.remoteAddress;
+
+/**
+ * Peers already warned about, so that one misconfigured proxy (or a client that keeps sending the header) gives one warning
+ * line, not one per request. Bounded, as peers are chosen by clients: past the bound it starts over.
+ */
+const MAX_WARNED_PEERS = 1_000;
+
+/** What the operator must do, by the key that is missing (the log line and the answer both say it). */
+const FORWARDED_FOR_FIX: Record<ForwardedForKey, { readonly why: string; readonly fix: string }> = {
+  'http.use_x_forwarded_for': { why: 'while http.use_x_forwarded_for is off', fix: 'set http.use_x_forwarded_for: true and list the proxy in http.trusted_proxies' },
+  'http.trusted_proxies': { why: 'which is not in http.trusted_proxies', fix: 'list the proxy in http.trusted_proxies' },
+};
+
+/** Refuses, on the socket upgrade and every HTTP route, an X-Forwarded-For that is not believed (Home Assistant answers 400). */
+export interface ForwardedForGuard {
+  /** The sentence to answer 400 with when the request carries an X-Forwarded-For this server does not believe, else null. */
+  refusal(request: IncomingMessage): string | null;
+}
+
+/** One guard per process (main.ts), so the socket and the HTTP routes warn once per peer between them. */
+export function forwardedForGuard(policy: ClientAddressPolicy, logger: Logger): ForwardedForGuard {
+  const warned = new Set<string>();
+  return {
+    refusal(request) {
+      const forwardedFor = request.headers['x-forwarded-for'];
+      if (forwardedFor === undefined) return null;
+      const peer = requestPeer(request);
+      const key = policy.unbelievedForwardedFor(peer, forwardedFor);
+      if (key === null) return null;
+      const { why, fix } = FORWARDED_FOR_FIX[key];
+      const remote = peer === undefined ? 'unknown' : (normaliseAddress(peer) ?? peer);
+      if (!warned.has(remote)) {
+        if (warned.size >= MAX_WARNED_PEERS) warned.clear();
+        warned.add(remote);
+        logger.warn({ remote, key }, `refused a request with X-Forwarded-For from ${remote}, ${why}: if it is your proxy, ${fix}`);
+      }
+      return `This server does not accept X-Forwarded-For from your address. If a proxy in front of this server added it, the operator must ${fix}.`;
+    },
+  };
 }
 
 /** A request the API refuses before any route runs (body too large, too slow, not parseable): its status and a sentence. */

@@ -10,6 +10,7 @@ import {
   ClientId,
   FieldErrorKey,
   HandlerKey,
+  isWellFormedJson,
   MAX_REDIRECT_URI_LENGTH,
   MAX_TOKEN_LENGTH,
   type FlowResult,
@@ -19,7 +20,7 @@ import { INVALID_REDIRECT_URI } from '../auth/indieauth.js';
 import { LoginAddressChanged } from '../auth/login-context.js';
 import type { AuthManager } from '../auth/manager.js';
 import { ServiceError } from '../errors.js';
-import { HttpRefusal, isRetryable, readBody, retryAfter, sendJson, statusOf, type Headers } from './http-io.js';
+import { HttpRefusal, isRetryable, mediaType, readBody, retryAfter, sendJson, statusOf, type Headers } from './http-io.js';
 
 export interface LoginFlowRequestContext {
   readonly auth: AuthManager;
@@ -44,18 +45,26 @@ class BadRequest extends Error {}
 const message = (response: ServerResponse, status: number, text: string, headers: Headers = {}): void =>
   sendJson(response, status, { message: text }, headers);
 
+/**
+ * Refuses bytes that are not UTF-8 rather than reading them as U+FFFD (the socket's `ws` closes such a frame with 1007): two
+ * different passwords must never reach a provider as the same text.
+ */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** The body as a JSON object, or a BadRequest / HttpRefusal saying why not. */
 async function readJsonObject(request: IncomingMessage): Promise<Record<string, unknown>> {
   const body = await readBody(request);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(STRICT_UTF8.decode(body));
   } catch {
-    throw new BadRequest('Message format incorrect: the body is not valid JSON');
+    throw new BadRequest('Message format incorrect: the body is not valid JSON in UTF-8');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new BadRequest('Message format incorrect: the body must be a JSON object');
   }
+  // A `\ud800` escape is valid JSON but no text: refused for every field, as the socket's codecs refuse it (invalid_format).
+  if (!isWellFormedJson(parsed)) throw new BadRequest('Message format incorrect: a string holds a lone surrogate (an unpaired \\ud800-\\udfff escape)');
   return parsed as Record<string, unknown>;
 }
 
@@ -67,8 +76,19 @@ function decodeBody<A>(codec: t.Type<A, unknown, unknown>, body: Record<string, 
   throw new BadRequest(`Message format incorrect: ${path === undefined || path === '' ? 'the body' : `"${path}"`} is missing or not valid`);
 }
 
-/** Runs a route, answering body refusals (413, 408, 400) in Home Assistant's `{"message": ...}` shape. */
+/**
+ * The one body type the login flow routes take. Any other is refused unread: `text/plain` (and the form types) are what a page
+ * of another site may POST without a CORS preflight, so parsing them as JSON let any page start flows from its visitors.
+ */
+const JSON_MEDIA_TYPE = 'application/json';
+
+/** Runs a route, answering body refusals (415, 413, 408, 400) in Home Assistant's `{"message": ...}` shape. */
 async function withBody(response: ServerResponse, request: IncomingMessage, run: (body: Record<string, unknown>) => Promise<void>): Promise<void> {
+  if (mediaType(request) !== JSON_MEDIA_TYPE) {
+    request.resume();
+    const headers = { connection: 'close', 'accept-post': JSON_MEDIA_TYPE };
+    return message(response, 415, 'Send the body as JSON, with Content-Type: application/json', headers);
+  }
   let body: Record<string, unknown>;
   try {
     body = await readJsonObject(request);

@@ -6,9 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_CLIENT_ID_LENGTH, MAX_OPAQUE_ID_LENGTH, MAX_TOKEN_LENGTH, type AuthTokenCommand, type PositiveInt } from '@flowgate/shared';
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
-import { exchangeToken, revokeToken } from '../auth/token-endpoint.js';
+import { exchangeToken, REDIRECT_URI_MISMATCH, revokeToken } from '../auth/token-endpoint.js';
 import { ServiceError } from '../errors.js';
 import { HttpRefusal, isRetryable, mediaType, readBody, retryAfter, sendEmpty, sendJson, statusOf, type Headers } from './http-io.js';
+import type { OriginRule } from './origin.js';
 
 /** Request headers a cross-origin page may send (Home Assistant's list); anything else makes a browser's preflight fail. */
 const CORS_ALLOWED_HEADERS = 'Origin, Accept, X-Requested-With, Content-Type, Authorization';
@@ -22,23 +23,24 @@ const MAX_FORM_FIELDS = 16;
 export interface TokenRequestContext {
   readonly auth: AuthManager;
   readonly remoteAddress: string | null;
-  readonly corsAllowedOrigins: readonly string[];
+  /** Pages of the origins it lists (`http.cors_allowed_origins`) may call the token endpoints from a browser. */
+  readonly origins: Pick<OriginRule, 'isListed'>;
   readonly logger: Logger;
 }
 
 /**
- * The CORS answer headers for this request: `Access-Control-Allow-Origin` only for an origin listed exactly in
+ * The CORS answer headers for this request: `Access-Control-Allow-Origin` only for an origin listed (in any spelling) in
  * `http.cors_allowed_origins`; `Vary: Origin` always, so a shared cache never hands one origin's answer to another.
  */
-function corsHeaders(request: IncomingMessage, allowed: readonly string[]): { headers: Headers; allowedOrigin: boolean } {
+function corsHeaders(request: IncomingMessage, origins: Pick<OriginRule, 'isListed'>): { headers: Headers; allowedOrigin: boolean } {
   const origin = request.headers.origin;
-  const allowedOrigin = origin !== undefined && allowed.includes(origin);
+  const allowedOrigin = origin !== undefined && origins.isListed(origin);
   return { headers: allowedOrigin ? { vary: 'Origin', 'access-control-allow-origin': origin } : { vary: 'Origin' }, allowedOrigin };
 }
 
 /** `OPTIONS` on a token endpoint: a browser's preflight, answered for the configured origins only. */
 export function servePreflight(request: IncomingMessage, response: ServerResponse, context: TokenRequestContext): void {
-  const { headers, allowedOrigin } = corsHeaders(request, context.corsAllowedOrigins);
+  const { headers, allowedOrigin } = corsHeaders(request, context.origins);
   if (request.headers.origin === undefined) {
     sendEmpty(response, 204, { ...headers, allow: 'POST, OPTIONS' });
     return;
@@ -105,7 +107,7 @@ async function formOrRefuse(request: IncomingMessage, response: ServerResponse, 
 
 /** `POST /auth/token`. */
 export async function serveToken(request: IncomingMessage, response: ServerResponse, context: TokenRequestContext): Promise<void> {
-  const { headers } = corsHeaders(request, context.corsAllowedOrigins);
+  const { headers } = corsHeaders(request, context.origins);
   const form = await formOrRefuse(request, response, headers);
   if (form === null) return;
   // IndieAuth's revocation on the token endpoint, kept by Home Assistant for old clients: the same as /auth/revoke.
@@ -126,6 +128,7 @@ export async function serveToken(request: IncomingMessage, response: ServerRespo
     }
   }
   const refreshToken = form.get('refresh_token');
+  const redirectUri = form.get('redirect_uri');
   if (grantType === 'refresh_token' && (refreshToken === undefined || refreshToken === '')) {
     return oauthError(response, 400, 'invalid_request', 'The refresh_token grant needs refresh_token', headers);
   }
@@ -137,6 +140,8 @@ export async function serveToken(request: IncomingMessage, response: ServerRespo
     ...(clientId === undefined || clientId === '' ? {} : { client_id: clientId }),
     ...(code === undefined ? {} : { code }),
     ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    // Empty is as absent (a form field left blank); any other value must be the code's own (RFC 6749 4.1.3).
+    ...(redirectUri === undefined || redirectUri === '' ? {} : { redirect_uri: redirectUri }),
   };
   try {
     const tokens = await exchangeToken(context.auth, command, context.remoteAddress);
@@ -145,8 +150,9 @@ export async function serveToken(request: IncomingMessage, response: ServerRespo
     if (!(error instanceof ServiceError)) throw error;
     const status = statusOf(error.code);
     // Home Assistant answers an unusable authorization code `invalid_request` ("Invalid code"), keeping `invalid_grant` for
-    // an unknown refresh token; its clients expect that split.
-    const code = grantType === 'authorization_code' && error.code === 'invalid_grant' ? 'invalid_request' : oauthCode(error);
+    // an unknown refresh token; its clients expect that split. A redirect_uri that is not the code's keeps RFC 6749's name.
+    const haCodeRefusal = grantType === 'authorization_code' && error.code === 'invalid_grant' && error.message !== REDIRECT_URI_MISMATCH;
+    const code = haCodeRefusal ? 'invalid_request' : oauthCode(error);
     const wait = isRetryable(status) ? retryAfter(error.retryAfterSeconds) : {};
     sendJson(response, status, { error: code, error_description: error.message }, { ...headers, ...wait });
   }
@@ -173,7 +179,7 @@ function oauthCode(error: ServiceError): string {
 
 /** `POST /auth/revoke`. */
 export async function serveRevoke(request: IncomingMessage, response: ServerResponse, context: TokenRequestContext): Promise<void> {
-  const { headers } = corsHeaders(request, context.corsAllowedOrigins);
+  const { headers } = corsHeaders(request, context.origins);
   const form = await formOrRefuse(request, response, headers);
   if (form === null) return;
   await revoke(response, form, context, headers);

@@ -10,6 +10,7 @@ import { WEBSOCKET_PATH } from './limits.js';
 import { METRICS_PATH, serveMetrics, type MetricsAccess } from './metrics-endpoint.js';
 import type { ReadinessSource } from './readiness.js';
 import type { HttpAuthApi } from './http-auth.js';
+import type { ForwardedForGuard } from './http-io.js';
 
 export interface HttpEndpoints {
   /** Backs `/readyz`; without it the instance always says ready. */
@@ -18,6 +19,8 @@ export interface HttpEndpoints {
   readonly metrics?: MetricsAccess;
   /** Home Assistant's HTTP login API (`/auth/*`, the OAuth metadata document); without it those paths are static files or 404. */
   readonly authApi?: HttpAuthApi;
+  /** Refuses (400) a request whose X-Forwarded-For is not believed, on every route; without it the header is left to the routes. */
+  readonly forwardedFor?: ForwardedForGuard;
 }
 
 /** Where the built dashboard lives: clients/web/dist beside the server package (server/dist/transport -> repository root). */
@@ -41,12 +44,16 @@ const HTML_CACHE = 'no-cache';
 const AUTHORIZE_PAGE_PATH = '/auth/authorize';
 const ASSET_CACHE = 'public, max-age=300';
 
-/** Security headers for the page: no framing (clickjacking on a login form), no sniffing, scripts and sockets from this origin only. */
+/**
+ * Security headers for the page: no framing (clickjacking on a login form), no sniffing, scripts from this origin only, and
+ * connections to this origin only ('self' covers its ws: and wss: too, CSP level 3): an injected script cannot send what the
+ * page holds (tokens, a password being typed) anywhere else.
+ */
 const PAGE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
 };
 
 /**
@@ -62,6 +69,12 @@ export function requestPath(requestUrl: string | undefined): string | null {
 }
 
 export function handleHttpRequest(request: IncomingMessage, response: ServerResponse, endpoints: HttpEndpoints = {}, webRoot = WEB_ROOT): void {
+  const forwardedForRefusal = endpoints.forwardedFor?.refusal(request) ?? null;
+  if (forwardedForRefusal !== null) {
+    response.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store', connection: 'close' });
+    response.end(JSON.stringify({ message: forwardedForRefusal }));
+    return;
+  }
   const path = requestPath(request.url);
   if (path === null) {
     notFound(response);

@@ -39,6 +39,12 @@ export interface TransportLimits {
    * serves everyone worse instead of letting the balancer send new clients elsewhere.
    */
   readonly maxSockets: number;
+  /**
+   * Authenticated sockets one user may hold on one instance (0: no limit). A person's tabs, devices and services need a few
+   * dozen; 100 leaves room for a dashboard wall, while one stolen token cannot take an instance's socket budget (20,000) for
+   * itself. Beyond it `auth` answers `auth_invalid`, with a message naming this key, and the socket closes.
+   */
+  readonly maxSocketsPerUser: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -52,6 +58,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxUnauthenticatedMs: 600_000,
   maxUnauthenticatedSocketsPerAddress: 50,
   maxSockets: 20_000,
+  maxSocketsPerUser: 100,
 };
 
 /**

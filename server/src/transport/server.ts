@@ -10,6 +10,7 @@ import { UnauthenticatedSockets, type Release } from '../defense/unauthenticated
 import type { Metrics } from '../observability/metrics.js';
 import { Connection } from './connection.js';
 import { requestPath } from './http.js';
+import { UserSockets } from './user-sockets.js';
 import {
   DEFAULT_TRANSPORT_LIMITS,
   UNAUTHENTICATED_LEASE_GRACE_MS,
@@ -17,7 +18,8 @@ import {
   WEBSOCKET_PATH,
   type TransportLimits,
 } from './limits.js';
-import { requestClientAddress } from './http-io.js';
+import { forwardedForGuard, requestClientAddress, type ForwardedForGuard } from './http-io.js';
+import { originRule, type OriginRule } from './origin.js';
 
 export interface TransportOptions {
   readonly httpServer: Server;
@@ -30,6 +32,10 @@ export interface TransportOptions {
   readonly clientAddress?: ClientAddressPolicy;
   /** The sockets gauge is kept here; command durations by each connection. */
   readonly metrics?: Metrics;
+  /** Which pages' sockets may log in (`http.cors_allowed_origins`); default: the server's own origin only. */
+  readonly origins?: OriginRule;
+  /** Refuses an X-Forwarded-For that is not believed (shared with the HTTP routes, main.ts); default: one of its own. */
+  readonly forwardedFor?: ForwardedForGuard;
 }
 
 export interface Transport {
@@ -44,6 +50,8 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
   const { logger } = options;
   const connections = new Set<Connection>();
   const addresses = options.clientAddress ?? clientAddressPolicy({ useXForwardedFor: false, trustedProxies: [], proxyProtocol: false });
+  const origins = options.origins ?? originRule({ allowedOrigins: [], clientAddress: addresses });
+  const forwardedFor = options.forwardedFor ?? forwardedForGuard(addresses, logger);
   const unauthenticated = new UnauthenticatedSockets({
     store: options.auth.store,
     limit: limits.maxUnauthenticatedSocketsPerAddress,
@@ -55,6 +63,8 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
   const releases = new WeakMap<WebSocket, Release>();
   /** Authenticated sockets by the refresh token they used, so a revocation closes exactly those. */
   const byRefreshToken = new Map<string, Set<Connection>>();
+  /** Authenticated sockets by user, bounded by websocket.max_sockets_per_user. */
+  const userSockets = new UserSockets<Connection>(limits.maxSocketsPerUser);
   const unsubscribe = await options.auth.tokens.onRevoked((refreshTokenId) => {
     const revoked = byRefreshToken.get(refreshTokenId);
     if (revoked === undefined) return;
@@ -84,6 +94,11 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
+    const forwardedForRefusal = forwardedFor.refusal(request);
+    if (forwardedForRefusal !== null) {
+      refuseUpgrade(socket, '400 Bad Request', forwardedForRefusal, false);
+      return;
+    }
     if (limits.maxSockets > 0 && connections.size >= limits.maxSockets) {
       refuseUpgrade(socket, '503 Service Unavailable', 'This server holds as many connections as it may; try again shortly.');
       logger.warn({ sockets: connections.size }, 'refused a socket: the instance is at websocket.max_sockets');
@@ -98,7 +113,9 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       logger.info({ remote: remoteAddress }, 'refused a socket: too many unauthenticated sockets from this address');
       return;
     }
-    const upgrade = (): void => wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, remoteAddress, key));
+    // Once per socket: a page of another origin may still `auth` with a token, but none of its login commands run.
+    const foreignOrigin = origins.foreignOrigin(request);
+    const upgrade = (): void => wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, remoteAddress, key, foreignOrigin));
     if (!options.auth.defense.bansEnabled) {
       upgrade();
       return;
@@ -115,15 +132,20 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
     );
   }
 
-  function onConnection(ws: WebSocket, remoteAddress: string | null, key: string | null): void {
+  function onConnection(ws: WebSocket, remoteAddress: string | null, key: string | null, foreignOrigin: string | null): void {
     const connection = new Connection({
       socket: ws,
       remoteAddress,
-      foreignOrigin: null,
+      foreignOrigin,
       auth: options.auth,
       limits,
       logger,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      admitSession: (authenticating, session) => {
+        const refusal = userSockets.admit(authenticating, session.userId);
+        if (refusal !== null) logger.info({ remote: remoteAddress, userId: session.userId }, 'refused a socket: the user is at websocket.max_sockets_per_user');
+        return refusal;
+      },
       onAuthenticated: (authenticated, session, previous) => {
         releases.get(ws)?.();
         if (previous === null) {
@@ -153,6 +175,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
     options.metrics?.sockets.inc({ state: 'unauthenticated' });
     ws.on('close', () => {
       connections.delete(connection);
+      userSockets.forget(connection);
       releases.get(ws)?.();
       options.metrics?.sockets.dec({ state: connection.authenticated ? 'authenticated' : 'unauthenticated' });
       const tokenId = connection.refreshTokenId;
@@ -160,7 +183,7 @@ export async function attachTransport(options: TransportOptions): Promise<Transp
       set?.delete(connection);
       if (tokenId !== null && set?.size === 0) byRefreshToken.delete(tokenId);
     });
-    logger.debug({ remote: remoteAddress }, 'connection opened');
+    logger.debug({ remote: remoteAddress, ...(foreignOrigin === null ? {} : { foreignOrigin: foreignOrigin.slice(0, 256) }) }, 'connection opened');
     ws.send(helloFrame);
   }
 

@@ -1,4 +1,7 @@
-/** The user-management commands (Home Assistant's names): every one but `change_password` needs an administrator. */
+/**
+ * The user-management commands (Home Assistant's names): every one but `change_password` needs an administrator, and every one
+ * that changes users or their logins a recent login too (step-up). `change_password` asks for the current password itself.
+ */
 import {
   AdminChangePasswordCommand,
   AdminChangeUsernameCommand,
@@ -42,6 +45,7 @@ const CONFIG_AUTH: Readonly<Record<string, CommandSpec<unknown>>> = {
   'config/auth/create': command({
     codec: CreateUserCommand,
     phase: 'admin',
+    privileged: true,
     run: async (c, context) => ({
       user: await context.auth.users.create({ name: c.name, groupIds: c.group_ids, localOnly: c.local_only }, actorOf(context, c.type)),
     }),
@@ -49,11 +53,13 @@ const CONFIG_AUTH: Readonly<Record<string, CommandSpec<unknown>>> = {
   'config/auth/update': command({
     codec: UpdateUserCommand,
     phase: 'admin',
+    privileged: true,
     run: async (c, context) => ({ user: await context.auth.users.update(c.user_id, patchOf(c), actorOf(context, c.type)) }),
   }),
   'config/auth/delete': command({
     codec: DeleteUserCommand,
     phase: 'admin',
+    privileged: true,
     run: (c, context) => answeringNull(context.auth.users.delete(c.user_id, actorOf(context, c.type))),
   }),
 };
@@ -63,21 +69,25 @@ const PASSWORD_ACTIONS: Readonly<Record<string, CommandSpec<unknown>>> = {
   create: command({
     codec: CreatePasswordCommand,
     phase: 'admin',
+    privileged: true,
     run: (c, context) => answeringNull(context.auth.users.addPasswordLogin(c.user_id, c.username, c.password, actorOf(context, c.type))),
   }),
   delete: command({
     codec: DeletePasswordCommand,
     phase: 'admin',
+    privileged: true,
     run: (c, context) => answeringNull(context.auth.users.removePasswordLogin(c.username, actorOf(context, c.type))),
   }),
   admin_change_password: command({
     codec: AdminChangePasswordCommand,
     phase: 'admin',
+    privileged: true,
     run: (c, context) => answeringNull(context.auth.users.setPasswordOf(c.user_id, c.password, actorOf(context, c.type))),
   }),
   admin_change_username: command({
     codec: AdminChangeUsernameCommand,
     phase: 'admin',
+    privileged: true,
     run: (c, context) => answeringNull(context.auth.users.changeUsernameOf(c.user_id, c.username, actorOf(context, c.type))),
   }),
   change_password: command({
@@ -85,7 +95,9 @@ const PASSWORD_ACTIONS: Readonly<Record<string, CommandSpec<unknown>>> = {
     phase: 'authenticated',
     run: async (c, context) => {
       const actor = actorOf(context, c.type);
-      await context.auth.users.changeOwnPassword(sessionOf(context).userId, c.current_password, c.new_password, actor);
+      const session = sessionOf(context);
+      // The session asking keeps its socket; every other one of the user ends.
+      await context.auth.users.changeOwnPassword(session.userId, c.current_password, c.new_password, actor, session.refreshTokenId);
       return null;
     },
   }),

@@ -7,7 +7,7 @@ import {
   MAX_REDIRECT_URI_LENGTH,
   MAX_TOKEN_LENGTH,
 } from './limits.js';
-import { boundedString, nullable, PositiveInt, StringMap } from './primitives.js';
+import { boundedString, nullable, PositiveInt, StringMap, WellFormedRecord } from './primitives.js';
 import { DataSchema } from './schema.js';
 
 export const FlowId = boundedString(MAX_OPAQUE_ID_LENGTH);
@@ -86,6 +86,11 @@ export const LoginFlowInit = t.intersection([
     redirect_uri: boundedString(MAX_REDIRECT_URI_LENGTH),
     /** The device token an earlier login on this device got (OWASP's device cookie): it exempts the device from account lockout. */
     device_token: boundedString(MAX_TOKEN_LENGTH),
+    /**
+     * Only on an authenticated socket: a login that confirms the socket's own user again (step-up, before a privileged command
+     * answered `reauth_required`). Its `create_entry` renews the session's login time and carries no code (`result` is "").
+     */
+    reauthenticate: t.boolean,
   }),
 ]);
 export type LoginFlowInit = t.TypeOf<typeof LoginFlowInit>;
@@ -95,7 +100,8 @@ export const LoginFlowStep = t.type({
   type: t.literal('login_flow/step'),
   flow_id: FlowId,
   client_id: ClientId,
-  user_input: t.UnknownRecord,
+  /** Any fields (the form's schema checks them), but only well-formed text: a lone surrogate is `invalid_format`. */
+  user_input: WellFormedRecord,
 });
 export type LoginFlowStep = t.TypeOf<typeof LoginFlowStep>;
 

@@ -2,7 +2,7 @@
 import * as t from 'io-ts';
 import { HandlerKey } from './flow.js';
 import { MAX_HANDLER_PART_LENGTH, MAX_OPAQUE_ID_LENGTH } from './limits.js';
-import { boundedString, PositiveInt } from './primitives.js';
+import { boundedString, PositiveInt, WellFormedRecord } from './primitives.js';
 
 export const MfaModuleId = boundedString(MAX_HANDLER_PART_LENGTH);
 
@@ -12,7 +12,7 @@ export const MfaModuleId = boundedString(MAX_HANDLER_PART_LENGTH);
  */
 export const SetupMfaCommand = t.intersection([
   t.type({ id: PositiveInt, type: t.literal('auth/setup_mfa') }),
-  t.partial({ mfa_module_id: MfaModuleId, flow_id: boundedString(MAX_OPAQUE_ID_LENGTH), user_input: t.UnknownRecord }),
+  t.partial({ mfa_module_id: MfaModuleId, flow_id: boundedString(MAX_OPAQUE_ID_LENGTH), user_input: WellFormedRecord }),
 ]);
 export type SetupMfaCommand = t.TypeOf<typeof SetupMfaCommand>;
 

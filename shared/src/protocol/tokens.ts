@@ -1,6 +1,6 @@
 /** `auth/token` (code and refresh grants) and `auth/revoke`. */
 import * as t from 'io-ts';
-import { MAX_OPAQUE_ID_LENGTH, MAX_TOKEN_LENGTH } from './limits.js';
+import { MAX_OPAQUE_ID_LENGTH, MAX_REDIRECT_URI_LENGTH, MAX_TOKEN_LENGTH } from './limits.js';
 import { ClientId } from './flow.js';
 import { boundedString, PositiveInt } from './primitives.js';
 
@@ -14,6 +14,11 @@ export const AuthTokenCommand = t.intersection([
     code: boundedString(MAX_OPAQUE_ID_LENGTH),
     refresh_token: boundedString(MAX_TOKEN_LENGTH),
     client_id: ClientId,
+    /**
+     * The code grant's `redirect_uri` (RFC 6749 4.1.3): optional, as Home Assistant's clients send none, but when given it must
+     * be the one the code's login flow was started with (none when the flow had none), else `invalid_grant`.
+     */
+    redirect_uri: boundedString(MAX_REDIRECT_URI_LENGTH),
   }),
 ]);
 export type AuthTokenCommand = t.TypeOf<typeof AuthTokenCommand>;

@@ -121,18 +121,23 @@ export function encodeRefreshTokenFields(token: RefreshToken): string[] {
     'user', token.userId,
     'cid', JSON.stringify(token.clientId),
     'hash', token.tokenHash,
-    'jwt', token.jwtKey,
+    'salt', token.keySalt,
     'ttl', String(token.accessTokenTtlMs),
     'cred', JSON.stringify(token.credentialId),
     'created', String(token.createdAt),
+    'login', encodeOptionalInteger(token.loggedInAt),
     'used', encodeOptionalInteger(token.lastUsedAt),
     'uip', JSON.stringify(token.lastUsedIp),
   ];
 }
 
-/** Null for an empty hash and for a token whose expireAt has passed (Redis drops it at PEXPIREAT; this covers clock skew). */
+/**
+ * Null for an empty hash, for a token whose expireAt has passed (Redis drops it at PEXPIREAT; this covers clock skew), and for a
+ * token stored with its signing key in clear (`jwt`, before keys were derived from secret_key): revoked, as the key-layout
+ * migration removes them (migrate-token-keys.ts), in case an instance of the previous version wrote one since.
+ */
 export function decodeRefreshToken(hash: Record<string, string>, now: number): RefreshToken | null {
-  if (Object.keys(hash).length === 0) return null;
+  if (Object.keys(hash).length === 0 || hash['salt'] === undefined) return null;
   const type = field(hash, 'type');
   if (type !== 'normal' && type !== 'long_lived_access_token') throw new CorruptRecordError(`Bad refresh token type ${type}`);
   const expireAt = decodeOptionalInteger(field(hash, 'exp'));
@@ -144,10 +149,12 @@ export function decodeRefreshToken(hash: Record<string, string>, now: number): R
     clientName: decodeOptionalString(field(hash, 'cname'), 'client name'),
     type,
     tokenHash: field(hash, 'hash'),
-    jwtKey: field(hash, 'jwt'),
+    keySalt: field(hash, 'salt'),
     accessTokenTtlMs: decodeInteger(field(hash, 'ttl')),
     credentialId: decodeOptionalString(field(hash, 'cred'), 'credential id'),
     createdAt: decodeInteger(field(hash, 'created')),
+    // Absent from tokens stored before Flowgate kept the login time: unknown, so never recent.
+    loggedInAt: decodeOptionalInteger(hash['login'] ?? ''),
     lastUsedAt: decodeOptionalInteger(field(hash, 'used')),
     lastUsedIp: decodeOptionalString(field(hash, 'uip'), 'last used ip'),
     expireAt,

@@ -4,7 +4,7 @@
  * that readers recognise as stale: an index entry is live only while its credential names it back.
  */
 import { routedId } from '../ids.js';
-import type { Credential, JsonObject, NewUser, UserForCredential } from '../types.js';
+import type { Credential, JsonObject, NewUser, NewUserOptions, UserForCredential } from '../types.js';
 import type { FlowgateRedis } from './client.js';
 import { decodeCredential, decodeInteger, toHash } from './codec.js';
 import type { RedisKeys } from './keys.js';
@@ -159,13 +159,13 @@ export class RedisCredentials extends RedisRecords {
    * whose user never appears within CLAIM_TAKEOVER_MS (its process died) is taken over. A credential bound by linkCredential
    * to a user that is gone answers null, as before.
    */
-  async createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
+  async createUserForCredential(credentialId: string, user: NewUser, options: NewUserOptions = {}): Promise<UserForCredential | null> {
     let stale = '';
     for (;;) {
       const [outcome, boundTo = '', claimedAt = ''] = await this.bind(credentialId, user.id, stale, true);
       if (outcome === 'none') return null;
       if (outcome === 'ok') {
-        await this.users.writeUser(user, credentialId);
+        await this.users.writeUser(user, credentialId, options);
         const created = await this.users.getUser(user.id);
         return created === null ? null : { user: created, created: true };
       }

@@ -246,6 +246,19 @@ return current[1]`,
 );
 
 /**
+ * KEYS: token. ARGV: now, loggedInAt. Moves the token's login time forward (never back) and nothing else; 1, or 0 when the
+ * token is gone or expired.
+ */
+const recordRefreshTokenLogin = luaScript(
+  `local current = redis.call('HMGET', KEYS[1], 'idx', 'exp', 'login')
+if not current[1] then return 0 end
+if current[2] ~= '' and tonumber(current[2]) <= tonumber(ARGV[1]) then return 0 end
+if not current[3] or current[3] == '' or tonumber(current[3]) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'login', ARGV[2]) end
+return 1`,
+  1,
+);
+
+/**
  * KEYS: token. ARGV: now, id, this slot's userRefreshTokens key prefix. Removes the token and its set entry; returns
  * {live (0/1), index key}, or {0} when it was unknown (an expired one is cleaned up all the same, and answers 0).
  */
@@ -278,6 +291,7 @@ export const DIRECTORY_SCRIPTS = {
   updateCredentialData,
   createRefreshToken,
   touchRefreshToken,
+  recordRefreshTokenLogin,
   deleteRefreshToken,
   sessionState,
 };

@@ -9,8 +9,10 @@ export const DEFAULT_KEY_PREFIX = 'default';
 /**
  * The key layout this code reads and writes, recorded in the layout key. 1 (never written: its absence) is the layout of
  * earlier builds of Flowgate, with the whole directory under `{directory}` and all login defense under `{login-defense}`.
+ * 3 has the keys of 2, but refresh tokens keep a key salt (`salt`) where 2 kept the signing key itself (`jwt`), and
+ * command_line credentials are keyed by the folded username (store/subject-fold.ts) where 2 kept it as typed.
  */
-export const KEY_LAYOUT_VERSION = 2;
+export const KEY_LAYOUT_VERSION = 3;
 
 export function assertKeyPrefix(prefix: string): void {
   if (!PREFIX_PATTERN.test(prefix)) {

@@ -60,5 +60,10 @@ export async function ensureLayout(client: FlowgateRedis, keys: RedisKeys, logge
     throw new Error(`The Redis store is in key layout ${version}, written by a newer Flowgate than this one (layout ${KEY_LAYOUT_VERSION}): upgrade this instance`);
   }
   const report = await migrateUnderLock(client, keys, true);
-  if (report !== null) logger.info({ report, layout: KEY_LAYOUT_VERSION }, `store migrated to key layout ${KEY_LAYOUT_VERSION}: ${describeMigration(report)}`);
+  if (report === null) return;
+  // A warning when sessions were revoked: their users are signed out, which an operator should hear about.
+  const log = report.revokedRefreshTokens > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+  log({ report, layout: KEY_LAYOUT_VERSION }, `store migrated to key layout ${KEY_LAYOUT_VERSION}: ${describeMigration(report)}`);
+  // Each login lost to the username fold on a line of its own: the operator may have to tell that user.
+  for (const dropped of report.droppedCredentials) logger.warn({ layout: KEY_LAYOUT_VERSION }, `store migrated: ${dropped}`);
 }

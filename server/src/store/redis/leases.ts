@@ -19,3 +19,12 @@ export async function acquireRedisLease(
 export async function releaseRedisLease(client: FlowgateRedis, keys: RedisKeys, set: string, member: string): Promise<void> {
   await redisCall(() => client.zRem(keys.lease(set), member), client);
 }
+
+export async function nextRedisLeaseExpiry(client: FlowgateRedis, keys: RedisKeys, set: string): Promise<number | null> {
+  // Members past their expiry stay until the next acquire drops them: only those still live count.
+  const [first] = await redisCall(
+    () => client.zRangeByScoreWithScores(keys.lease(set), `(${Date.now()}`, '+inf', { LIMIT: { offset: 0, count: 1 } }),
+    client,
+  );
+  return first === undefined ? null : Number(first.score);
+}

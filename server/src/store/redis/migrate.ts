@@ -1,12 +1,16 @@
 /**
  * Moves a store written with key layout 1 (everything under `{directory}` and `{login-defense}`) to the current layout
- * (keys.ts), keeping every user, credential, refresh token (ids, secrets, expiries), MFA setting, ban and shared secret.
+ * (keys.ts), keeping every user, credential, refresh token (ids, secrets, expiries), MFA setting, ban and shared secret; then
+ * revokes the refresh tokens that hold their signing key in clear (layouts 1 and 2: migrate-token-keys.ts), and folds the
+ * command_line usernames (migrate-subjects.ts).
  * Idempotent: each old record is rewritten from its own keys, never over a newer one, and removed once copied.
  */
 import { createHash } from 'node:crypto';
 import { tagOfId } from '../ids.js';
 import { redisCall, type FlowgateRedis } from './client.js';
 import type { RedisKeys } from './keys.js';
+import { revokeClearKeyTokens } from './migrate-token-keys.js';
+import { foldCredentialSubjects } from './migrate-subjects.js';
 
 /** Keys asked for per SCAN call: big enough to list a large directory in few round trips, small enough not to stall Redis. */
 const SCAN_COUNT = 1_000;
@@ -20,13 +24,22 @@ export interface MigrationReport {
   refreshTokens: number;
   mfaSettings: number;
   loginDefense: number;
+  /** Refresh tokens revoked because their signing key was stored in clear (before keys were derived from secret_key). */
+  revokedRefreshTokens: number;
   /** Old keys removed: the above, their indexes and sets, and what was expired or dangling. */
   removedKeys: number;
+  /** command_line credentials moved to their folded username (migrate-subjects.ts). */
+  foldedCredentials: number;
+  /** One line per command_line credential removed because its username folds like an older one's: each is logged. */
+  droppedCredentials: string[];
 }
 
 export const describeMigration = (report: MigrationReport): string =>
   `moved ${report.users} users, ${report.credentials} credentials, ${report.refreshTokens} refresh tokens, ` +
-  `${report.mfaSettings} users' MFA settings and ${report.loginDefense} login defense records; removed ${report.removedKeys} old keys`;
+  `${report.mfaSettings} users' MFA settings and ${report.loginDefense} login defense records; removed ${report.removedKeys} old keys; ` +
+  `revoked ${report.revokedRefreshTokens} refresh tokens stored with their signing key in clear (their users log in again); ` +
+  `folded ${report.foldedCredentials} command_line usernames` +
+  (report.droppedCredentials.length === 0 ? '' : `; ${report.droppedCredentials.join('; ')}`);
 
 interface ScanClient {
   scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
@@ -54,7 +67,10 @@ function newCredentialId(tag: string, oldId: string): string {
 export async function migrateLayout(client: FlowgateRedis, keys: RedisKeys): Promise<MigrationReport> {
   const call = <T>(run: () => Promise<T>): Promise<T> => redisCall(run, client);
   const old = keys.legacy;
-  const report: MigrationReport = { users: 0, credentials: 0, refreshTokens: 0, mfaSettings: 0, loginDefense: 0, removedKeys: 0 };
+  const report: MigrationReport = {
+    users: 0, credentials: 0, refreshTokens: 0, mfaSettings: 0, loginDefense: 0, revokedRefreshTokens: 0, removedKeys: 0,
+    foldedCredentials: 0, droppedCredentials: [],
+  };
   const directory = await call(() => scan(client, old.directoryPattern, old.owner));
   const defense = await call(() => scan(client, old.loginDefensePattern, old.loginDefense('bans')));
   const of = (kind: string): Array<[string, string]> =>
@@ -130,6 +146,10 @@ export async function migrateLayout(client: FlowgateRedis, keys: RedisKeys): Pro
       if (group.length > 0) report.removedKeys += await call(() => client.del(group));
     }
   }
+  report.revokedRefreshTokens = await revokeClearKeyTokens(client, keys);
+  const fold = await foldCredentialSubjects(client, keys);
+  report.foldedCredentials = fold.folded;
+  report.droppedCredentials = [...fold.dropped];
   return report;
 }
 

@@ -12,7 +12,9 @@ import type {
   StoredFlow,
   StoreLogger,
   Unsubscribe,
+  MakeOwnerOutcome,
   NewUser,
+  NewUserOptions,
   User,
   UserForCredential,
   UserPatch,
@@ -34,7 +36,7 @@ import { RedisEventBus } from './event-bus.js';
 import { RedisLoginDefense } from './login-defense.js';
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from './keys.js';
 import { ensureLayout, migrateUnderLock } from './layout.js';
-import { acquireRedisLease, releaseRedisLease } from './leases.js';
+import { acquireRedisLease, nextRedisLeaseExpiry, releaseRedisLease } from './leases.js';
 import type { MigrationReport } from './migrate.js';
 import { deleteRedisMfaSetting, getRedisMfaSetting, listRedisMfaSettings, putRedisMfaSetting } from './mfa.js';
 import { RedisRefreshTokens } from './refresh-tokens.js';
@@ -214,8 +216,8 @@ export class RedisStore implements Store {
   // Users and credentials: a user's keys in its own slot, a credential in its index entry's slot (keys.ts), written by the
   // Lua scripts in directory-scripts.ts (users.ts, credentials.ts).
 
-  createUser(user: NewUser): Promise<User> {
-    return this.#users.createUser(user);
+  createUser(user: NewUser, options?: NewUserOptions): Promise<User> {
+    return this.#users.createUser(user, options);
   }
 
   getUser(id: string): Promise<User | null> {
@@ -232,6 +234,10 @@ export class RedisStore implements Store {
 
   removeUser(id: string): Promise<boolean> {
     return this.#users.removeUser(id, (userId) => this.#credentials.removeCredentialsOf(userId));
+  }
+
+  makeOwner(userId: string): Promise<MakeOwnerOutcome> {
+    return this.#users.makeOwner(userId);
   }
 
   getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Promise<Credential> {
@@ -266,8 +272,8 @@ export class RedisStore implements Store {
     return this.#credentials.linkCredential(credentialId, userId);
   }
 
-  createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
-    return this.#credentials.createUserForCredential(credentialId, user);
+  createUserForCredential(credentialId: string, user: NewUser, options?: NewUserOptions): Promise<UserForCredential | null> {
+    return this.#credentials.createUserForCredential(credentialId, user, options);
   }
 
   // Refresh tokens: a hash per token (PEXPIREAT at expireAt) and a per-user set of ids in the user's slot, a tokenHash -> id
@@ -297,6 +303,10 @@ export class RedisStore implements Store {
     return this.#tokens.touch(id, usedAt, usedIp, expireAt);
   }
 
+  recordRefreshTokenLogin(id: string, loggedInAt: number): Promise<boolean> {
+    return this.#tokens.recordLogin(id, loggedInAt);
+  }
+
   deleteRefreshToken(id: string): Promise<boolean> {
     return this.#tokens.delete(id);
   }
@@ -309,6 +319,10 @@ export class RedisStore implements Store {
 
   releaseLease(set: string, member: string): Promise<void> {
     return releaseRedisLease(this.#client, this.#keys, set, member);
+  }
+
+  nextLeaseExpiry(set: string): Promise<number | null> {
+    return nextRedisLeaseExpiry(this.#client, this.#keys, set);
   }
 
   // MFA settings: a hash per user in the user's slot (mfa.ts).

@@ -137,6 +137,14 @@ export class RedisRefreshTokens extends RedisRecords {
     return true;
   }
 
+  /** One script in the token's slot: the login time moves forward only, and only on a live token. */
+  async recordLogin(id: string, loggedInAt: number): Promise<boolean> {
+    const tag = await this.tagOf(id);
+    if (tag === null) return false;
+    const args = [String(Date.now()), String(loggedInAt)];
+    return decodeInteger(await this.call(() => this.client.recordRefreshTokenLogin([this.keys.refreshTokenAt(tag, id)], args))) === 1;
+  }
+
   /** The token and its set entry in its slot, then its index entry and alias (a crash between leaves them naming nothing). */
   async delete(id: string): Promise<boolean> {
     const tag = await this.tagOf(id);

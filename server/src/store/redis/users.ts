@@ -2,7 +2,7 @@
  * Users on Redis: a hash per user in its own slot (`{u:<tag>}`, keys.ts), with its credential id set; the owner marker and the
  * user list on small keys of their own. Creating a user crosses slots in an order that a crash cannot turn into a wrong owner.
  */
-import type { NewUser, User, UserPatch } from '../types.js';
+import type { MakeOwnerOutcome, NewUser, NewUserOptions, User, UserPatch } from '../types.js';
 import { decodeInteger, decodeUser, flag, toHash } from './codec.js';
 import { RedisRecords } from './records.js';
 
@@ -15,8 +15,8 @@ export const CLAIM_TAKEOVER_MS = 10_000;
 
 /** Behind RedisStore's user methods (the same names). */
 export class RedisUsers extends RedisRecords {
-  async createUser(user: NewUser): Promise<User> {
-    await this.writeUser(user, null);
+  async createUser(user: NewUser, options: NewUserOptions = {}): Promise<User> {
+    await this.writeUser(user, null, options);
     const created = await this.getUser(user.id);
     if (created === null) throw new Error(`User ${user.id} could not be read back`);
     return created;
@@ -24,14 +24,15 @@ export class RedisUsers extends RedisRecords {
 
   /**
    * The steps of a new user, each atomic in its slot: (1) the user list entry (listUsers skips an entry whose user is missing,
-   * so a crash after it leaves nothing visible); (2) the owner claim, `pending:<id>:<ms>` with SET NX semantics; (3) the record,
+   * so a crash after it leaves nothing visible); (2) with `claimOwner` only, the owner claim, `pending:<id>:<ms>` with SET NX
+   * semantics; (3) the record,
    * as owner when the claim was won, with `credentialId` in its set; (4) the claim confirmed as the plain id. A crash after (2)
    * leaves a pending claim naming a missing user: the next user created after CLAIM_TAKEOVER_MS takes it over. A crash after (3)
    * leaves one naming a written user: the next user created confirms it for that user.
    */
-  async writeUser(user: NewUser, credentialId: string | null): Promise<void> {
+  async writeUser(user: NewUser, credentialId: string | null, options: NewUserOptions): Promise<void> {
     await this.call(() => this.client.zAdd(this.keys.userIndex(), { score: user.createdAt, value: user.id }, { NX: true }));
-    const owner = await this.claimOwner(user.id);
+    const owner = options.claimOwner === true ? await this.claimOwner(user.id) : null;
     const keys = [this.keys.user(user.id), this.keys.userCredentials(user.id)];
     const args = [
       user.id,
@@ -70,6 +71,34 @@ export class RedisUsers extends RedisRecords {
       if (now - claimedAt < CLAIM_TAKEOVER_MS) return null;
       // The claimant died before writing its user: take the claim over (and go round to read it back as ours).
       await this.compareAndSet(this.keys.owner(), marker, `pending:${userId}:${now}`);
+    }
+  }
+
+  /**
+   * Moves the owner marker to this user unless it names another user who exists (or one whose claim is still pending, being
+   * written): as a claim, `pending:<id>:<ms>`, then the record's owner flag, then the plain id, so that a crash between the
+   * steps leaves a pending claim that the next claimant takes over (writeUser's order).
+   */
+  async makeOwner(userId: string): Promise<MakeOwnerOutcome> {
+    if ((await this.getUser(userId)) === null) return 'not_found';
+    const key = this.keys.owner();
+    for (;;) {
+      const marker = await this.call(() => this.client.get(key));
+      const now = Date.now();
+      if (marker !== null && marker !== userId) {
+        const pending = marker.startsWith('pending:');
+        const body = marker.slice('pending:'.length);
+        const claimant = pending ? body.slice(0, body.lastIndexOf(':')) : marker;
+        const young = pending && now - Number(body.slice(body.lastIndexOf(':') + 1)) < CLAIM_TAKEOVER_MS;
+        if (claimant !== userId && (young || (await this.getUser(claimant)) !== null)) return 'owner_exists';
+      }
+      const claim = `pending:${userId}:${now}`;
+      const won =
+        marker === null ? (await this.call(() => this.client.set(key, claim, { NX: true }))) !== null : await this.compareAndSet(key, marker, claim);
+      if (!won) continue;
+      const flagged = await this.call(() => this.client.updateUser([this.keys.user(userId)], ['owner', '1']));
+      await this.compareAndSet(key, claim, flagged === null ? '' : userId);
+      return flagged === null ? 'not_found' : 'ok';
     }
   }
 

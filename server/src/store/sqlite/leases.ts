@@ -34,6 +34,10 @@ export class SqliteLeases {
     this.#sql.release.run(set, member);
   }
 
+  nextExpiry(set: string): number | null {
+    return this.#sql.nextExpiry.get(set, Date.now())?.expires_at ?? null;
+  }
+
   /** Expired rows never count (acquire drops them first); this only reclaims the space of sets nobody asks for again. */
   sweep(now: number): void {
     this.#sql.sweep.run(now);
@@ -50,6 +54,10 @@ function prepareStatements(db: Database) {
        ON CONFLICT (set_name, member) DO UPDATE SET expires_at = excluded.expires_at`,
     ),
     release: db.prepare<[string, string]>('DELETE FROM leases WHERE set_name = ? AND member = ?'),
+    // MIN of no rows is NULL: a set with no live member.
+    nextExpiry: db.prepare<[string, number], { expires_at: number | null }>(
+      'SELECT MIN(expires_at) AS expires_at FROM leases WHERE set_name = ? AND expires_at > ?',
+    ),
     sweep: db.prepare<[number]>('DELETE FROM leases WHERE expires_at <= ?'),
   };
 }

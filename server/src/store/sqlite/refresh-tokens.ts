@@ -10,10 +10,11 @@ interface RefreshTokenRow {
   client_name: string | null;
   type: RefreshTokenType;
   token_hash: string;
-  jwt_key: string;
+  key_salt: string;
   access_token_ttl_ms: number;
   credential_id: string | null;
   created_at: number;
+  logged_in_at: number | null;
   last_used_at: number | null;
   last_used_ip: string | null;
   expire_at: number | null;
@@ -26,10 +27,11 @@ const toRefreshToken = (row: RefreshTokenRow): RefreshToken => ({
   clientName: row.client_name,
   type: row.type,
   tokenHash: row.token_hash,
-  jwtKey: row.jwt_key,
+  keySalt: row.key_salt,
   accessTokenTtlMs: row.access_token_ttl_ms,
   credentialId: row.credential_id,
   createdAt: row.created_at,
+  loggedInAt: row.logged_in_at,
   lastUsedAt: row.last_used_at,
   lastUsedIp: row.last_used_ip,
   expireAt: row.expire_at,
@@ -83,10 +85,11 @@ export class SqliteRefreshTokens {
           clientName: token.clientName,
           type: token.type,
           tokenHash: token.tokenHash,
-          jwtKey: token.jwtKey,
+          keySalt: token.keySalt,
           accessTokenTtlMs: token.accessTokenTtlMs,
           credentialId: token.credentialId,
           createdAt: token.createdAt,
+          loggedInAt: token.loggedInAt,
           lastUsedAt: token.lastUsedAt,
           lastUsedIp: token.lastUsedIp,
           expireAt: token.expireAt,
@@ -135,6 +138,11 @@ export class SqliteRefreshTokens {
     return this.#sql.touch.run({ id, usedAt, usedIp, expireAt, now: Date.now() }).changes === 1;
   }
 
+  /** One UPDATE: forward only (MAX), and only on a live row. */
+  recordLogin(id: string, loggedInAt: number): boolean {
+    return this.#sql.recordLogin.run({ id, loggedInAt, now: Date.now() }).changes === 1;
+  }
+
   delete(id: string): boolean {
     return this.#sql.delete.run({ id, now: Date.now() }).changes === 1;
   }
@@ -154,10 +162,10 @@ function prepareStatements(db: Database) {
   const run = <P extends unknown[]>(sql: string): Statement<P> => db.prepare<P>(sql);
   return {
     insert: run<[Record<string, string | number | null>]>(
-      `INSERT INTO refresh_tokens (id, user_id, client_id, client_name, type, token_hash, jwt_key, access_token_ttl_ms,
-         credential_id, created_at, last_used_at, last_used_ip, expire_at)
-       VALUES (@id, @userId, @clientId, @clientName, @type, @tokenHash, @jwtKey, @accessTokenTtlMs,
-         @credentialId, @createdAt, @lastUsedAt, @lastUsedIp, @expireAt)`,
+      `INSERT INTO refresh_tokens (id, user_id, client_id, client_name, type, token_hash, key_salt, access_token_ttl_ms,
+         credential_id, created_at, logged_in_at, last_used_at, last_used_ip, expire_at)
+       VALUES (@id, @userId, @clientId, @clientName, @type, @tokenHash, @keySalt, @accessTokenTtlMs,
+         @credentialId, @createdAt, @loggedInAt, @lastUsedAt, @lastUsedIp, @expireAt)`,
     ),
     // IS, not =: a null client name collides with a null one, as it does in the Redis backend.
     findLongLived: query<[{ userId: string; clientName: string | null }], { id: string }>(
@@ -190,6 +198,9 @@ function prepareStatements(db: Database) {
     touch: run<[{ id: string; usedAt: number; usedIp: string | null; expireAt: number | null; now: number }]>(
       `UPDATE refresh_tokens SET last_used_at = @usedAt, last_used_ip = @usedIp, expire_at = @expireAt
        WHERE id = @id AND ${LIVE}`,
+    ),
+    recordLogin: run<[{ id: string; loggedInAt: number; now: number }]>(
+      `UPDATE refresh_tokens SET logged_in_at = MAX(COALESCE(logged_in_at, @loggedInAt), @loggedInAt) WHERE id = @id AND ${LIVE}`,
     ),
     delete: run<[{ id: string; now: number }]>(`DELETE FROM refresh_tokens WHERE id = @id AND ${LIVE}`),
     deleteAllOfUser: run<[string]>('DELETE FROM refresh_tokens WHERE user_id = ?'),

@@ -1,5 +1,6 @@
 /** The SQLite file's schema, its migrations (tracked in PRAGMA user_version) and the connection settings that make it shareable. */
 import type { Database } from 'better-sqlite3';
+import { foldCredentialSubjects } from './fold-subjects.js';
 
 /**
  * How long a writer waits for another process's write transaction (the CLI adding a user while the server runs) before giving
@@ -131,7 +132,55 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN local_only INTEGER NOT NULL DEFAULT 0;
   UPDATE users SET group_ids = '["system-admin"]' WHERE is_admin = 1;
   `,
+  `
+  -- Step-up: when the person behind a refresh token last logged in (code exchange or re-authentication; refreshes do not move
+  -- it). NULL for tokens stored before: unknown, so never recent enough for a privileged command.
+  ALTER TABLE refresh_tokens ADD COLUMN logged_in_at INTEGER;
+  `,
+  `
+  -- Signing keys are derived from the server's secret_key and a salt per token (secrets/server-secret.ts), never stored. The
+  -- tokens that kept their key in clear are revoked, since a copy of this file signs for them (their users log in again; the
+  -- notice below counts them for the log), and so is the device-token key: device tokens signed with it no longer verify.
+  DELETE FROM refresh_tokens;
+  ALTER TABLE refresh_tokens DROP COLUMN jwt_key;
+  ALTER TABLE refresh_tokens ADD COLUMN key_salt TEXT NOT NULL DEFAULT '';
+  DELETE FROM meta WHERE key = 'secret:device-token-key';
+  `,
+  `
+  -- command_line credentials are keyed by the folded username, as password credentials always were: the subjects stored as
+  -- typed are folded by this migration's code step (CODE_STEPS below: SQL has no Unicode case folding).
+  `,
 ];
+
+/** The migration that revokes the refresh tokens which kept their signing key in clear. */
+const DERIVED_KEYS_MIGRATION = MIGRATIONS.findIndex((migration) => migration.includes('DROP COLUMN jwt_key'));
+
+/**
+ * What the operator must be told before a migration runs (it is logged as a warning), by the migration's index; null when
+ * there is nothing to say.
+ */
+const NOTICES: ReadonlyMap<number, (db: Database) => string | null> = new Map([
+  [
+    DERIVED_KEYS_MIGRATION,
+    (db: Database) => {
+      const live = db.prepare<[number], { count: number }>(
+        'SELECT count(*) AS count FROM refresh_tokens WHERE expire_at IS NULL OR expire_at > ?',
+      ).get(Date.now())?.count ?? 0;
+      return live === 0
+        ? null
+        : `revoked ${live} refresh tokens stored with their signing key in clear (before secret_key): their users log in again`;
+    },
+  ],
+]);
+
+/** The migration that folds command_line subjects (store/subject-fold.ts). */
+const FOLDED_SUBJECTS_MIGRATION = MIGRATIONS.findIndex((migration) => migration.includes('keyed by the folded username'));
+
+/**
+ * What a migration does beyond its SQL, by the migration's index: run after it, in the same transaction; returns the notices
+ * to log.
+ */
+const CODE_STEPS: ReadonlyMap<number, (db: Database) => string[]> = new Map([[FOLDED_SUBJECTS_MIGRATION, foldCredentialSubjects]]);
 
 /** Settings for every connection; busy_timeout first, since switching to WAL itself needs a lock another process may hold. */
 export function configureConnection(db: Database): void {
@@ -142,16 +191,26 @@ export function configureConnection(db: Database): void {
   db.pragma('synchronous = NORMAL');
 }
 
-/** Brings the file to the latest schema; IMMEDIATE so two processes opening a new file at once migrate it only once. */
-export function migrate(db: Database): void {
-  db.transaction(() => {
+/**
+ * Brings the file to the latest schema; IMMEDIATE so two processes opening a new file at once migrate it only once. Returns
+ * the notices of the migrations it ran (NOTICES), for the caller to log.
+ */
+export function migrate(db: Database): string[] {
+  return db.transaction(() => {
     const current = Number(db.pragma('user_version', { simple: true }));
     if (current > MIGRATIONS.length) {
       throw new Error(
         `The database ${db.name} has schema version ${current}, newer than this Flowgate knows (${MIGRATIONS.length}): upgrade Flowgate`,
       );
     }
-    for (const migration of MIGRATIONS.slice(current)) db.exec(migration);
+    const notices: string[] = [];
+    for (let index = current; index < MIGRATIONS.length; index += 1) {
+      const notice = NOTICES.get(index)?.(db);
+      if (notice !== undefined && notice !== null) notices.push(notice);
+      db.exec(MIGRATIONS[index] ?? '');
+      notices.push(...(CODE_STEPS.get(index)?.(db) ?? []));
+    }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
+    return notices;
   }).immediate();
 }

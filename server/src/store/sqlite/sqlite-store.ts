@@ -1,6 +1,4 @@
 /** The embedded Store on one SQLite file (better-sqlite3): the zero-setup default, safe for a CLI and a server sharing the file. */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { MfaSetting } from '../mfa.js';
 import {
@@ -15,7 +13,9 @@ import {
   type StoredFlow,
   type StoreLogger,
   type Unsubscribe,
+  type MakeOwnerOutcome,
   type NewUser,
+  type NewUserOptions,
   type User,
   type UserForCredential,
   type UserPatch,
@@ -26,6 +26,7 @@ import { SqliteLoginDefense } from './login-defense.js';
 import { SqliteLeases } from './leases.js';
 import { SqliteMfaSettings } from './mfa.js';
 import { SqliteRefreshTokens } from './refresh-tokens.js';
+import { preparePrivateDatabaseFile } from './private-files.js';
 import { configureConnection, migrate } from './schema.js';
 import { SqliteUsers } from './users.js';
 
@@ -33,17 +34,17 @@ import { SqliteUsers } from './users.js';
 export const SWEEP_INTERVAL_MS = 30_000;
 
 export interface SqliteStoreOptions {
-  /** Absolute path of the database file; its directory is created when missing. */
+  /** Absolute path of the database file; it and its directory are created when missing, for their owner only (0600, 0700). */
   readonly path: string;
   readonly logger: StoreLogger;
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  mkdirSync(dirname(options.path), { recursive: true });
+  preparePrivateDatabaseFile(options.path, options.logger);
   const db = new BetterSqlite3(options.path);
   try {
     configureConnection(db);
-    migrate(db);
+    for (const notice of migrate(db)) options.logger.warn({ store: `sqlite:${db.name}` }, `store migrated: ${notice}`);
     return new SqliteStore(db, options.logger);
   } catch (error) {
     db.close();
@@ -144,8 +145,8 @@ export class SqliteStore implements Store {
     return row === undefined ? null : (JSON.parse(row.data) as JsonObject);
   }
 
-  async createUser(user: NewUser): Promise<User> {
-    return this.#run(() => this.#users.createUser(user));
+  async createUser(user: NewUser, options?: NewUserOptions): Promise<User> {
+    return this.#run(() => this.#users.createUser(user, options));
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -162,6 +163,10 @@ export class SqliteStore implements Store {
 
   async removeUser(id: string): Promise<boolean> {
     return this.#run(() => this.#users.removeUser(id));
+  }
+
+  async makeOwner(userId: string): Promise<MakeOwnerOutcome> {
+    return this.#run(() => this.#users.makeOwner(userId));
   }
 
   async getOrCreateCredential(providerType: string, providerId: string | null, subject: string, data: JsonObject): Promise<Credential> {
@@ -196,8 +201,8 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#users.linkCredential(credentialId, userId));
   }
 
-  async createUserForCredential(credentialId: string, user: NewUser): Promise<UserForCredential | null> {
-    return this.#run(() => this.#users.createUserForCredential(credentialId, user));
+  async createUserForCredential(credentialId: string, user: NewUser, options?: NewUserOptions): Promise<UserForCredential | null> {
+    return this.#run(() => this.#users.createUserForCredential(credentialId, user, options));
   }
 
   async createRefreshToken(token: RefreshToken, maxPerUser: number, keepId?: string): Promise<RefreshTokenCreation> {
@@ -224,6 +229,10 @@ export class SqliteStore implements Store {
     return this.#run(() => this.#tokens.touch(id, usedAt, usedIp, expireAt));
   }
 
+  async recordRefreshTokenLogin(id: string, loggedInAt: number): Promise<boolean> {
+    return this.#run(() => this.#tokens.recordLogin(id, loggedInAt));
+  }
+
   async deleteRefreshToken(id: string): Promise<boolean> {
     return this.#run(() => this.#tokens.delete(id));
   }
@@ -234,6 +243,10 @@ export class SqliteStore implements Store {
 
   async releaseLease(set: string, member: string): Promise<void> {
     this.#run(() => this.#leases.release(set, member));
+  }
+
+  async nextLeaseExpiry(set: string): Promise<number | null> {
+    return this.#run(() => this.#leases.nextExpiry(set));
   }
 
   async listMfaSettings(userId: string): Promise<Record<string, MfaSetting>> {

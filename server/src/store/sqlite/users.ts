@@ -1,7 +1,7 @@
 /** Users and credentials on SQLite: the `users`, `credentials` and `meta` (owner) tables (schema.ts) behind SqliteStore's methods. */
 import type { Database, Statement } from 'better-sqlite3';
 import { randomId } from '../../crypto.js';
-import type { Credential, JsonObject, NewUser, User, UserForCredential, UserPatch } from '../types.js';
+import type { Credential, JsonObject, MakeOwnerOutcome, NewUser, NewUserOptions, User, UserForCredential, UserPatch } from '../types.js';
 import { toCredential, toUser, type CredentialRow, type UserRow } from './rows.js';
 
 /** What else a user owns (refresh tokens, MFA settings): removed in removeUser's transaction, so a user and theirs go together. */
@@ -24,18 +24,18 @@ export class SqliteUsers {
     this.#owned = owned;
   }
 
-  createUser(user: NewUser): User {
+  createUser(user: NewUser, options: NewUserOptions = {}): User {
     return this.#db
       .transaction((): User => {
         if (this.#sql.getUser.get(user.id) !== undefined) throw new Error(`User ${user.id} already exists`);
-        return this.#insertUser(user);
+        return this.#insertUser(user, options);
       })
       .immediate();
   }
 
-  /** Inside a transaction: elects the owner when this is the first user ever, inserts, and reads the user back. */
-  #insertUser(user: NewUser): User {
-    const isOwner = this.#sql.claimOwner.run(user.id).changes === 1;
+  /** Inside a transaction: elects the owner when asked to and no owner was ever elected, inserts, and reads the user back. */
+  #insertUser(user: NewUser, options: NewUserOptions): User {
+    const isOwner = options.claimOwner === true && this.#sql.claimOwner.run(user.id).changes === 1;
     const groups = JSON.stringify(user.groupIds);
     this.#sql.insertUser.run(user.id, user.name, +isOwner, +user.isActive, groups, +user.localOnly, user.createdAt);
     const row = this.#sql.getUser.get(user.id);
@@ -65,6 +65,20 @@ export class SqliteUsers {
         this.#sql.removeUserCredentials.run(id);
         for (const owned of this.#owned) owned.deleteAllOfUser(id);
         return this.#sql.removeUser.run(id).changes === 1;
+      })
+      .immediate();
+  }
+
+  /** The owner marker (meta `owner`) moves to this user unless it names another user who still exists. */
+  makeOwner(userId: string): MakeOwnerOutcome {
+    return this.#db
+      .transaction((): MakeOwnerOutcome => {
+        if (this.#sql.getUser.get(userId) === undefined) return 'not_found';
+        const owner = this.#sql.getOwner.get()?.value;
+        if (owner !== undefined && owner !== userId && this.#sql.getUser.get(owner) !== undefined) return 'owner_exists';
+        this.#sql.setOwner.run(userId);
+        this.#sql.markOwner.run(userId);
+        return 'ok';
       })
       .immediate();
   }
@@ -129,7 +143,7 @@ export class SqliteUsers {
     return this.#sql.linkCredential.run(userId, credentialId, userId, userId).changes === 1;
   }
 
-  createUserForCredential(credentialId: string, user: NewUser): UserForCredential | null {
+  createUserForCredential(credentialId: string, user: NewUser, options: NewUserOptions = {}): UserForCredential | null {
     return this.#db
       .transaction((): UserForCredential | null => {
         const credential = this.#sql.getCredential.get(credentialId);
@@ -138,7 +152,7 @@ export class SqliteUsers {
           const linked = this.#sql.getUser.get(credential.user_id);
           return linked === undefined ? null : { user: toUser(linked), created: false };
         }
-        const created = this.#insertUser(user);
+        const created = this.#insertUser(user, options);
         this.#sql.linkCredential.run(user.id, credentialId, user.id, user.id);
         return { user: created, created: true };
       })
@@ -153,6 +167,9 @@ function prepareStatements(db: Database) {
   const credentialColumns = 'id, provider_type, provider_id, subject, data, user_id, created_at';
   return {
     claimOwner: run<[string]>(`INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO NOTHING`),
+    getOwner: query<[], { value: string }>(`SELECT value FROM meta WHERE key = 'owner'`),
+    setOwner: run<[string]>(`INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+    markOwner: run<[string]>('UPDATE users SET is_owner = 1 WHERE id = ?'),
     // is_admin is written as 0 and never read (the schema keeps it for older files): groups decide.
     insertUser: run<[string, string, number, number, string, number, number]>(
       `INSERT INTO users (id, name, is_owner, is_admin, is_active, group_ids, local_only, created_at)
