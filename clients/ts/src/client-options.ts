@@ -3,6 +3,7 @@ import type { AuthRequired } from '@flowgate/shared';
 import type { WebSocketConstructor } from './connection.js';
 import type { DeviceTokenStore } from './device-tokens.js';
 import type { AuthInvalidError, CommandError, FlowgateError, TokenRevokedError, UnexpectedFrameError } from './errors.js';
+import type { ReauthenticationOptions } from './login.js';
 
 /** Tokens as the client keeps them: `expires_at` is when the access token runs out, in ms since the epoch (local clock). */
 export interface Tokens {
@@ -52,6 +53,12 @@ export interface ClientOptions {
    * deployment share their store; with a function, the URL of the connection the login runs on).
    */
   readonly deviceTokenKey?: string;
+  /**
+   * How a privileged command refused with `reauth_required` logs in again before it is sent once more (see `reauthenticate`):
+   * default the provider and form callback of the client's last `login` (so the person is asked for the password again, and
+   * the second factor when they have one); `false` never does, and the CommandError `reauth_required` reaches the caller.
+   */
+  readonly reauthentication?: ReauthenticationOptions | false;
 }
 
 export type StopReason =

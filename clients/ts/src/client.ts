@@ -24,8 +24,9 @@ import {
   type FlowgateError,
 } from './errors.js';
 import { deviceTokenKey, DeviceTokens } from './device-tokens.js';
-import { runLogin, runLoginToCode, type LoginCode, type LoginOptions, type LoginResult } from './login.js';
+import { runLogin, runLoginToCode, type LoginCode, type LoginOptions, type LoginResult, type ReauthenticationOptions } from './login.js';
 import { MfaSetupResult, runMfaSetup, type MfaSetupOptions } from './mfa.js';
+import { StepUp } from './step-up.js';
 import { UserAdmin } from './users.js';
 import type { ClientEvents, ClientOptions, ClientState, StopReason, Tokens } from './client-options.js';
 
@@ -64,6 +65,8 @@ export class FlowgateClient {
   private lastInstance: string | undefined;
   private lastUrl: string | undefined;
   private readonly deviceTokens: DeviceTokens;
+  /** Privileged commands refused with `reauth_required`: logged in again, then sent once more (step-up.ts). */
+  private readonly stepUp: StepUp;
   /** Incremented on every new connection, so a login can tell that its form came from an earlier socket. */
   epoch = 0;
 
@@ -74,6 +77,7 @@ export class FlowgateClient {
     this.WebSocketImpl = impl as WebSocketConstructor;
     const key = deviceTokenKey(options.url, options.deviceTokenKey);
     this.deviceTokens = new DeviceTokens(options.deviceTokens, () => key ?? this.lastUrl);
+    this.stepUp = new StepUp(this, options.reauthentication);
     this.ready = deferred();
   }
 
@@ -118,8 +122,11 @@ export class FlowgateClient {
   providers() {
     return this.call('auth/providers', {}, ProviderList);
   }
-  /** `login_flow/init`, presenting the device token kept for this server (if any). */
-  async initFlow(handler: HandlerKey, redirectUri?: string) {
+  /**
+   * `login_flow/init`, presenting the device token kept for this server (if any); with `reauthenticate`, a login that confirms
+   * the signed-in user again (see `reauthenticate`).
+   */
+  async initFlow(handler: HandlerKey, redirectUri?: string, options: { readonly reauthenticate?: boolean } = {}) {
     await this.connectionForCall();
     const deviceToken = await this.deviceTokens.present();
     const fields = {
@@ -127,6 +134,7 @@ export class FlowgateClient {
       client_id: this.clientId,
       ...(redirectUri === undefined ? {} : { redirect_uri: redirectUri }),
       ...(deviceToken === undefined ? {} : { device_token: deviceToken }),
+      ...(options.reauthenticate === true ? { reauthenticate: true } : {}),
     };
     return this.call('login_flow/init', fields, FlowResult);
   }
@@ -207,8 +215,21 @@ export class FlowgateClient {
   }
 
   /** Drives a whole login flow (see LoginOptions) and returns the tokens; the socket is authenticated unless told otherwise. */
-  login(options: LoginOptions): Promise<LoginResult> {
-    return runLogin(this, options);
+  async login(options: LoginOptions): Promise<LoginResult> {
+    const result = await runLogin(this, options);
+    if (options.authenticate !== false) this.stepUp.loggedIn(options);
+    return result;
+  }
+
+  /**
+   * Logs in again on the signed-in socket, to confirm it is still the same person (step-up): the server then takes privileged
+   * commands (MFA changes, long-lived tokens, user management, deleting every session) for `privileged_session_seconds`.
+   * Without options: `options.reauthentication` from the constructor, else the provider and form callback of the last
+   * `login`. Privileged commands that answer `reauth_required` run this by themselves, then are sent once more. An answer
+   * that proves another user rejects with CommandError `access_denied`.
+   */
+  reauthenticate(options?: ReauthenticationOptions): Promise<void> {
+    return this.stepUp.reauthenticate(options);
   }
 
   /** Drives a whole login flow but stops at its authorization code, for a client (an OAuth redirect) that exchanges it itself. */
@@ -223,9 +244,9 @@ export class FlowgateClient {
     return this.ready.promise;
   }
 
-  private async call<C extends t.Mixed>(type: string, fields: Record<string, unknown>, codec: C): Promise<t.TypeOf<C>> {
-    const connection = await this.connectionForCall();
-    return connection.command(type, fields, codec);
+  /** Sends a command; one refused with `reauth_required` is sent once more after a re-authentication, when one can run. */
+  private call<C extends t.Mixed>(type: string, fields: Record<string, unknown>, codec: C): Promise<t.TypeOf<C>> {
+    return this.stepUp.retrying(type, async () => (await this.connectionForCall()).command(type, fields, codec));
   }
 
   private async authOn(connection: Connection, tokens: Tokens): Promise<void> {
@@ -295,7 +316,7 @@ export class FlowgateClient {
         this.lastUrl = url;
         this.epoch++;
         this.events.emit('connected', { url, instance: hello.instance, hello });
-        if (this.currentTokens !== undefined) await this.reauthenticate(connection, this.currentTokens);
+        if (this.currentTokens !== undefined) await this.resumeSession(connection, this.currentTokens);
         if (this.stopReason !== undefined) {
           connection.close();
           return;
@@ -335,7 +356,7 @@ export class FlowgateClient {
   }
 
   /** On a new socket: refresh first when the access token is (nearly) out, then `auth`. */
-  private async reauthenticate(connection: Connection, tokens: Tokens): Promise<void> {
+  private async resumeSession(connection: Connection, tokens: Tokens): Promise<void> {
     let current = tokens;
     if (current.expires_at - Date.now() < 10_000) {
       const fields = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: this.clientId };

@@ -9,6 +9,7 @@ export type FlowgateErrorKind =
   | 'auth_invalid'
   | 'token_revoked'
   | 'flow_aborted'
+  | 'reauthentication_failed'
   | 'client_closed';
 
 export abstract class FlowgateError extends Error {
@@ -108,6 +109,21 @@ export class FlowAbortedError extends FlowgateError {
     readonly flow: 'login' | 'mfa_setup' = 'login',
   ) {
     super(`The ${flow === 'login' ? 'login' : 'two-factor setup'} was aborted: ${reason}`);
+  }
+}
+
+/**
+ * A privileged command answered `reauth_required` and the re-authentication run for it failed, so the command was not sent
+ * again (nothing changed). `cause` says why: CommandError `access_denied` when the login proved another account, what the
+ * form callback rejected with (a person who cancelled), a FlowAbortedError, a RateLimitedError...
+ */
+export class ReauthenticationFailedError extends FlowgateError {
+  readonly kind = 'reauthentication_failed';
+  constructor(
+    readonly command: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${command} needs a recent login, and logging in again failed: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 

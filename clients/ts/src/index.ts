@@ -11,7 +11,7 @@ export {
 } from './client.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection.js';
 export * from './errors.js';
-export type { AnswerContext, LoginCode, LoginOptions, LoginResult } from './login.js';
+export type { AnswerContext, LoginCode, LoginOptions, LoginResult, ReauthenticationOptions } from './login.js';
 export { mfaLoginStep, MfaSetupResult, type MfaLoginStep, type MfaSetupOptions } from './mfa.js';
 export { describeUserError, isAdminUser, UserAdmin, type CommandSender, type NewPasswordUser, type NewUser, type UserChanges } from './users.js';
 export { describeFieldError, describeAbortReason, describeFormErrors, describeRateLimit, describeWait } from './messages.js';

@@ -1,5 +1,5 @@
 /** The login driver: init (or resume) a flow, answer each form through a callback, exchange the code, authenticate. */
-import type { FlowResult, FormResult, HandlerKey, MenuResult } from '@flowgate/shared';
+import type { CreateEntryResult, FlowResult, FormResult, HandlerKey, MenuResult } from '@flowgate/shared';
 import type { FlowgateClient, Tokens } from './client.js';
 import { ConnectionLostError, FlowAbortedError, isCommandError, RateLimitedError } from './errors.js';
 
@@ -46,18 +46,47 @@ export async function runLogin(client: FlowgateClient, options: LoginOptions): P
 
 /** Drives the flow to its end and returns the authorization code; `authenticate` is ignored (nothing is exchanged). */
 export async function runLoginToCode(client: FlowgateClient, options: LoginOptions): Promise<LoginCode> {
-  const handler: HandlerKey = typeof options.handler === 'string' ? [options.handler, null] : options.handler;
+  const handler = handlerKey(options.handler);
+  const first =
+    options.flowId === undefined
+      ? { result: await retryOnLostConnection(() => client.initFlow(handler, options.redirectUri)), resumed: false }
+      : { result: await resumeFlow(client, options.flowId), resumed: true };
+  const result = await driveFlow(client, options, first);
+  return { code: result.result, flowId: result.flow_id };
+}
+
+/** How `reauthenticate` logs in again: the provider and the form callback (the login's own, by default). */
+export interface ReauthenticationOptions {
+  /** The provider: `["password", null]`, or just its type (default: the one of the client's last login). */
+  readonly handler?: HandlerKey | string;
+  /** Returns the `user_input` for each form (the password, then the second factor when the user has one). */
+  readonly answer: LoginOptions['answer'];
+  /** Aborting it aborts the flow on the server and rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A re-authentication on the signed-in socket (`login_flow/init` with `"reauthenticate": true`): the same forms as a login,
+ * whose end renews the session's login time (step-up, after `reauth_required`); no code, no new tokens, the socket stays.
+ */
+export async function runReauthentication(client: FlowgateClient, handler: HandlerKey | string, options: ReauthenticationOptions): Promise<void> {
+  const key = handlerKey(handler);
+  const result = await retryOnLostConnection(() => client.initFlow(key, undefined, { reauthenticate: true }));
+  await driveFlow(client, options, { result, resumed: false });
+}
+
+const handlerKey = (handler: HandlerKey | string): HandlerKey => (typeof handler === 'string' ? [handler, null] : handler);
+
+/** Answers each form of a started flow until it ends: its `create_entry`, or FlowAbortedError for an abort. */
+async function driveFlow(
+  client: FlowgateClient,
+  options: Pick<LoginOptions, 'answer' | 'signal' | 'onFlow'>,
+  first: { result: FlowResult; resumed: boolean },
+): Promise<CreateEntryResult> {
   const checkSignal = (): void => {
     if (options.signal?.aborted === true) throw options.signal.reason ?? new Error('aborted');
   };
-  let result: FlowResult;
-  let resumed = false;
-  if (options.flowId !== undefined) {
-    result = await resumeFlow(client, options.flowId);
-    resumed = true;
-  } else {
-    result = await retryOnLostConnection(() => client.initFlow(handler, options.redirectUri));
-  }
+  let { result, resumed } = first;
   const flowId = result.flow_id;
   options.onFlow?.(flowId);
   let attempt = 0;
@@ -81,7 +110,7 @@ export async function runLoginToCode(client: FlowgateClient, options: LoginOptio
   }
   options.onFlow?.(undefined);
   if (result.type === 'abort') throw new FlowAbortedError(result.reason);
-  return { code: result.result, flowId };
+  return result;
 }
 
 /** Sends one answer; when the socket changed (or drops) in between, first resumes the flow with `login_flow/get`. */

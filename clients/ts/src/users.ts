@@ -89,7 +89,7 @@ export class UserAdmin {
     await this.send(`${PASSWORD}delete`, { username }, NullResult);
   }
 
-  /** `admin_change_password`: sets another user's password without knowing the old one. */
+  /** `admin_change_password`: sets another user's password without knowing the old one, and signs that user out everywhere. */
   async setPassword(userId: string, password: string): Promise<void> {
     await this.send(`${PASSWORD}admin_change_password`, { user_id: userId, password }, NullResult);
   }
@@ -99,7 +99,7 @@ export class UserAdmin {
     await this.send(`${PASSWORD}admin_change_username`, { user_id: userId, username }, NullResult);
   }
 
-  /** `change_password`: the signed-in user's own password; any user may send it. */
+  /** `change_password`: the signed-in user's own password (any user may send it); the user's other sessions end, this one stays. */
   async changeOwnPassword(currentPassword: string, newPassword: string): Promise<void> {
     await this.send(`${PASSWORD}change_password`, { current_password: currentPassword, new_password: newPassword }, NullResult);
   }
@@ -119,6 +119,7 @@ export function isAdminUser(user: Pick<UserInfo, 'group_ids'>): boolean {
 
 const USER_ERRORS: Readonly<Record<string, string>> = {
   unauthorized: 'Only administrators can manage users.',
+  reauth_required: 'This change needs a recent sign-in: sign in again, then retry.',
   no_delete_self: 'You cannot delete your own account.',
   cannot_deactivate_owner: 'The owner cannot be deactivated or deleted.',
   cannot_demote_owner: 'The owner is always an administrator.',

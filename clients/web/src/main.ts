@@ -19,10 +19,13 @@ import { formatTime, h } from './dom.js';
 import { renderForm } from './form.js';
 import { cancelMfaSetup, mfaLoginText, mfaSection, type MfaHost } from './mfa.js';
 import { showUsers, type UsersHost } from './users.js';
-import { authorizeRequest, callbackUrl, clientName } from './authorize.js';
+import { cancelReauthentication, describeReauthenticationFailure, REAUTHENTICATION } from './reauth.js';
+import { authorizeRequest, callbackUrl, clientName, sameRequest, type AuthorizeRequest } from './authorize.js';
 import { notice, setStatus, show } from './view.js';
 
 const FLOW_KEY = 'flowgate.flow';
+/** Told when this tab's sign-in was ended because the page's link changed under it (see loadFlow). */
+const LINK_CHANGED = 'The sign-in link changed while you were signing in, so that sign-in was stopped. Check that you came here from the application you meant to sign in to.';
 /** Set on the OAuth authorize page (`/auth/authorize?...`): the login is then run for another application, and returns to it. */
 const AUTHORIZE = authorizeRequest(location);
 const AUTHORIZING = AUTHORIZE !== null && 'request' in AUTHORIZE ? AUTHORIZE.request : undefined;
@@ -38,26 +41,48 @@ interface SavedFlow {
   readonly flowId: string;
   readonly clientId: string;
   readonly handler: [string, string | null];
+  /** The authorize request the flow was started for (null on the dashboard): its code goes there, and only there. */
+  readonly authorize?: AuthorizeRequest | null;
 }
 
 let client: FlowgateClient;
 let cancelAnswer: ((reason: Error) => void) | undefined;
 
 function newClient(): FlowgateClient {
-  const created = new FlowgateClient({ url: SOCKET_URL, clientId: CLIENT_ID, WebSocket: WebSocket as unknown as WebSocketConstructor, deviceTokens: DEVICE_TOKENS });
+  const created = new FlowgateClient({
+    url: SOCKET_URL,
+    clientId: CLIENT_ID,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    deviceTokens: DEVICE_TOKENS,
+    // A privileged change on an old sign-in asks for the password (and second factor) again in a dialog, then goes on.
+    reauthentication: REAUTHENTICATION,
+  });
   created.on('reconnecting', () => setStatus('Connection lost. Reconnecting…'));
   created.on('connected', () => setStatus(''));
   created.on('stopped', (reason) => void onStopped(created, reason));
   return created;
 }
 
-function loadFlow(): SavedFlow | undefined {
+/**
+ * The flow this tab was in, to carry on after a reload: only when this page's request is the one the flow was started for
+ * (same client id, redirect URI and state). Another one, such as a page that opened this window and then navigated it to
+ * the same link with its own `redirect_uri`, starts over with its own request, which the server checks anew; the old flow
+ * is ended, so its code is issued to nobody.
+ */
+function loadFlow(): SavedFlow | 'ended' | undefined {
+  let saved: SavedFlow | null;
   try {
-    const saved = JSON.parse(sessionStorage.getItem(FLOW_KEY) ?? 'null') as SavedFlow | null;
-    return saved !== null && saved.clientId === CLIENT_ID ? saved : undefined;
+    saved = JSON.parse(sessionStorage.getItem(FLOW_KEY) ?? 'null') as SavedFlow | null;
   } catch {
-    return undefined;
+    saved = null;
   }
+  if (saved === null) return undefined;
+  if (saved.clientId === CLIENT_ID && sameRequest(saved.authorize ?? null, AUTHORIZING ?? null)) return saved;
+  sessionStorage.removeItem(FLOW_KEY);
+  // Only this client id may end it; a flow of another client (the dashboard's, say) simply expires.
+  if (saved.clientId !== CLIENT_ID) return undefined;
+  client.abortFlow(saved.flowId).catch(() => undefined);
+  return 'ended';
 }
 
 async function showProviders(message?: string, kind: 'info' | 'error' = 'info'): Promise<void> {
@@ -80,6 +105,7 @@ async function showProviders(message?: string, kind: 'info' | 'error' = 'info'):
   (list.querySelector('button') ?? heading).focus();
 }
 
+/** Runs a login flow: a new one for this page's request, or the saved one (`flowId`, started for the same request). */
 async function login(handler: [string, string | null], flowId?: string): Promise<void> {
   const controller = new AbortController();
   let previous: Record<string, unknown> = {};
@@ -90,7 +116,7 @@ async function login(handler: [string, string | null], flowId?: string): Promise
       ...(flowId === undefined ? {} : { flowId }),
       onFlow: (id) => {
         if (id === undefined) sessionStorage.removeItem(FLOW_KEY);
-        else sessionStorage.setItem(FLOW_KEY, JSON.stringify({ flowId: id, clientId: CLIENT_ID, handler } satisfies SavedFlow));
+        else sessionStorage.setItem(FLOW_KEY, JSON.stringify({ flowId: id, clientId: CLIENT_ID, handler, authorize: AUTHORIZING ?? null } satisfies SavedFlow));
       },
       answer: (form) =>
         new Promise((resolve, reject) => {
@@ -102,7 +128,8 @@ async function login(handler: [string, string | null], flowId?: string): Promise
         }),
     };
     if (AUTHORIZING !== undefined) {
-      // The code goes back to the application, which exchanges it itself (POST /auth/token); this page keeps no tokens.
+      // The code goes back to the application, which exchanges it itself (POST /auth/token); this page keeps no tokens. A
+      // resumed flow was started for this very request (loadFlow), so this is the redirect URI the server checked for it.
       const { code } = await client.loginForCode({ ...options, redirectUri: AUTHORIZING.redirectUri });
       cancelAnswer = undefined;
       show('Signed in', h('p', { class: 'lead' }, `Returning to ${clientName(AUTHORIZING)}…`));
@@ -194,12 +221,15 @@ async function onStopped(stoppedClient: FlowgateClient, reason: StopReason): Pro
   if (stoppedClient !== client || reason.kind === 'closed') return;
   cancelAnswer?.(new ClientClosedError());
   cancelMfaSetup(new ClientClosedError());
+  cancelReauthentication(new ClientClosedError());
   client = newClient();
   const message = reason.kind === 'revoked' ? 'Your session was revoked. Sign in again.' : reason.kind === 'gave_up' ? 'Cannot reach the server.' : 'Your session is no longer valid. Sign in again.';
   await showProviders(message, reason.kind === 'gave_up' ? 'error' : 'info');
 }
 
 function explain(error: unknown): string {
+  const stepUp = describeReauthenticationFailure(error);
+  if (stepUp !== undefined) return stepUp;
   if (error instanceof RateLimitedError) return describeRateLimit(error);
   if (error instanceof CommandError && error.code === 'not_found') return describeAbortReason('flow_expired', error.command === 'auth/setup_mfa' ? 'mfa_setup' : 'login');
   if (error instanceof CommandError && error.code === 'unavailable') return 'The server is busy. Try again in a moment.';
@@ -229,6 +259,7 @@ async function start(): Promise<void> {
   client = newClient();
   const saved = loadFlow();
   if (saved === undefined) return showProviders();
+  if (saved === 'ended') return showProviders(LINK_CHANGED);
   // A reload in the middle of a flow: carry on where it was, with login_flow/get.
   return login(saved.handler, saved.flowId);
 }

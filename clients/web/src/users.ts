@@ -253,7 +253,7 @@ function showCreate(host: UsersHost): void {
 function fieldMatcher(username: HTMLElement | undefined, password: HTMLElement | undefined) {
   return (code: string | undefined): HTMLElement | undefined => {
     if (code === 'username_already_exists' || code === 'invalid_username' || code === 'auth_not_found') return username;
-    return code === 'invalid_password' ? password : undefined;
+    return code === 'invalid_password' || code === 'weak_password' ? password : undefined;
   };
 }
 
@@ -304,7 +304,7 @@ function passwordSection(host: UsersHost, user: UserInfo): HTMLElement {
       },
       fieldMatcher(undefined, password.input),
     );
-    return h('section', { class: 'password-reset', 'aria-label': 'Reset password' }, h('h2', {}, 'Reset password'), h('p', { class: 'hint' }, 'Sets a new password without knowing the old one. Give it to them in a safe way, not in a plain email.'), form);
+    return h('section', { class: 'password-reset', 'aria-label': 'Reset password' }, h('h2', {}, 'Reset password'), h('p', { class: 'hint' }, 'Sets a new password without knowing the old one, and signs them out everywhere. Give it to them in a safe way, not in a plain email.'), form);
   }
   const username = textField('Username', 'username', { hint: 'What they type to sign in.' });
   const form = actionForm(
