@@ -40,16 +40,19 @@ export class KitSocket {
     );
   }
 
-  /** Connects and checks the hello (`auth_required`), which every server sends before anything else. */
-  static async open(url: string): Promise<{ socket: KitSocket; hello: AuthRequired }> {
-    const socket = await KitSocket.connect(url);
+  /**
+   * Connects and checks the hello (`auth_required`), which every server sends before anything else. `origin` sends the
+   * `Origin` a browser page of that origin would (none by default, as a CLI or a service).
+   */
+  static async open(url: string, origin?: string): Promise<{ socket: KitSocket; hello: AuthRequired }> {
+    const socket = await KitSocket.connect(url, origin);
     const hello = decode(AuthRequired, await socket.next(), 'the hello');
     return { socket, hello };
   }
 
   /** Connects without reading anything. */
-  static async connect(url: string): Promise<KitSocket> {
-    const ws = new WebSocket(url);
+  static async connect(url: string, origin?: string): Promise<KitSocket> {
+    const ws = new WebSocket(url, origin === undefined ? {} : { origin });
     const socket = new KitSocket(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

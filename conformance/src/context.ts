@@ -41,9 +41,9 @@ export class KitContext {
 
   constructor(readonly options: KitOptions) {}
 
-  /** A new socket, hello checked. */
-  async open(): Promise<KitSocket> {
-    return (await KitSocket.open(this.options.url)).socket;
+  /** A new socket, hello checked; `origin` opens it as a browser page of that origin would. */
+  async open(origin?: string): Promise<KitSocket> {
+    return (await KitSocket.open(this.options.url, origin)).socket;
   }
 
   /** Runs `body` with a new socket (hello checked), closed afterwards whatever happened. */

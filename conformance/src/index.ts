@@ -7,6 +7,8 @@ import { framingCases } from './cases/framing.js';
 import { httpCases } from './cases/http.js';
 import { limitCases } from './cases/limits.js';
 import { loginFlowCases } from './cases/login-flows.js';
+import { originCases } from './cases/origin.js';
+import { stepUpCases } from './cases/step-up.js';
 import { tokenCases } from './cases/tokens.js';
 import { closeAllSockets } from './client.js';
 import { KitContext } from './context.js';
@@ -29,8 +31,10 @@ export function buildKit(options: KitOptions): Mocha {
   root.describe('Phase 1 and framing', (group) => framingCases(group, context));
   root.describe('Limits', (group) => limitCases(group, context));
   root.describe('Login flows', (group) => loginFlowCases(group, context));
+  root.describe('Origin', (group) => originCases(group, context));
   root.describe('Tokens', (group) => tokenCases(group, context));
   root.describe('The authenticated phase', (group) => authenticatedCases(group, context));
+  root.describe('Step-up', (group) => stepUpCases(group, context));
   root.describe('User management', (group) => adminCases(group, context));
   root.describe('HTTP', (group) => httpCases(group, context));
   root.after(async () => {

@@ -4,6 +4,7 @@
  */
 export const SECTIONS = {
   transport: 'Transport',
+  origin: 'Transport > Origin',
   limits: 'Transport > Limits',
   closeCodes: 'Transport > Close codes',
   phase1: 'Phase 1: unauthenticated',
@@ -21,6 +22,7 @@ export const SECTIONS = {
   fieldErrors: "Flow results (Home Assistant's data_entry_flow shapes) > Field error keys",
   flowRules: 'Login flow rules',
   phase2: 'Phase 2: authenticated',
+  stepUp: 'Phase 2: authenticated > Step-up: privileged commands',
   users: 'User management',
   tokens: 'Tokens',
   plainHttp: 'Plain HTTP on the same port',

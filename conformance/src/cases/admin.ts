@@ -1,5 +1,8 @@
-/** User management: the administrator's config/auth/list, and every admin command refused to a user who is not one. */
-import { ADMIN_COMMAND_TYPES, CurrentUser, UserList } from '@flowgate/shared';
+/**
+ * User management: the administrator's config/auth/list, every admin command refused to a user who is not one, and weak
+ * passwords refused.
+ */
+import { ADMIN_COMMAND_TYPES, CurrentUser, UserList, UserResult } from '@flowgate/shared';
 import type { CaseGroup } from '../builder.js';
 import { NEEDS_ADMIN, NEEDS_LOGIN, type KitContext } from '../context.js';
 import { decode, equal, errorOf, ok, quote } from '../expect.js';
@@ -22,6 +25,9 @@ function wellFormedFields(type: string): Record<string, unknown> {
   };
   return fields[action] ?? {};
 }
+
+/** Passwords every server must refuse: the most common one, eight digits (common, though long enough), and a short one. */
+const WEAK_PASSWORDS = ['password', '12345678', 'short'] as const;
 
 export function adminCases(group: CaseGroup, context: KitContext): void {
   const admin: Account | undefined = context.options.admin;
@@ -57,6 +63,27 @@ export function adminCases(group: CaseGroup, context: KitContext): void {
       // changes as little as possible.
       for (const type of ADMIN_COMMAND_TYPES) {
         errorOf(await socket.command({ type, ...wellFormedFields(type) }), 'unauthorized', `${type} from a user who is not an administrator`);
+      }
+    } finally {
+      socket.close();
+    }
+  });
+
+  group.needs(admin === undefined ? NEEDS_ADMIN : undefined, 'refuses a common or short password for a new password login with weak_password', SECTIONS.users, async () => {
+    const { tokens } = await context.session(admin!);
+    const socket = await context.authenticated(tokens.access_token);
+    try {
+      // A user of the kit's own, deleted afterwards: a server that wrongly took a weak password gave it to nobody who stays.
+      const username = `flowgate-conformance-${unknownFlowId().slice(0, 8)}`;
+      const created = decode(UserResult, await socket.result({ type: 'config/auth/create', name: username }), 'the config/auth/create result');
+      try {
+        for (const password of WEAK_PASSWORDS) {
+          const reply = await socket.command({ type: 'config/auth_provider/password/create', user_id: created.user.id, username, password });
+          const error = errorOf(reply, 'weak_password', `config/auth_provider/password/create with the password ${quote(password)}`);
+          ok(error.message.length > 0, `the weak_password error should say why, got ${quote(error)}`);
+        }
+      } finally {
+        await socket.command({ type: 'config/auth/delete', user_id: created.user.id });
       }
     } finally {
       socket.close();

@@ -7,11 +7,12 @@ import {
   PHASE_TWO_COMMAND_TYPES,
   Pong,
   PROTOCOL_VERSION,
+  ResultSuccess,
   type ServerMessage,
 } from '@flowgate/shared';
 import type { CaseGroup } from '../builder.js';
 import { KitSocket } from '../client.js';
-import type { KitContext } from '../context.js';
+import { CLIENT_ID, type KitContext } from '../context.js';
 import { decode, equal, errorOf, ok, quote } from '../expect.js';
 import { SECTIONS } from '../sections.js';
 
@@ -103,6 +104,41 @@ export function framingCases(group: CaseGroup, context: KitContext): void {
       for (const id of [undefined, 0, -1, 1.5, '2', null]) {
         socket.send(id === undefined ? { type: 'ping' } : { id, type: 'ping' });
         errorOf(await socket.next(), 'invalid_format', `the reply to a ping with id ${quote(id)}`, 0);
+      }
+    }),
+  );
+
+  group.it(`answers invalid_format with id 0 to an id past ${Number.MAX_SAFE_INTEGER} (2^53 - 1), without consuming any id`, SECTIONS.idRules, () =>
+    context.withSocket(async (socket) => {
+      // Written by hand: 9007199254740993 parses as 9007199254740992, which JSON.stringify would send as it is.
+      socket.sendRaw('{"id": 9007199254740993, "type": "ping"}');
+      errorOf(await socket.next(), 'invalid_format', 'the reply to a ping with id 9007199254740993', 0);
+      // The refused id was not taken as the last one: small ids still increase from it.
+      socket.send({ id: 2, type: 'ping' });
+      await pongOf(socket, 2, 'a ping with id 2 after the unsafe id');
+      socket.send({ id: Number.MAX_SAFE_INTEGER, type: 'ping' });
+      await pongOf(socket, Number.MAX_SAFE_INTEGER, `a ping with the largest safe id, ${Number.MAX_SAFE_INTEGER}`);
+      socket.usedId(Number.MAX_SAFE_INTEGER);
+    }),
+  );
+
+  group.it('answers invalid_format to a lone surrogate (\\ud800) in a string field or in user_input, and takes a surrogate pair', SECTIONS.errorCodes, () =>
+    context.withSocket(async (socket) => {
+      // JSON.stringify writes a lone surrogate as the escape "\ud800": a valid UTF-8 frame whose string is no Unicode text.
+      errorOf(await socket.command({ type: 'login_flow/get', flow_id: '0'.repeat(32), client_id: `${CLIENT_ID}\ud800` }), 'invalid_format', 'login_flow/get with a lone surrogate in client_id');
+      const form = await context.startForm(socket);
+      try {
+        const field = form.data_schema[0];
+        ok(field !== undefined && field.type === 'string', `the first field of the form should be a string field, got ${quote(form.data_schema)}`);
+        for (const text of ['\ud800', 'a\udbff', '\udc00b']) {
+          const step = { type: 'login_flow/step', flow_id: form.flow_id, client_id: CLIENT_ID, user_input: { [field.name]: text } };
+          errorOf(await socket.command(step), 'invalid_format', `login_flow/step with ${quote(text)} in user_input.${field.name}`);
+        }
+        // A pair is one character (U+1F600): no refusal of the frame, the form answers it as it answers any text.
+        const paired = { type: 'login_flow/step', flow_id: form.flow_id, client_id: CLIENT_ID, user_input: { [field.name]: '\ud83d\ude00' } };
+        decode(ResultSuccess, await socket.command(paired), 'login_flow/step with a surrogate pair');
+      } finally {
+        await socket.command({ type: 'login_flow/abort', flow_id: form.flow_id, client_id: CLIENT_ID });
       }
     }),
   );
