@@ -183,7 +183,7 @@ describe('The dashboard Users page', function () {
     await page.getByText('Your session was revoked. Sign in again.').waitFor();
 
     await enterPassword(page, finn);
-    await page.getByRole('alert').getByText('This account cannot sign in here: it is deactivated', { exact: false }).waitFor();
+    await page.getByRole('alert').getByText('Wrong username or password.', { exact: false }).waitFor();
     await page.screenshot({ path: artifactPath('dashboard-users-deactivated-sign-in.png'), fullPage: true });
     expect(await welcome(page, finn).count()).to.equal(0);
 

@@ -22,8 +22,8 @@ const PROTOCOL_MD = fileURLToPath(new URL('../../docs/protocol.md', import.meta.
 /** The password provider with argon2 cheap enough for tests (the kit logs in a dozen times per run). */
 const CONFIG = { auth_providers: [{ type: 'password', argon2: { memory_kib: 1024, time_cost: 1, parallelism: 1 } }] };
 /** The first user added is the owner and an administrator; the second is neither. */
-const ADMIN = { username: 'alice', password: 'wonderland' };
-const USER = { username: 'bob', password: 'builder' };
+const ADMIN = { username: 'alice', password: 'down-the-rabbit-hole' };
+const USER = { username: 'bob', password: 'bob-the-builder' };
 /** A full run covers every group; fewer passes than this means cases went missing. */
 const MIN_PASSES = 70;
 

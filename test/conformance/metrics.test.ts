@@ -71,6 +71,7 @@ describe('GET /metrics', function () {
         ['flowgate_lockouts_total', 'counter'],
         ['flowgate_sockets', 'gauge'],
         ['flowgate_flow_steps_total', 'counter'],
+        ['flowgate_mfa_codes_total', 'counter'],
         ['flowgate_store_errors_total', 'counter'],
         ['flowgate_command_duration_seconds', 'histogram'],
         ['process_cpu_user_seconds_total', 'counter'],
@@ -82,6 +83,9 @@ describe('GET /metrics', function () {
       for (const kind of ['address', 'account', 'device', 'ban']) expect(value(scraped, 'flowgate_lockouts_total', { kind }), kind).to.be.a('number');
       for (const type of ['form', 'create_entry', 'abort', 'menu']) expect(value(scraped, 'flowgate_flow_steps_total', { type }), type).to.be.a('number');
       for (const state of ['unauthenticated', 'authenticated']) expect(value(scraped, 'flowgate_sockets', { state }), state).to.be.a('number');
+      for (const purpose of ['login', 'setup']) {
+        for (const result of ['sent', 'refused', 'failed']) expect(value(scraped, 'flowgate_mfa_codes_total', { purpose, result }), `${purpose} ${result}`).to.equal(0);
+      }
       expect(value(scraped, 'flowgate_store_errors_total')).to.equal(0);
     });
 

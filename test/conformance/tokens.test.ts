@@ -22,7 +22,7 @@ for (const backend of ['embedded', 'redis'] as const) {
       client.send({ type: 'auth', access_token: tokens.access_token });
       expect(await client.next()).to.deep.equal({ type: 'auth_ok', ha_version: '2024.1.0' });
       const user = await client.result({ type: 'auth/current_user' });
-      expect(user).to.deep.include({ name: 'Alice Liddell', is_admin: true, mfa_modules: [] });
+      expect(user).to.deep.include({ name: 'Alice Liddell', mfa_modules: [] });
       expect(user['credentials']).to.deep.equal([{ auth_provider_type: 'insecure_example', auth_provider_id: null }]);
     });
 

@@ -37,13 +37,13 @@ describe('flowgate user (process)', function () {
   }
 
   it('adds the first user as owner and admin, the password read from one line of stdin', async function () {
-    const result = await user(['add', 'alice', '--name', 'Alice Liddell', '--password-stdin'], 'wonderland\n');
+    const result = await user(['add', 'alice', '--name', 'Alice Liddell', '--password-stdin'], 'down-the-rabbit-hole\n');
     expect(result).to.deep.equal({ code: 0, stdout: 'Added user "alice" (owner, admin).\n', stderr: '' });
   });
 
   it('lists users in an aligned table', async function () {
-    await user(['add', 'alice', '--name', 'Alice Liddell', '--password-stdin'], 'wonderland\n');
-    await user(['add', 'Bob', '--password-stdin'], 'builder\n');
+    await user(['add', 'alice', '--name', 'Alice Liddell', '--password-stdin'], 'down-the-rabbit-hole\n');
+    await user(['add', 'Bob', '--password-stdin'], 'bob-the-builder\n');
     const result = await user(['list']);
     expect(result.code).to.equal(0);
     expect(result.stdout).to.equal(
@@ -57,24 +57,24 @@ describe('flowgate user (process)', function () {
   });
 
   it('changes a password with passwd, reading only the first line of stdin', async function () {
-    await user(['add', 'alice', '--password-stdin'], 'wonderland\n');
+    await user(['add', 'alice', '--password-stdin'], 'down-the-rabbit-hole\n');
     const result = await user(['passwd', 'ALICE', '--password-stdin'], 'looking-glass\nignored\n');
     expect(result).to.deep.include({ code: 0, stdout: 'Changed the password of "alice".\n' });
     const hash = await storedHash('alice');
     expect(await verifyPassword(hash, 'looking-glass')).to.equal(true);
-    expect(await verifyPassword(hash, 'wonderland')).to.equal(false);
+    expect(await verifyPassword(hash, 'down-the-rabbit-hole')).to.equal(false);
   });
 
   it('removes a user', async function () {
-    await user(['add', 'alice', '--password-stdin'], 'wonderland\n');
+    await user(['add', 'alice', '--password-stdin'], 'down-the-rabbit-hole\n');
     const removed = await user(['remove', 'alice']);
     expect(removed).to.deep.include({ code: 0, stdout: 'Removed user "alice".\n' });
     expect((await user(['list'])).stdout).to.not.contain('alice');
   });
 
   it('refuses a duplicate normalized username in one line, with exit code 1', async function () {
-    await user(['add', 'alice', '--password-stdin'], 'wonderland\n');
-    const result = await user(['add', '  ALICE ', '--password-stdin'], 'other\n');
+    await user(['add', 'alice', '--password-stdin'], 'down-the-rabbit-hole\n');
+    const result = await user(['add', '  ALICE ', '--password-stdin'], 'other-password\n');
     expect(result).to.deep.equal({ code: 1, stdout: '', stderr: 'flowgate: A user "alice" already exists\n' });
   });
 
@@ -101,14 +101,14 @@ describe('flowgate user (process)', function () {
   });
 
   it('takes no password as an argument', async function () {
-    const result = await user(['add', 'alice', 'wonderland'], 'wonderland\n');
+    const result = await user(['add', 'alice', 'wonderland'], 'down-the-rabbit-hole\n');
     expect(result.code).to.equal(2);
     expect(result.stderr).to.match(/^flowgate: Expected USERNAME\./);
     expect((await user(['list'])).stdout).to.not.contain('alice');
   });
 
   it('finds the config through FLOWGATE_CONFIG', async function () {
-    await runFlowgate(['user', 'add', 'alice', '--password-stdin'], { FLOWGATE_CONFIG: configPath }, tmpdir(), 'wonderland\n');
+    await runFlowgate(['user', 'add', 'alice', '--password-stdin'], { FLOWGATE_CONFIG: configPath }, tmpdir(), 'down-the-rabbit-hole\n');
     expect((await user(['list'])).stdout).to.contain('alice');
   });
 
@@ -126,12 +126,12 @@ describe('flowgate user (process)', function () {
       while (hint() === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(hint()).to.deep.include({
         level: 40,
-        msg: 'No users yet: create the first one with  npx flowgate user add <username>',
+        msg: 'No users yet: create the first one, who becomes the owner, with  npx flowgate user add <username>',
       });
     });
 
     it('lets a user added by the command log in at once', async function () {
-      const added = await user(['add', 'alice', '--password-stdin'], 'wonderland\n');
+      const added = await user(['add', 'alice', '--password-stdin'], 'down-the-rabbit-hole\n');
       expect(added.code).to.equal(0);
       const { client } = await RawClient.open(server.url);
       try {
@@ -140,7 +140,7 @@ describe('flowgate user (process)', function () {
           type: 'login_flow/step',
           flow_id: form['flow_id'],
           client_id: CLIENT_ID,
-          user_input: { username: 'Alice', password: 'wonderland' },
+          user_input: { username: 'Alice', password: 'down-the-rabbit-hole' },
         })) as any;
         expect(reply.success).to.equal(true);
         expect(reply.result.type).to.equal('create_entry');
@@ -149,10 +149,10 @@ describe('flowgate user (process)', function () {
       }
     });
     it('closes the sockets of a user removed by the command', async function () {
-      expect((await user(['add', 'bob', '--password-stdin'], 'builder\n')).code).to.equal(0);
+      expect((await user(['add', 'bob', '--password-stdin'], 'bob-the-builder\n')).code).to.equal(0);
       const { client } = await RawClient.open(server.url);
       try {
-        const code = await loginCode(client, ['password', null], { username: 'bob', password: 'builder' }, CLIENT_ID);
+        const code = await loginCode(client, ['password', null], { username: 'bob', password: 'bob-the-builder' }, CLIENT_ID);
         const tokens = await client.result({ type: 'auth/token', grant_type: 'authorization_code', code, client_id: CLIENT_ID });
         const socket = await authenticatedSocket(server.url, String(tokens['access_token']));
         const started = Date.now();

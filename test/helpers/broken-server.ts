@@ -28,8 +28,10 @@ function breakIdReuse(text: string): string {
 export async function startBrokenServer(upstreamUrl: string): Promise<BrokenServer> {
   // No frame limit of its own: oversized frames reach the real server, which closes with 1009 as it should.
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 16 * 1024 * 1024 });
-  server.on('connection', (client) => {
-    const upstream = new WebSocket(upstreamUrl);
+  server.on('connection', (client, request) => {
+    // The page's Origin goes upstream as a browser's would, so that the origin rule is the real server's to apply.
+    const origin = request.headers.origin;
+    const upstream = new WebSocket(upstreamUrl, origin === undefined ? {} : { headers: { origin } });
     const queued: Array<[RawData, boolean]> = [];
     client.on('message', (data, isBinary) => {
       if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });

@@ -83,8 +83,8 @@ export interface SmtpReceiver {
   /** Every accepted message, recorded before the server answers its DATA (so a resolved sendMail has been recorded). */
   readonly messages: ReceivedMail[];
   /**
-   * The notify module's `smtp` config for this server (plain SMTP on localhost: no TLS offered). nodemailer's `ignoreTLS`
-   * is not needed: the server offers no STARTTLS.
+   * The notify module's `smtp` config for this server: plain SMTP on localhost (no STARTTLS offered), so with
+   * `allow_plaintext: true`, without which the module refuses to send in clear (`extra` may set it false).
    */
   config(extra?: Record<string, unknown>): Record<string, unknown>;
   stop(): Promise<void>;
@@ -148,7 +148,7 @@ export async function startSmtpServer(): Promise<SmtpReceiver> {
     host: '127.0.0.1',
     port,
     messages,
-    config: (extra = {}) => ({ host: '127.0.0.1', port, secure: false, from: 'flowgate@example.test', ...extra }),
+    config: (extra = {}) => ({ host: '127.0.0.1', port, secure: false, allow_plaintext: true, from: 'flowgate@example.test', ...extra }),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { deploymentSecretKey } from './server-secret.js';
 
 export const FLOWGATE_BIN = fileURLToPath(new URL('../../server/dist/cli/main.js', import.meta.url));
 
@@ -29,6 +30,27 @@ export interface StartOptions {
   readonly store?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly dir?: string;
+  /**
+   * FLOWGATE_SECRET_KEY. By default, on a shared store (Redis) whose config and env set none, the deployment's key
+   * (server-secret.ts): the same for every instance on that store, as a real deployment has it. null: none, whatever the store.
+   */
+  readonly secretKey?: string | null;
+}
+
+/** The store a server started with `options` uses: --store, else FLOWGATE_STORE, else the config's `store`. */
+function storeOf(options: StartOptions): string | undefined {
+  const fromConfig = options.config?.['store'];
+  return options.store ?? (options.env?.['FLOWGATE_STORE'] || undefined) ?? (typeof fromConfig === 'string' ? fromConfig : undefined);
+}
+
+/** The FLOWGATE_SECRET_KEY the server gets (see StartOptions.secretKey); undefined: the variable is left as it is. */
+function secretKeyEnv(options: StartOptions): { FLOWGATE_SECRET_KEY?: string } {
+  if (options.secretKey === null) return { FLOWGATE_SECRET_KEY: '' };
+  if (options.secretKey !== undefined) return { FLOWGATE_SECRET_KEY: options.secretKey };
+  const store = storeOf(options);
+  const shared = store !== undefined && /^rediss?(\+[a-z]+)?:/i.test(store.trim());
+  const configured = options.config?.['secret_key'] !== undefined || options.env?.['FLOWGATE_SECRET_KEY'] !== undefined;
+  return shared && !configured ? { FLOWGATE_SECRET_KEY: deploymentSecretKey(store) } : {};
 }
 
 /** A config with the example provider and one user, alice / wonderland. */
@@ -43,7 +65,7 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
   const args = [FLOWGATE_BIN, 'serve', '--config', configPath, '--port', '0', '--host', '127.0.0.1'];
   if (options.store !== undefined) args.push('--store', options.store);
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, FLOWGATE_LOG_LEVEL: 'debug', ...options.env },
+    env: { ...process.env, FLOWGATE_LOG_LEVEL: 'debug', ...secretKeyEnv(options), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -82,5 +82,30 @@ export function describeLeaseContract(name: string, openGroup: OpenStoreGroup): 
         expect(await group.store.acquireLease('set', 'c', 1, inAMinute())).to.equal(false);
       });
     });
+
+    describe('#nextLeaseExpiry', function () {
+      it('answers the earliest expiry of the live members, on every store', async function () {
+        const later = inAMinute() + MINUTE;
+        const sooner = inAMinute();
+        await group.store.acquireLease('set', 'late', 5, later);
+        await group.store.acquireLease('set', 'soon', 5, sooner);
+        await group.store.acquireLease('other', 'x', 5, Date.now() + SHORT_TTL_MS);
+        for (const store of group.stores) expect(await store.nextLeaseExpiry('set')).to.equal(sooner);
+        await group.stores[1]!.releaseLease('set', 'soon');
+        expect(await group.store.nextLeaseExpiry('set')).to.equal(later);
+      });
+
+      it('answers null for an unknown set, and skips members that expired', async function () {
+        expect(await group.store.nextLeaseExpiry('no-such-set')).to.equal(null);
+        await group.store.acquireLease('set', 'a', 2, Date.now() + SHORT_TTL_MS);
+        const kept = inAMinute();
+        await group.store.acquireLease('set', 'b', 2, kept);
+        await sleep(PAST_SHORT_TTL_MS);
+        // Nothing acquired since: the expired member may still be stored, and must not be answered.
+        expect(await group.store.nextLeaseExpiry('set')).to.equal(kept);
+        await group.store.releaseLease('set', 'b');
+        expect(await group.store.nextLeaseExpiry('set')).to.equal(null);
+      });
+    });
   });
 }

@@ -2,12 +2,22 @@
  * A Redis store as key layout 1 (earlier builds of Flowgate) left it: the directory under `{directory}`, login defense under
  * `{login-defense}`, written key by key exactly as that layout's scripts wrote them. What the migration tests start from.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { randomId } from '../../server/src/crypto.js';
 import { hashPassword } from '../../server/src/providers/password.js';
 import type { RefreshToken } from '../../server/src/store/types.js';
-import { signAccessToken } from '../../server/src/tokens/access-tokens.js';
 import { TEST_CLIENT_ID } from './login.js';
+
+/** A refresh token as layouts 1 and 2 kept it: its access tokens' HMAC key in clear (`jwt`), no salt, no login time. */
+type OldRefreshToken = Omit<RefreshToken, 'keySalt' | 'loggedInAt'> & { readonly jwtKey: string };
+
+/** An access token as the versions before secret_key signed it: HS256 with the refresh token's stored key. */
+export function signWithClearKey(token: OldRefreshToken, now: number): Promise<string> {
+  const issuedAt = Math.floor(now / 1000);
+  return new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuer(token.id).setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + Math.floor(token.accessTokenTtlMs / 1000)).sign(createSecretKey(Buffer.from(token.jwtKey, 'utf8')));
+}
 
 /** The few commands the writer needs: a single-node client and a cluster client (all these keys share one slot) both have them. */
 export interface OldLayoutWriter {
@@ -39,7 +49,7 @@ export const OLD_PASSWORD = 'wonderland-1';
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** A refresh token's hash and index entry exactly as layout 1's createRefreshToken script wrote them. */
-async function writeOldToken(raw: OldLayoutWriter, dir: (...segments: string[]) => string, token: RefreshToken): Promise<void> {
+async function writeOldToken(raw: OldLayoutWriter, dir: (...segments: string[]) => string, token: OldRefreshToken): Promise<void> {
   const index = dir('refresh-token-index', token.tokenHash);
   const key = dir('refresh-token', token.id);
   await raw.hSet(key, {
@@ -80,7 +90,7 @@ export async function writeOldStore(raw: OldLayoutWriter, prefix = 'default'): P
   };
   const normalTokenId = randomId();
   await writeOldToken(raw, dir, { ...base, id: normalTokenId, type: 'normal', clientName: null, tokenHash: sha256(refreshSecret), expireAt: now + 90 * DAY });
-  const longLived: RefreshToken = {
+  const longLived: OldRefreshToken = {
     ...base, id: randomId(), type: 'long_lived_access_token', clientId: null, clientName: 'CLI', tokenHash: sha256(randomId()),
     jwtKey: randomBytes(64).toString('hex'), accessTokenTtlMs: 3_650 * DAY, expireAt: null,
   };
@@ -91,6 +101,6 @@ export async function writeOldStore(raw: OldLayoutWriter, prefix = 'default'): P
   await raw.set(defense('failures', 'address', '192.0.2.10'), '2', { PX: 60_000 });
   return {
     alice, bob, credentialId, normalTokenId, longLivedTokenId: longLived.id, refreshSecret,
-    longLivedAccessToken: await signAccessToken(longLived, now),
+    longLivedAccessToken: await signWithClearKey(longLived, now),
   };
 }

@@ -23,10 +23,11 @@ function refreshToken(id: string, overrides: Partial<RefreshToken> = {}): Refres
     clientName: 'Phone',
     type: 'normal',
     tokenHash: sha256(`secret-${id}`),
-    jwtKey: `jwt-key-${id}`,
+    keySalt: `salt-${id}`,
     accessTokenTtlMs: 1_800_000,
     credentialId: 'credential-1',
     createdAt: 1_000,
+    loggedInAt: 1_000,
     lastUsedAt: 2_000,
     lastUsedIp: '192.0.2.1',
     expireAt: Date.now() + HOUR,
@@ -142,6 +143,46 @@ export function describeRefreshTokenContract(getStore: () => Store): void {
         expect(await store.touchRefreshToken('t1', Date.now(), '192.0.2.9', Date.now() + HOUR)).to.equal(false);
         expect(await store.touchRefreshToken('no-such-token', Date.now(), null, null)).to.equal(false);
         expect(await store.getRefreshToken('t1')).to.equal(null);
+      });
+    });
+
+    describe('#recordRefreshTokenLogin', function () {
+      it('moves the login time forward and nothing else: not the expiry, not the last use', async function () {
+        const token = refreshToken('t1');
+        await create(token);
+        expect(await store.recordRefreshTokenLogin('t1', 9_000)).to.equal(true);
+        const renewed = { ...token, loggedInAt: 9_000 };
+        expect(await store.getRefreshToken('t1')).to.deep.equal(renewed);
+        expect(await store.findRefreshTokenByHash(token.tokenHash)).to.deep.equal(renewed);
+        expect(await store.listRefreshTokens('u1')).to.deep.equal([renewed]);
+      });
+
+      it('never moves it back, and gives a token without one (a long-lived token) its first', async function () {
+        await create(refreshToken('t1', { loggedInAt: 9_000 }));
+        expect(await store.recordRefreshTokenLogin('t1', 5_000)).to.equal(true);
+        expect((await store.getRefreshToken('t1'))?.loggedInAt).to.equal(9_000);
+        await create({ ...longLived('t2', 'CLI'), loggedInAt: null });
+        expect((await store.getRefreshToken('t2'))?.loggedInAt).to.equal(null);
+        expect(await store.recordRefreshTokenLogin('t2', 7_000)).to.equal(true);
+        expect((await store.getRefreshToken('t2'))?.loggedInAt).to.equal(7_000);
+      });
+
+      it('is not moved by a use (touchRefreshToken): a refresh is no login', async function () {
+        await create(refreshToken('t1', { loggedInAt: 3_000 }));
+        expect(await store.touchRefreshToken('t1', 8_000, '192.0.2.8', Date.now() + HOUR)).to.equal(true);
+        expect((await store.getRefreshToken('t1'))?.loggedInAt).to.equal(3_000);
+      });
+
+      it('answers false for a deleted, expired or unknown token and does not recreate it', async function () {
+        await create(refreshToken('t1'));
+        await store.deleteRefreshToken('t1');
+        expect(await store.recordRefreshTokenLogin('t1', 9_000)).to.equal(false);
+        expect(await store.getRefreshToken('t1')).to.equal(null);
+        expect(await store.recordRefreshTokenLogin('no-such-token', 9_000)).to.equal(false);
+        await create(refreshToken('t2', { expireAt: Date.now() + SHORT_TTL_MS }));
+        await sleep(PAST_SHORT_TTL_MS);
+        expect(await store.recordRefreshTokenLogin('t2', 9_000)).to.equal(false);
+        expect(await store.getRefreshToken('t2')).to.equal(null);
       });
     });
 

@@ -156,23 +156,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     describe('users', function () {
-      it('makes the first user the owner and no later one', async function () {
-        expect((await store.createUser(user('u1'))).isOwner).to.equal(true);
-        expect((await store.createUser(user('u2'))).isOwner).to.equal(false);
-        expect((await store.getUser('u1'))?.isOwner).to.equal(true);
-        expect((await store.getUser('u2'))?.isOwner).to.equal(false);
+      it('makes nobody the owner unless asked to claim it, also the first user ever', async function () {
+        expect((await store.createUser(user('u1'))).isOwner).to.equal(false);
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(true);
+        expect((await store.getUser('u1'))?.isOwner).to.equal(false);
+        expect((await store.getUser('u2'))?.isOwner).to.equal(true);
       });
 
-      it('elects exactly one owner among concurrent first users', async function () {
-        const created = await Promise.all(Array.from({ length: 10 }, (_, i) => store.createUser(user(`u${i}`))));
+      it('makes the first user that claims the owner the owner, and no later one', async function () {
+        expect((await store.createUser(user('u1'), { claimOwner: true })).isOwner).to.equal(true);
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(false);
+        expect((await store.getUser('u1'))?.isOwner).to.equal(true);
+      });
+
+      it('elects exactly one owner among concurrent first users that claim it', async function () {
+        const created = await Promise.all(Array.from({ length: 10 }, (_, i) => store.createUser(user(`u${i}`), { claimOwner: true })));
         expect(created.filter((u) => u.isOwner)).to.have.length(1);
         expect((await store.listUsers()).filter((u) => u.isOwner)).to.have.length(1);
       });
 
       it('does not promote anyone when the owner is removed', async function () {
-        await store.createUser(user('u1'));
+        await store.createUser(user('u1'), { claimOwner: true });
         await store.removeUser('u1');
-        expect((await store.createUser(user('u2'))).isOwner).to.equal(false);
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(false);
       });
 
       it('throws when the user id exists', async function () {
@@ -207,7 +213,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
 
       it('keeps the owner an admin whatever groups it is given', async function () {
-        const owner = await store.createUser({ ...user('u1'), groupIds: ['system-users'] });
+        const owner = await store.createUser({ ...user('u1'), groupIds: ['system-users'] }, { claimOwner: true });
         expect(owner).to.deep.include({ isOwner: true, isAdmin: true });
         expect(owner.groupIds).to.include('system-admin');
         const updated = await store.updateUser('u1', { groupIds: ['system-read-only'] });
@@ -333,16 +339,50 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('#makeOwner', function () {
+      it('makes a user the owner (and an admin) while there is none', async function () {
+        await store.createUser(user('u1'));
+        expect(await store.makeOwner('u1')).to.equal('ok');
+        expect(await store.getUser('u1')).to.deep.include({ isOwner: true, isAdmin: true });
+        expect(await store.makeOwner('u1')).to.equal('ok');
+        // Elected: a later claim does not make another owner.
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(false);
+      });
+
+      it('refuses while another user is the owner, and for an unknown user', async function () {
+        await store.createUser(user('u1'), { claimOwner: true });
+        await store.createUser(user('u2'));
+        expect(await store.makeOwner('u2')).to.equal('owner_exists');
+        expect(await store.getUser('u2')).to.deep.include({ isOwner: false });
+        expect(await store.makeOwner('nobody')).to.equal('not_found');
+      });
+
+      it('takes the place of an owner that was removed', async function () {
+        await store.createUser(user('u1'), { claimOwner: true });
+        await store.createUser(user('u2'));
+        await store.removeUser('u1');
+        expect(await store.makeOwner('u2')).to.equal('ok');
+        expect((await store.listUsers()).filter((u) => u.isOwner).map((u) => u.id)).to.deep.equal(['u2']);
+      });
+
+      it('makes exactly one owner of 10 users promoted at once', async function () {
+        await Promise.all(Array.from({ length: 10 }, (_, i) => store.createUser(user(`u${i}`))));
+        const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => store.makeOwner(`u${i}`)));
+        expect(outcomes.filter((outcome) => outcome === 'ok')).to.have.length(1);
+        expect((await store.listUsers()).filter((u) => u.isOwner)).to.have.length(1);
+      });
+    });
+
     describe('#createUserForCredential', function () {
-      it('creates the first user as owner and admin, bound to the credential, and later users as neither', async function () {
+      it('creates a user that claims the owner as owner and admin, bound to the credential, and later users as neither', async function () {
         const alice = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
-        const first = await store.createUserForCredential(alice.id, user('u1', 1_000));
+        const first = await store.createUserForCredential(alice.id, user('u1', 1_000), { claimOwner: true });
         const owner = { ...user('u1', 1_000), groupIds: ['system-admin', 'system-users'], isOwner: true, isAdmin: true };
         expect(first).to.deep.equal({ user: owner, created: true });
         expect((await store.getCredential(alice.id))?.userId).to.equal('u1');
         expect((await store.listCredentials('u1')).map((c) => c.id)).to.deep.equal([alice.id]);
         const bob = await store.getOrCreateCredential('homeassistant', null, 'bob', {});
-        const second = await store.createUserForCredential(bob.id, user('u2'));
+        const second = await store.createUserForCredential(bob.id, user('u2'), { claimOwner: true });
         expect(second?.user).to.deep.include({ id: 'u2', isOwner: false, isAdmin: false });
         expect(await store.getUser('u2')).to.deep.equal(second?.user);
       });
@@ -355,16 +395,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.listUsers()).map((u) => u.id)).to.deep.equal(['u1']);
       });
 
-      it('answers null for an unknown credential and creates no user or owner', async function () {
-        expect(await store.createUserForCredential('no-such-credential', user('u1'))).to.equal(null);
-        expect(await store.getUser('u1')).to.equal(null);
-        expect((await store.createUser(user('u2'))).isOwner).to.equal(true);
+      it('never makes the owner unless asked to claim it, also for the first user ever (a login)', async function () {
+        const alice = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
+        expect((await store.createUserForCredential(alice.id, user('u1')))?.user).to.deep.include({ isOwner: false, isAdmin: false });
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(true);
       });
 
-      it('gives 10 concurrent first logins of one credential the same user, which is the owner', async function () {
+      it('answers null for an unknown credential and creates no user or owner', async function () {
+        expect(await store.createUserForCredential('no-such-credential', user('u1'), { claimOwner: true })).to.equal(null);
+        expect(await store.getUser('u1')).to.equal(null);
+        expect((await store.createUser(user('u2'), { claimOwner: true })).isOwner).to.equal(true);
+      });
+
+      it('gives 10 concurrent first adds of one credential the same user, which is the owner', async function () {
         const credential = await store.getOrCreateCredential('homeassistant', null, 'alice', {});
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.createUserForCredential(credential.id, user(`u${i}`))),
+          Array.from({ length: 10 }, (_, i) => store.createUserForCredential(credential.id, user(`u${i}`), { claimOwner: true })),
         );
         expect(results.filter((result) => result?.created)).to.have.length(1);
         expect(new Set(results.map((result) => result?.user.id)).size).to.equal(1);

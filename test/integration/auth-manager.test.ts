@@ -5,6 +5,7 @@ import { getOrCreateUser } from '../../server/src/auth/users.js';
 import type { AuthProvider } from '../../server/src/providers/registry.js';
 import { insecureExample } from '../../server/src/providers/insecure-example.js';
 import type { Store } from '../../server/src/store/types.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const CLIENT_ID = 'https://app.example/';
@@ -21,7 +22,7 @@ for (const backend of BACKENDS) {
         { type: 'insecure_example', users: [{ username: 'alice', password: 'wonderland', name: 'Alice' }] },
         { store },
       );
-      auth = new AuthManager({ store, providers: [provider] });
+      auth = new AuthManager({ store, serverSecret: testServerSecret(), providers: [provider] });
     });
     afterEach(async () => store.close());
 
@@ -53,14 +54,14 @@ for (const backend of BACKENDS) {
       expect(second?.['credential_id']).to.equal(first?.['credential_id']);
     });
 
-    it('makes one user, the owner, when the first two logins of a credential are exchanged at the same moment', async function () {
+    it('makes one user, not the owner, when the first logins of a credential are exchanged at the same moment', async function () {
       const data = await store.takeCode(await login(), CLIENT_ID);
       const credential = await store.getCredential(String(data?.['credential_id']));
       if (credential === null) throw new Error('the code names no credential');
       const users = await Promise.all(Array.from({ length: 5 }, () => getOrCreateUser(store, provider, credential)));
       expect(new Set(users.map((user) => user.id)).size).to.equal(1);
       expect(await store.listUsers()).to.deep.equal([users[0]]);
-      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
+      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: false, isAdmin: false });
     });
 
     it("accepts a configured user's own password only: not another user's, not the same text split differently", async function () {
@@ -68,7 +69,7 @@ for (const backend of BACKENDS) {
         { type: 'insecure_example', users: [{ username: 'alice', password: 'wonderland' }, { username: 'bob', password: 'builder' }] },
         { store },
       );
-      const manager = new AuthManager({ store, providers: [two] });
+      const manager = new AuthManager({ store, serverSecret: testServerSecret(), providers: [two] });
       const answer = async (username: string, password: string) => {
         const form = await manager.startLogin(['insecure_example', null], { clientId: CLIENT_ID, redirectUri: null, remoteAddress: null, deviceToken: null });
         const result = await manager.loginStep(form.flow_id, CLIENT_ID, { username, password });
@@ -85,7 +86,7 @@ for (const backend of BACKENDS) {
       expect(answers).to.deep.equal(['create_entry', 'create_entry', 'invalid_auth', 'invalid_auth', 'invalid_auth', 'invalid_auth']);
     });
 
-    it('makes the first user of a login the owner and an admin, and later ones ordinary users', async function () {
+    it('makes ordinary users of logins, the first one on an empty store too: a login never makes the owner', async function () {
       const both = insecureExample.create(
         { type: 'insecure_example', users: [{ username: 'alice', password: 'a', name: 'Alice' }, { username: 'bob', password: 'b', name: 'Bob' }] },
         { store },
@@ -95,7 +96,7 @@ for (const backend of BACKENDS) {
         const credential = await both.getOrCreateCredentials({ username });
         users.push(await getOrCreateUser(store, both, credential));
       }
-      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: true, isAdmin: true });
+      expect(users[0]).to.deep.include({ name: 'Alice', isOwner: false, isAdmin: false });
       expect(users[1]).to.deep.include({ name: 'Bob', isOwner: false, isAdmin: false });
     });
 
@@ -103,6 +104,7 @@ for (const backend of BACKENDS) {
       const events: string[] = [];
       const unlimited = new AuthManager({
         store,
+        serverSecret: testServerSecret(),
         providers: [provider],
         loginLimits: { addressFailures: 0, accountFailures: 0, deviceFailures: 0 },
         audit: (event, fields) => events.push(`${event} ${String(fields['username'])}`),
@@ -120,6 +122,7 @@ for (const backend of BACKENDS) {
       const events: string[] = [];
       const limited = new AuthManager({
         store: countingLoginDefense(store, calls),
+        serverSecret: testServerSecret(),
         providers: [provider],
         loginLimits: { addressFailures: 3, accountFailures: 5, deviceFailures: 0 },
         audit: (event, fields) => events.push(`${event} ${String(fields['kind'] ?? fields['username'])}`),

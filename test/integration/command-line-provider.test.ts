@@ -29,6 +29,7 @@ import {
   writeScript,
 } from '../helpers/login-scripts.js';
 import { eventually } from '../helpers/instances.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const CLIENT_ID = 'https://app.example/';
@@ -127,7 +128,7 @@ for (const backend of BACKENDS) {
         { type: 'command_line', ...config },
         { store, logger, ...(gate === undefined ? {} : { verifyGate: gate }) },
       );
-      return { auth: new AuthManager({ store, providers: [provider] }), provider };
+      return { auth: new AuthManager({ store, serverSecret: testServerSecret(), providers: [provider] }), provider };
     }
 
     async function attempt(auth: AuthManager, username: string, password: string): Promise<any> {

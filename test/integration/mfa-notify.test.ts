@@ -12,6 +12,7 @@ import { NotifyError } from '../../server/src/mfa/notifiers.js';
 import { createNotifyModule, NotifyConfig, type NotifyOptions } from '../../server/src/mfa/notify.js';
 import type { JsonObject, Store } from '../../server/src/store/types.js';
 import { startSmtpServer, startWebhookReceiver, type SmtpReceiver, type WebhookReceiver } from '../helpers/mail-and-webhook.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const USER: MfaSetupContext = { userId: 'user-1', userName: 'Ada' };
@@ -34,7 +35,7 @@ function decodeConfig(raw: unknown): NotifyConfig {
 
 /** The module on `store`, and a real setup-flow manager that hands a finished flow's data to `setupUser`, as auth does. */
 function notifyOn(store: Store, config: Record<string, unknown>, options: NotifyOptions = {}) {
-  const module = createNotifyModule(decodeConfig({ type: 'notify', ...config }), { store, dataDir: tmpdir(), sharedStore: false }, options);
+  const module = createNotifyModule(decodeConfig({ type: 'notify', ...config }), { store, leases: store, dataDir: tmpdir(), sharedStore: false, serverSecret: testServerSecret() }, options);
   const flows = new FlowManager<MfaSetupContext>({
     store,
     contextCodec: MfaSetupContext,

@@ -19,6 +19,7 @@ import { mfaModuleFactory } from '../../server/src/mfa/registry.js';
 import { openStore } from '../../server/src/store/open.js';
 import type { MfaStore } from '../../server/src/store/mfa.js';
 import type { Store } from '../../server/src/store/types.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore, redisTestUrl, silentLogger, type Backend } from '../helpers/stores.js';
 
 /** The documented shape: three groups of four letters of the alphabet, dash-separated. */
@@ -28,7 +29,7 @@ const USER = { userId: 'user-1', userName: 'Ada' };
 function moduleOn(store: MfaStore, config: Record<string, unknown> = { type: 'recovery' }): MfaModule {
   const decoded = recoveryModule.configCodec.decode(config);
   if (decoded._tag === 'Left') throw new Error('the test config does not decode');
-  return recoveryModule.create(decoded.right, { store, dataDir: tmpdir(), sharedStore: false });
+  return recoveryModule.create(decoded.right, { store, dataDir: tmpdir(), sharedStore: false, serverSecret: testServerSecret() });
 }
 
 /** A setup-flow engine wired as the auth layer wires it: the entry's data is what `setupUser` returns. */

@@ -1,12 +1,11 @@
 /** The totp MFA module on real stores: its setup flow through the flow engine, one-use codes across instances, sealed secrets. */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { authenticator } from 'otplib';
 import { describeErrors } from '@flowgate/shared';
-import { ConfigError } from '../../server/src/config/config.js';
 import { randomId } from '../../server/src/crypto.js';
 import { FlowManager } from '../../server/src/flow/index.js';
 import { MfaSetupContext, type MfaModule } from '../../server/src/mfa/module.js';
@@ -14,11 +13,14 @@ import { TOTP_KEY_FILE_NAME, TotpConfig, createTotpModule } from '../../server/s
 import type { MfaStore } from '../../server/src/store/mfa.js';
 import { openStore } from '../../server/src/store/open.js';
 import type { JsonObject, Store } from '../../server/src/store/types.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, redisTestUrl, silentLogger, type Backend } from '../helpers/stores.js';
 
 const STEP_MS = 30_000;
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const OTHER_KEY = Buffer.alloc(32, 9).toString('hex');
+/** The deployment's `secret_key`, what a module without a key of its own seals with. */
+const SERVER_SECRET = testServerSecret();
 const ALICE: MfaSetupContext = { userId: 'user-alice', userName: 'alice' };
 
 /** The code an authenticator app shows at `ms`. */
@@ -75,7 +77,7 @@ for (const backend of BACKENDS) {
     const totp = (options: { on?: MfaStore; config?: Partial<TotpConfig> } = {}): MfaModule =>
       createTotpModule(
         { type: 'totp', secret_key: KEY, ...options.config },
-        { store: options.on ?? store, dataDir, sharedStore: backend === 'redis' },
+        { store: options.on ?? store, dataDir, sharedStore: backend === 'redis', serverSecret: SERVER_SECRET },
         { now: () => clock },
       );
 
@@ -298,26 +300,28 @@ for (const backend of BACKENDS) {
       });
     });
 
-    if (backend === 'redis') {
-      describe('create', function () {
-        it('throws a ConfigError naming secret_key when the store is shared and no key is configured', function () {
-          const create = () => createTotpModule({ type: 'totp' }, { store, dataDir, sharedStore: true });
-          expect(create).to.throw(ConfigError, /secret_key/);
-        });
+    describe('create', function () {
+      /** A module configured with no secret_key of its own, on a deployment whose server secret is `serverSecret`. */
+      const withoutKey = (serverSecret = SERVER_SECRET) =>
+        createTotpModule({ type: 'totp' }, { store, dataDir, sharedStore: backend === 'redis', serverSecret }, { now: () => clock });
+
+      it('seals with the server secret when the module has no secret_key: the same secret opens, another does not', async function () {
+        const secret = await setUpAStepAgo(withoutKey());
+        const code = codeAt(secret, clock);
+        expect(await withoutKey(testServerSecret()).validate(ALICE.userId, { code }, {})).to.equal(false);
+        expect(await withoutKey().validate(ALICE.userId, { code }, {})).to.equal(true);
+        expect(existsSync(join(dataDir, TOTP_KEY_FILE_NAME))).to.equal(false);
       });
-    } else {
-      describe('create', function () {
-        it('generates a key file once (mode 0600) and later modules reuse it', async function () {
-          const withoutKey = () => createTotpModule({ type: 'totp' }, { store, dataDir, sharedStore: false }, { now: () => clock });
+
+      if (backend === 'sqlite') {
+        it('keeps sealing with the totp-secret.key an earlier version generated, so secrets stored then still open', async function () {
+          writeFileSync(join(dataDir, TOTP_KEY_FILE_NAME), `${KEY}\n`, { mode: 0o600 });
           const secret = await setUpAStepAgo(withoutKey());
-          const file = join(dataDir, TOTP_KEY_FILE_NAME);
-          const key = readFileSync(file, 'utf8');
-          expect(statSync(file).mode & 0o777).to.equal(0o600);
-          expect(await withoutKey().validate(ALICE.userId, { code: codeAt(secret, clock) }, {})).to.equal(true);
-          expect(readFileSync(file, 'utf8')).to.equal(key);
+          // Sealed with the file's key: a module given that key opens it.
+          expect(await totp().validate(ALICE.userId, { code: codeAt(secret, clock) }, {})).to.equal(true);
         });
-      });
-    }
+      }
+    });
   });
 }
 

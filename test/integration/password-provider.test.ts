@@ -6,8 +6,10 @@ import { ServiceError } from '../../server/src/errors.js';
 import { noAudit } from '../../server/src/observability/audit.js';
 import { addPasswordUser, listPasswordUsers, type PasswordUserError } from '../../server/src/providers/password-accounts.js';
 import { passwordProvider, verifyPassword, type VerifyPassword } from '../../server/src/providers/password.js';
+import { AccessTokenKeys } from '../../server/src/tokens/access-tokens.js';
 import { TokenService } from '../../server/src/tokens/refresh-tokens.js';
 import type { Store } from '../../server/src/store/types.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const CLIENT_ID = 'https://app.example/';
@@ -40,7 +42,7 @@ for (const backend of BACKENDS) {
 
     function authWith(verify?: VerifyPassword, params: typeof FAST = FAST): AuthManager {
       const provider = passwordProvider.create({ type: 'password', ...params }, { store, ...(verify === undefined ? {} : { verify }) });
-      return new AuthManager({ store, providers: [provider] });
+      return new AuthManager({ store, serverSecret: testServerSecret(), providers: [provider] });
     }
 
     async function startFlow(auth: AuthManager): Promise<string> {
@@ -61,7 +63,7 @@ for (const backend of BACKENDS) {
           return verifyPassword(hash, password);
         };
         const provider = passwordProvider.create({ type: 'password', ...FAST }, { store, verify: counting });
-        const auth = new AuthManager({ store, providers: [provider], loginLimits: { addressFailures: 3 } });
+        const auth = new AuthManager({ store, serverSecret: testServerSecret(), providers: [provider], loginLimits: { addressFailures: 3 } });
         const flowId = await startFlow(auth);
         for (let n = 0; n < 3; n++) {
           const reply: any = await auth.loginStep(flowId, CLIENT_ID, { username: 'alice', password: 'nope' });
@@ -164,15 +166,15 @@ for (const backend of BACKENDS) {
     });
 
     describe('addPasswordUser', function () {
-      it('makes the first user the owner (and so an admin), linked to its credential', async function () {
-        const user = await addPasswordUser(store, FAST, { username: 'Alice', password: 'wonderland', name: 'Alice Liddell' });
+      it('makes the first user the owner (and so an admin) when asked to claim it, linked to its credential', async function () {
+        const user = await addPasswordUser(store, FAST, { username: 'Alice', password: 'wonderland', name: 'Alice Liddell' }, { claimOwner: true });
         expect(user).to.deep.include({ name: 'Alice Liddell', isOwner: true, isAdmin: true, isActive: true });
         expect((await store.findCredential('password', null, 'alice'))?.userId).to.equal(user.id);
       });
 
       it('makes later users neither owner nor admin unless asked', async function () {
-        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' });
-        const bob = await addPasswordUser(store, FAST, { username: 'bob', password: 'builder' });
+        await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland' }, { claimOwner: true });
+        const bob = await addPasswordUser(store, FAST, { username: 'bob', password: 'builder' }, { claimOwner: true });
         const carol = await addPasswordUser(store, FAST, { username: 'carol', password: 'x', groupIds: ['system-admin'] });
         expect(bob).to.deep.include({ isOwner: false, isAdmin: false });
         expect(carol).to.deep.include({ isOwner: false, isAdmin: true });
@@ -211,7 +213,7 @@ for (const backend of BACKENDS) {
       });
     });
 
-    const admin = () => new UserAdmin({ store, tokens: new TokenService(store), audit: noAudit, passwordOptions: FAST });
+    const admin = () => new UserAdmin({ store, tokens: new TokenService(store, new AccessTokenKeys(testServerSecret())), audit: noAudit, passwordOptions: FAST });
 
     describe('UserAdmin#setPasswordOfUsername', function () {
       it('lets the new password in and keeps the old one out', async function () {
@@ -242,7 +244,7 @@ for (const backend of BACKENDS) {
 
     describe('listPasswordUsers', function () {
       it('lists every password user by username with its flags', async function () {
-        await addPasswordUser(store, FAST, { username: 'bob', password: 'builder', name: 'Bob' });
+        await addPasswordUser(store, FAST, { username: 'bob', password: 'builder', name: 'Bob' }, { claimOwner: true });
         await addPasswordUser(store, FAST, { username: 'alice', password: 'wonderland', name: 'Alice', groupIds: ['system-admin'] });
         expect(await listPasswordUsers(store)).to.deep.equal([
           { username: 'alice', name: 'Alice', is_owner: false, is_admin: true, is_active: true },

@@ -90,7 +90,8 @@ describe('RedisStore', function () {
     try {
       await a.createFlow('flow-1', { from: 'a' }, Date.now() + 60_000);
       expect(await b.getFlow('flow-1')).to.equal(null);
-      expect((await b.createUser({ id: 'u1', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 })).isOwner).to.equal(true);
+      const first = { id: 'u1', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 };
+      expect((await b.createUser(first, { claimOwner: true })).isOwner).to.equal(true);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -225,8 +226,8 @@ describe('SqliteStore', function () {
 
     it('elect one owner between them', async function () {
       const created = await Promise.all([
-        cli.createUser({ id: 'u1', name: 'a', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 }),
-        server.createUser({ id: 'u2', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 2 }),
+        cli.createUser({ id: 'u1', name: 'a', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 1 }, { claimOwner: true }),
+        server.createUser({ id: 'u2', name: 'b', isActive: true, groupIds: ['system-users'], localOnly: false, createdAt: 2 }, { claimOwner: true }),
       ]);
       expect(created.filter((user) => user.isOwner)).to.have.length(1);
     });

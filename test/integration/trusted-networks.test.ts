@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from '../../server/src/config/config.js';
 import { ServiceError } from '../../server/src/errors.js';
 import { trustedNetworksProvider, type TrustedNetworksConfig } from '../../server/src/providers/trusted-networks.js';
 import type { RefreshToken, Store, User } from '../../server/src/store/types.js';
+import { testServerSecret } from '../helpers/server-secret.js';
 import { BACKENDS, freshStore } from '../helpers/stores.js';
 
 const CLIENT_ID = 'https://app.example/';
@@ -113,7 +114,7 @@ for (const backend of BACKENDS) {
     }
 
     function authWith(extra: Partial<TrustedNetworksConfig> = {}): AuthManager {
-      return new AuthManager({ store, providers: [provider(extra)] });
+      return new AuthManager({ store, serverSecret: testServerSecret(), providers: [provider(extra)] });
     }
 
     const init = (auth: AuthManager, remoteAddress: string | null): Promise<Reply> =>

@@ -18,10 +18,11 @@ describe('Users written before groups existed', function () {
   it('become system-admin or system-users members when an old SQLite file is migrated', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'flowgate-upgrade-'));
     const file = join(dir, 'flowgate.db');
-    // The file as the previous Flowgate left it: every migration but the one that added groups.
+    // The file as the previous Flowgate left it: every migration before the one that added groups (later ones came after it).
+    const groups = MIGRATIONS.findIndex((migration) => migration.includes('ADD COLUMN group_ids'));
     const old = new Database(file);
-    for (const migration of MIGRATIONS.slice(0, -1)) old.exec(migration);
-    old.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    for (const migration of MIGRATIONS.slice(0, groups)) old.exec(migration);
+    old.pragma(`user_version = ${groups}`);
     const insert = old.prepare('INSERT INTO users (id, name, is_owner, is_admin, is_active, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     insert.run('owner', 'Olive', 1, 1, 1, 1);
     insert.run('admin', 'Ada', 0, 1, 1, 2);

@@ -40,7 +40,6 @@ describe('command_line provider: two instances on one Redis', function () {
   let dir: string;
   let instances: Instances;
   let store: Store;
-  let placeholderOwner: string | null = null;
 
   before(async function () {
     dir = scriptFolder();
@@ -48,17 +47,10 @@ describe('command_line provider: two instances on one Redis', function () {
       config: { auth_providers: [{ type: 'command_line', command: metaScript(dir), meta: true }], login_limits: NO_LOGIN_LIMITS },
     });
     store = await openServerStore('redis', dir);
-    // The first user ever is the owner and stays an admin whatever its group says: on a Redis of its own this suite's user would
-    // be that first one, and the group from the program could not be seen.
-    if ((await store.listUsers()).length === 0) {
-      placeholderOwner = `command-line-owner-${process.pid}`;
-      await store.createUser({ id: placeholderOwner, name: 'Owner', isActive: true, groupIds: [], localOnly: false, createdAt: Date.now() });
-    }
   });
   after(async function () {
     const credential = await store?.findCredential('command_line', null, 'alice');
     if (credential?.userId) await store.removeUser(credential.userId);
-    if (placeholderOwner !== null) await store.removeUser(placeholderOwner);
     await store?.close();
     await instances?.stop();
   });

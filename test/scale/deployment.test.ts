@@ -14,6 +14,7 @@ interface Service {
   ports?: string[];
   healthcheck?: { test?: string[] };
   volumes?: string[];
+  environment?: Record<string, string>;
   networks?: Record<string, { ipv4_address?: string } | null>;
 }
 
@@ -95,6 +96,12 @@ describe('Deployment files (docker-compose.yml, deploy/haproxy.cfg)', function (
     for (const name of flowgateServices) {
       expect(compose.services[name]?.volumes?.some((volume) => volume.startsWith('./deploy/flowgate.yaml:')), name).to.equal(true);
     }
+  });
+
+  it('gives every instance the same secret_key, from the environment, refusing to start without one', function () {
+    const keys = flowgateServices.map((name) => compose.services[name]?.environment?.['FLOWGATE_SECRET_KEY']);
+    expect(new Set(keys)).to.have.length(1);
+    expect(keys[0]).to.match(/^\$\{FLOWGATE_SECRET_KEY:\?.*openssl rand -base64 32\}$/);
   });
 
   it('gives every instance the same Redis, the compose redis service, which persists with AOF', function () {

@@ -134,7 +134,7 @@ describe('Scale-out: SIGTERM drains one instance while another keeps serving', f
   let exitCode: number | null;
 
   before(async function () {
-    const added = await runFlowgate(['user', 'add', 'dora', '--store', redis().url, '--password-stdin'], {}, undefined, 'explorer\n');
+    const added = await runFlowgate(['user', 'add', 'dora', '--store', redis().url, '--password-stdin'], {}, undefined, 'dora-the-explorer\n');
     if (added.code !== 0) throw new Error(added.stderr);
     instances = await startInstances(2, redis().url, { config: SCALE_CONFIG });
     const a = await instances.open(0);
@@ -167,7 +167,7 @@ describe('Scale-out: SIGTERM drains one instance while another keeps serving', f
     for (const flowId of flowIds) {
       expect(((await get(b, flowId)) as any).result?.errors, String(flowId)).to.deep.equal({ base: 'invalid_auth' });
     }
-    const done = (await step(b, flowIds[0], { username: 'dora', password: 'explorer' })) as any;
+    const done = (await step(b, flowIds[0], { username: 'dora', password: 'dora-the-explorer' })) as any;
     expect(done.result.type).to.equal('create_entry');
   });
 });

@@ -80,7 +80,7 @@ describe('AsyncAPI document', () => {
       expect(schema.required).to.deep.equal(['id', 'type', 'handler', 'client_id']);
       expect(schema.properties.type).to.deep.equal({ type: 'string', const: 'login_flow/init' });
       expect(schema.properties.redirect_uri).to.deep.equal({ type: 'string', minLength: 1, maxLength: shared.MAX_REDIRECT_URI_LENGTH });
-      expect(generated().components.schemas.PositiveInt).to.deep.equal({ type: 'integer', minimum: 1 });
+      expect(generated().components.schemas.PositiveInt).to.deep.equal({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
     });
 
     it("limits config/auth/update's group_ids to the three groups, each at most once", () => {
