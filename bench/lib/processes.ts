@@ -1,5 +1,6 @@
 /** The processes a run needs besides itself: Redis and Flowgate (the test helpers), a bare ws server, socket-holding children. */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +16,12 @@ const BENCH_CONFIG = {
   auth_providers: [{ type: 'password' }, ...EXAMPLE_CONFIG.auth_providers],
   // Load generators start flows back to back on few sockets, hold many sockets and log in from one address: the per-socket,
   // per-address and brute-force limits are for clients, not for them (each is tested as a limit in test/).
-  websocket: { max_flow_starts_per_minute: 0, max_unauthenticated_sockets_per_address: 0 },
+  websocket: { max_flow_starts_per_minute: 0, max_unauthenticated_sockets_per_address: 0, max_sockets_per_user: 0 },
   login_limits: { address_failures: 0, account_failures: 0, open_flows_per_address: 0 },
 };
+
+/** The `secret_key` of the run's deployment (FLOWGATE_SECRET_KEY): every instance on the shared Redis has the same one. */
+const BENCH_SECRET_KEY = randomBytes(32).toString('base64');
 
 /** The bench's config, and the verify gate's (`password_hashing:`) where a figure sets it. */
 export type BenchConfig = typeof BENCH_CONFIG & { readonly password_hashing?: { readonly concurrency?: number } };
@@ -69,7 +73,7 @@ export async function startFlowgate(
   writeFileSync(configPath, JSON.stringify(config)); // JSON is YAML
   const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const args = [...nodeFlags, FLOWGATE_BIN, 'serve', '--config', configPath, '--store', storeUrl, '--port', '0', '--host', '127.0.0.1'];
-  const env = { ...process.env, FLOWGATE_LOG_LEVEL: 'info', ...extras.env };
+  const env = { ...process.env, FLOWGATE_LOG_LEVEL: 'info', FLOWGATE_SECRET_KEY: BENCH_SECRET_KEY, ...extras.env };
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   // A bench that crashes must not leave servers behind (the Redis helper has its own watchdog; 'exit' runs on every normal end).
   const kill = (): void => void child.kill('SIGKILL');
