@@ -60,6 +60,10 @@ describe('The dashboard Users page', function () {
   /** Picks the one provider and answers its form; the page then shows the signed-in view (or the form's error). */
   async function enterPassword(page: Page, person: Pick<Person, 'username' | 'password'>): Promise<void> {
     await page.getByRole('button', { name: /Local accounts/ }).click();
+    await answerPasswordForm(page, person);
+  }
+
+  async function answerPasswordForm(page: Page, person: Pick<Person, 'username' | 'password'>): Promise<void> {
     await page.locator('input[name=username]').fill(person.username);
     await page.locator('input[name=password]').fill(person.password);
     await page.locator('button[type=submit]').click();
@@ -189,8 +193,10 @@ describe('The dashboard Users page', function () {
 
     await admin.getByRole('button', { name: `Activate ${finn.name}` }).click();
     await admin.getByText(`${finn.name} can sign in again.`).waitFor();
+    // The refusal kept the flow, as a wrong password does: a reload resumes its form, which now lets them in.
     await page.goto(`${server.httpUrl}/`);
-    await signIn(page, finn);
+    await answerPasswordForm(page, finn);
+    await welcome(page, finn).waitFor();
   });
 
   it('resets a password: the old one is refused, the new one signs in', async function () {
