@@ -211,6 +211,22 @@ describe('Account hardening: the owner, password changes, weak passwords (2 inst
       expect([await loginResult(1, paul), await loginResult(1, changed)]).to.deep.equal(['form', 'create_entry']);
     });
 
+    it('refuses, after change_password, a code that a login with the old password got before it, on another instance', async function () {
+      const ruth = { username: 'ruth', password: 'ruth-first-password' };
+      await createUser('Ruth', ruth);
+      const asking = await signIn(0, ruth);
+      const thief = await open(1);
+      const stolenCode = await loginCode(thief, PASSWORD_HANDLER, ruth);
+      const changed = { ...ruth, password: 'ruth-second-password' };
+      expect(await asking.socket.result({ type: 'config/auth_provider/password/change_password', current_password: ruth.password, new_password: changed.password })).to.equal(null);
+      const exchanged = (await thief.command({ type: 'auth/token', grant_type: 'authorization_code', code: stolenCode, client_id: TEST_CLIENT_ID })) as Reply;
+      expect(exchanged.error?.code).to.equal('invalid_grant');
+      expect(exchanged.error?.message).to.contain('password of its login was changed');
+      // A login with the new password exchanges its code as usual.
+      const fresh = await signIn(1, changed);
+      expect(await fresh.socket.result({ type: 'auth/current_user' })).to.deep.include({ name: 'Ruth' });
+    });
+
     it('closes every socket of the user with 4001 after admin_change_password, long-lived token included', async function () {
       const rita = { username: 'rita', password: 'rita-first-password' };
       const id = await createUser('Rita', rita);

@@ -3,6 +3,7 @@ import type { AuthTokenCommand, TokenResponse } from '@flowgate/shared';
 import { ServiceError } from '../errors.js';
 import type { DeviceTokens } from '../defense/device-tokens.js';
 import type { Audit } from '../observability/audit.js';
+import { SECRET_CHANGED_AT } from '../providers/password-accounts.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { Store } from '../store/types.js';
 import { redirectUriMatches } from '../tokens/codes.js';
@@ -52,6 +53,11 @@ async function exchangeCode(deps: TokenEndpointDependencies, request: AuthTokenC
   if (!redirectUriMatches(data, request.redirect_uri)) throw invalidGrant(REDIRECT_URI_MISMATCH);
   const credential = await deps.store.getCredential(String(data['credential_id']));
   if (credential === null) throw invalidGrant('Invalid code: its login no longer exists');
+  // A password changed after the login finished (on suspicion, say) must not let a code from the old password open a session.
+  const secretChangedAt = credential.data[SECRET_CHANGED_AT];
+  if (typeof secretChangedAt === 'number' && !(Number(data['issued_at']) > secretChangedAt)) {
+    throw invalidGrant('Invalid code: the password of its login was changed after the login finished; log in again');
+  }
   const provider = deps.providerFor(credential.providerType, credential.providerId);
   if (provider === undefined) throw invalidGrant('Invalid code: its login provider is no longer configured');
   const user = await getOrCreateUser(deps.store, provider, credential);

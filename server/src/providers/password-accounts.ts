@@ -144,10 +144,16 @@ export async function addPasswordLogin(
 }
 
 /** Sets a new password on a password login. */
+/**
+ * The credential-data key holding when the login's secret was last changed (ms since the epoch): the code exchange refuses a
+ * code issued before it, so a login finished with the old password gets no session after the change.
+ */
+export const SECRET_CHANGED_AT = 'secret_changed_at';
+
 export async function setPassword(store: UserStore, options: PasswordOptions, credential: Credential, password: string): Promise<void> {
   checkPassword(password);
   const hash = await verifyGate.run(() => hashPassword(password, argon2Params(options)));
-  if (!(await store.updateCredentialData(credential.id, { ...credential.data, password_hash: hash }))) {
+  if (!(await store.updateCredentialData(credential.id, { ...credential.data, password_hash: hash, [SECRET_CHANGED_AT]: Date.now() }))) {
     throw new PasswordUserError('credentials_not_found', `No user "${credential.subject}"`);
   }
 }
