@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { AuthProvider } from '../providers/registry.js';
 import type { PasswordOptions } from '../providers/password.js';
 import type { ServerSecret } from '../secrets/server-secret.js';
-import type { JsonObject, Store, User } from '../store/types.js';
+import type { JsonObject, RefreshToken, Store, User } from '../store/types.js';
 import { AccessTokenKeys } from '../tokens/access-tokens.js';
 import { issueAuthorizationCode } from '../tokens/codes.js';
 import { DEFAULT_PRIVILEGED_SESSION_MS, TokenService } from '../tokens/refresh-tokens.js';
@@ -20,7 +20,7 @@ import { accountKey, admittedAtStep, guardLoginFlow, providerAccount, refuseBloc
 import { MFA_ENTRY, MFA_LOGIN_HANDLER, mfaAccount, mfaLoginHandler, withMfaHandOver } from './mfa-login.js';
 import { MfaSetup } from './mfa-setup.js';
 import { reportLoginDefense } from './login-reports.js';
-import type { Session } from './session.js';
+import type { LiveSession, Session } from './session.js';
 import { assertRecentLogin, finishReauthentication, type StepUpDependencies } from './step-up.js';
 import { assertMayLogIn, loginBlockedReason } from './user-access.js';
 import { UserAdmin, type Actor } from './user-admin.js';
@@ -127,7 +127,7 @@ export class AuthManager implements TokenEndpointDependencies {
     );
     this.deviceTokens = new DeviceTokens(options.store.loginDefense, options.serverSecret, this.defense.limits.deviceTokenTtlMs);
     const privilegedSessionMs = options.privilegedSessionMs ?? DEFAULT_PRIVILEGED_SESSION_MS;
-    this.stepUp = { store: options.store, tokens: this.tokens, audit: this.audit, privilegedSessionMs };
+    this.stepUp = { tokens: this.tokens, audit: this.audit, privilegedSessionMs };
     this.providersByKey = new HandlerKeyMap(options.providers.map((p) => [[p.type, p.id], p] as const));
     const modules = new Map((options.mfaModules ?? []).map((m) => [m.id, m]));
     this.mfa = new MfaSetup({
@@ -223,15 +223,20 @@ export class AuthManager implements TokenEndpointDependencies {
    * it, and a user demoted, deactivated or made local only meanwhile is seen as they are now.
    */
   async liveUser(session: Session): Promise<User | null> {
-    // One store round trip before every authenticated command (one script in the user's slot on Redis, one SELECT on SQLite).
-    const { refreshToken, user } = await this.options.store.sessionState(session.refreshTokenId, session.userId);
-    const live = refreshToken !== null && refreshToken.userId === session.userId && user !== null;
-    return live && loginBlockedReason(user, session.remoteAddress) === null ? user : null;
+    return (await this.liveSession(session))?.user ?? null;
   }
 
-  /** Step-up: `reauth_required` unless the session's login is recent enough for the privileged `command` (step-up.ts). */
-  assertRecentLogin(session: Session, command: string): Promise<void> {
-    return assertRecentLogin(this.stepUp, session, command);
+  /** The session's user and refresh token as the store has them now; null when the session may no longer be used from here. */
+  async liveSession(session: Session): Promise<LiveSession | null> {
+    // One store round trip before every authenticated command (one script in the user's slot on Redis, one SELECT on SQLite).
+    const { refreshToken, user } = await this.options.store.sessionState(session.refreshTokenId, session.userId);
+    if (refreshToken === null || refreshToken.userId !== session.userId || user === null) return null;
+    return loginBlockedReason(user, session.remoteAddress) === null ? { user, refreshToken } : null;
+  }
+
+  /** Step-up: `reauth_required` unless the live session's login is recent enough for the privileged `command` (step-up.ts). */
+  assertRecentLogin(refreshToken: RefreshToken, command: string): void {
+    assertRecentLogin(this.stepUp, refreshToken, command);
   }
 
   /** Checks a user's current password (`change_password`) as one attempt against the account's and address's limits. */

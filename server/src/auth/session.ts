@@ -1,7 +1,7 @@
 /** Phase-2 commands: what an authenticated socket may ask about its user and their sessions. */
 import { ServiceError } from '../errors.js';
 import type { Audit } from '../observability/audit.js';
-import type { RefreshToken, RefreshTokenType, Store } from '../store/types.js';
+import type { RefreshToken, RefreshTokenType, Store, User } from '../store/types.js';
 import type { MfaSetup } from './mfa-setup.js';
 import { tokenLimitReached, type TokenService } from '../tokens/refresh-tokens.js';
 
@@ -11,6 +11,12 @@ export interface Session {
   readonly refreshTokenId: string;
   /** The socket's client address (trusted proxies applied): a local-only user's session is live only from a local one. */
   readonly remoteAddress: string | null;
+}
+
+/** A session as the store has it now: its user and its refresh token (read together before each authenticated command). */
+export interface LiveSession {
+  readonly user: User;
+  readonly refreshToken: RefreshToken;
 }
 
 export interface SessionDependencies {

@@ -4,13 +4,11 @@
  */
 import { ServiceError } from '../errors.js';
 import type { Audit } from '../observability/audit.js';
-import type { RefreshTokenStore } from '../store/types.js';
+import type { RefreshToken } from '../store/types.js';
 import type { TokenService } from '../tokens/refresh-tokens.js';
 import type { Reauthentication } from './login-context.js';
-import type { Session } from './session.js';
 
 export interface StepUpDependencies {
-  readonly store: Pick<RefreshTokenStore, 'getRefreshToken'>;
   readonly tokens: TokenService;
   readonly audit: Audit;
   /** How old a session's login may be for a privileged command (`privileged_session_seconds`). */
@@ -28,9 +26,8 @@ export function describeWindow(ms: number): string {
  * re-authentication since; refreshes do not count) is at most the window old. A long-lived token's session has no login time
  * until it re-authenticates.
  */
-export async function assertRecentLogin(deps: StepUpDependencies, session: Session, command: string): Promise<void> {
-  const refreshToken = await deps.store.getRefreshToken(session.refreshTokenId);
-  if (refreshToken !== null && refreshToken.userId === session.userId && deps.tokens.loginIsRecent(refreshToken, deps.privilegedSessionMs)) return;
+export function assertRecentLogin(deps: StepUpDependencies, refreshToken: RefreshToken, command: string): void {
+  if (deps.tokens.loginIsRecent(refreshToken, deps.privilegedSessionMs)) return;
   throw new ServiceError(
     'reauth_required',
     `${command.slice(0, 64)} needs a login less than ${describeWindow(deps.privilegedSessionMs)} old, to confirm it is you: ` +

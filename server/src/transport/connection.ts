@@ -13,9 +13,8 @@ import {
 } from '@flowgate/shared';
 import type { Logger } from 'pino';
 import type { AuthManager } from '../auth/manager.js';
-import type { Session } from '../auth/session.js';
+import type { LiveSession, Session } from '../auth/session.js';
 import { ServiceError } from '../errors.js';
-import type { User } from '../store/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { findCommand } from './commands.js';
 import type { TransportLimits } from './limits.js';
@@ -261,14 +260,16 @@ export class Connection {
     const endTimer = this.options.metrics?.commandDuration.startTimer(type);
     try {
       // Who may run it is settled before its fields are decoded: a non-administrator learns nothing of an admin command's shape.
-      const user = spec.phase === 'any' ? null : await this.liveUser(id);
-      if (spec.phase !== 'any' && user === null) return;
+      const live = spec.phase === 'any' ? null : await this.liveSession(id);
+      if (spec.phase !== 'any' && live === null) return;
+      const user = live?.user ?? null;
       if (spec.phase === 'admin' && user?.isAdmin !== true) {
         this.sendError(id, 'unauthorized', `${type} needs an administrator`);
         return;
       }
       // Step-up, also before decoding: a stolen access token alone cannot change what protects an account (reauth_required).
-      if (spec.privileged === true && this.session !== null) await this.options.auth.assertRecentLogin(this.session, type);
+      // The refresh token read for liveness says when the session logged in: no second read.
+      if (spec.privileged === true && live !== null) this.options.auth.assertRecentLogin(live.refreshToken, type);
       const decoded = decodeValid(spec.codec, message);
       if (isLeft(decoded)) {
         this.sendError(id, 'invalid_format', `${type}: ${describeErrors(decoded.left)}`);
@@ -357,9 +358,9 @@ export class Connection {
    * The socket's user as it is now; null after answering `unauthorized` and closing with 4001 when the refresh token is gone
    * (a revocation it did not hear of) or the user may no longer log in from here.
    */
-  private async liveUser(id: number): Promise<User | null> {
-    const user = this.session === null ? null : await this.options.auth.liveUser(this.session);
-    if (user !== null) return user;
+  private async liveSession(id: number): Promise<LiveSession | null> {
+    const live = this.session === null ? null : await this.options.auth.liveSession(this.session);
+    if (live !== null) return live;
     this.sendError(id, 'unauthorized', 'The refresh token behind this socket was revoked');
     this.closeAfterCurrentCommand(CloseCode.tokenRevoked, 'token_revoked');
     return null;
